@@ -1,0 +1,165 @@
+//! A buffered connection: one fixed-size read buffer shared by message heads and bodies, so a
+//! connection costs the same memory whatever it carries.
+
+use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use std::io;
+
+/// Why a message head could not be read.
+#[derive(Debug)]
+pub enum HeadError {
+    /// The peer closed the connection before sending any byte of a new message.
+    Closed,
+    /// The peer closed the connection in the middle of a head.
+    Truncated,
+    /// The head did not fit in the read buffer.
+    TooLarge,
+    /// The socket or TLS layer failed.
+    Io(io::Error),
+}
+
+impl std::fmt::Display for HeadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HeadError::Closed => f.write_str("connection closed"),
+            HeadError::Truncated => f.write_str("connection closed in the middle of an HTTP head"),
+            HeadError::TooLarge => f.write_str("HTTP head too large"),
+            HeadError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// A stream with a fixed read buffer. Bytes past the current message stay buffered for the next.
+pub struct Conn<S> {
+    /// The socket, plain or TLS.
+    pub stream: S,
+    /// Read buffer; its size caps a message head.
+    buf: Box<[u8]>,
+    /// First unconsumed byte in `buf`.
+    start: usize,
+    /// One past the last filled byte in `buf`.
+    end: usize,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
+    /// Wraps `stream` with a read buffer of `capacity` bytes.
+    pub fn new(stream: S, capacity: usize) -> Self {
+        Conn {
+            stream,
+            buf: vec![0; capacity].into_boxed_slice(),
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// The bytes read but not yet consumed.
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// Marks `n` buffered bytes as used.
+    pub fn consume(&mut self, n: usize) {
+        debug_assert!(n <= self.end - self.start);
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Marks `used` buffered bytes as used and returns the `(offset, len)` range of them (relative
+    /// to the unconsumed start) that the caller decoded as data.
+    pub fn take(&mut self, used: usize, data: (usize, usize)) -> &[u8] {
+        let from = self.start + data.0;
+        self.consume(used);
+        &self.buf[from..from + data.1]
+    }
+
+    /// Reads more bytes from the stream; returns how many (0 at end of stream).
+    pub async fn fill(&mut self) -> io::Result<usize> {
+        if self.end == self.buf.len() {
+            if self.start == 0 {
+                return Err(io::Error::other("read buffer full"));
+            }
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        let n = self.stream.read(&mut self.buf[self.end..]).await?;
+        self.end += n;
+        Ok(n)
+    }
+
+    /// Reads until the buffered bytes hold a whole message head; returns its length, including
+    /// the blank line that ends it.
+    pub async fn read_head(&mut self) -> Result<usize, HeadError> {
+        let mut searched = 0;
+        loop {
+            let data = self.buffered();
+            if let Some(i) = find_head_end(&data[searched..]) {
+                return Ok(searched + i);
+            }
+            searched = data.len().saturating_sub(3);
+            if self.start == 0 && self.end == self.buf.len() {
+                return Err(HeadError::TooLarge);
+            }
+            let had = data.len();
+            match self.fill().await {
+                Ok(0) if had == 0 => return Err(HeadError::Closed),
+                Ok(0) => return Err(HeadError::Truncated),
+                Ok(_) => {}
+                Err(e) => return Err(HeadError::Io(e)),
+            }
+        }
+    }
+
+    /// Writes all of `bytes` and flushes.
+    pub async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.stream.write_all(bytes).await?;
+        self.stream.flush().await
+    }
+}
+
+/// Position just past the first `\r\n\r\n` in `data`.
+fn find_head_end(data: &[u8]) -> Option<usize> {
+    data.windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_lite::future::block_on;
+    use futures_lite::io::Cursor;
+
+    fn conn(bytes: &[u8], cap: usize) -> Conn<Cursor<Vec<u8>>> {
+        Conn::new(Cursor::new(bytes.to_vec()), cap)
+    }
+
+    #[test]
+    fn head_spans_reads_and_leaves_the_body_buffered() {
+        let mut c = conn(b"HTTP/1.1 200 OK\r\nA: b\r\n\r\nbody", 64);
+        let n = block_on(c.read_head()).unwrap();
+        assert_eq!(&c.buffered()[..n], b"HTTP/1.1 200 OK\r\nA: b\r\n\r\n");
+        c.consume(n);
+        assert_eq!(c.buffered(), b"body");
+    }
+
+    #[test]
+    fn head_larger_than_the_buffer_is_refused() {
+        let mut c = conn(&[b'a'; 100], 32);
+        assert!(matches!(block_on(c.read_head()), Err(HeadError::TooLarge)));
+    }
+
+    #[test]
+    fn eof_before_and_inside_a_head_are_told_apart() {
+        assert!(matches!(
+            block_on(conn(b"", 32).read_head()),
+            Err(HeadError::Closed)
+        ));
+        assert!(matches!(
+            block_on(conn(b"GET / HT", 32).read_head()),
+            Err(HeadError::Truncated)
+        ));
+    }
+}

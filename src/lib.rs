@@ -1,0 +1,8 @@
+//! pbs-exporter: a Prometheus exporter for Proxmox Backup Server that stays small.
+//!
+//! A scrape flows: configuration → PBS client (`http`, `tls`) → incremental JSON reading
+//! (`json`) → one collector per PBS area (`collectors`) → exposition writer (`exposition`) →
+//! the exporter's HTTP server.
+
+pub mod http;
+pub mod sim;

@@ -1,0 +1,1 @@
+//! PBS simulator (in progress).
