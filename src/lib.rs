@@ -5,4 +5,5 @@
 //! the exporter's HTTP server.
 
 pub mod http;
+pub mod json;
 pub mod sim;

@@ -1,0 +1,10 @@
+//! Reading JSON as it arrives: a tokenizer fed chunk by chunk (`tokenizer`), and a walker that
+//! tracks where each value sits in the document and hands it to an endpoint's extractor
+//! (`walker`). Nothing holds a whole document: memory is the longest single token plus the
+//! nesting path.
+
+pub mod tokenizer;
+pub mod walker;
+
+pub use tokenizer::{Event, JsonError, Tokenizer};
+pub use walker::{JsonReader, Path, Scalar, Sink};

@@ -1,0 +1,549 @@
+//! An incremental, validating JSON tokenizer. Bytes are fed as they come off the socket; events
+//! borrow from the tokenizer's buffer (or, for strings with escapes, from a reused scratch
+//! string). A token cut by a chunk boundary waits for the next feed.
+
+/// Longest single token (string or number) accepted, in bytes. Caps memory on hostile input.
+pub const MAX_TOKEN: usize = 64 * 1024;
+/// Deepest nesting accepted.
+pub const MAX_DEPTH: usize = 64;
+
+/// One JSON token.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Event<'a> {
+    /// `{`
+    StartObject,
+    /// `}`
+    EndObject,
+    /// `[`
+    StartArray,
+    /// `]`
+    EndArray,
+    /// An object key, unescaped.
+    Key(&'a str),
+    /// A string value, unescaped.
+    Str(&'a str),
+    /// A number, as its JSON text (validated against the JSON grammar).
+    Number(&'a str),
+    /// `true` or `false`.
+    Bool(bool),
+    /// `null`.
+    Null,
+}
+
+/// Why a document is not acceptable JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JsonError {
+    /// A byte that the grammar does not allow here, at this offset in the document.
+    Syntax {
+        /// Offset of the offending byte from the start of the document.
+        at: u64,
+        /// What was expected or found.
+        what: &'static str,
+    },
+    /// The document ended before it was complete (PBS streams can be cut off with status 200).
+    Truncated,
+    /// Nesting deeper than [`MAX_DEPTH`].
+    TooDeep,
+    /// A token longer than [`MAX_TOKEN`].
+    TokenTooLong,
+}
+
+impl std::fmt::Display for JsonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JsonError::Syntax { at, what } => write!(f, "invalid JSON at byte {at}: {what}"),
+            JsonError::Truncated => f.write_str("JSON document truncated"),
+            JsonError::TooDeep => write!(f, "JSON nested deeper than {MAX_DEPTH}"),
+            JsonError::TokenTooLong => write!(f, "JSON token longer than {MAX_TOKEN} bytes"),
+        }
+    }
+}
+
+impl std::error::Error for JsonError {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// Any value.
+    Value,
+    /// A value or `]` (just after `[`).
+    ValueOrEnd,
+    /// A key or `}` (just after `{`).
+    KeyOrEnd,
+    /// A key (after `,` in an object).
+    Key,
+    /// `:` after a key.
+    Colon,
+    /// `,` or the end of the current container.
+    CommaOrEnd,
+    /// The top-level value is complete; only whitespace may follow.
+    Done,
+}
+
+/// Outcome of scanning a token at the start of the unread bytes.
+enum Scan {
+    /// The token ends at this offset (exclusive).
+    End(usize),
+    /// The token may continue past the bytes we have.
+    NeedMore,
+}
+
+/// The tokenizer. Reuse one per connection: `reset` between documents keeps its buffers.
+#[derive(Debug, Default)]
+pub struct Tokenizer {
+    /// Unread bytes start at `pos`.
+    buf: Vec<u8>,
+    pos: usize,
+    /// Document offset of `buf[0]`, for error messages.
+    offset: u64,
+    /// Open containers, `true` for arrays.
+    stack: Vec<bool>,
+    expect: Option<Expect>,
+    /// Unescaped text of the last string that had escapes.
+    scratch: String,
+}
+
+impl Tokenizer {
+    /// A tokenizer at the start of a document.
+    pub fn new() -> Self {
+        Tokenizer::default()
+    }
+
+    /// Starts a new document, keeping allocated buffers.
+    pub fn reset(&mut self) {
+        self.buf.clear();
+        self.pos = 0;
+        self.offset = 0;
+        self.stack.clear();
+        self.expect = None;
+    }
+
+    /// Appends bytes of the document.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.offset += self.pos as u64;
+            self.pos = 0;
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Checks that the document is complete once the input has ended.
+    pub fn finish(&mut self) -> Result<(), JsonError> {
+        // A bare top-level number at the very end is reported as truncated too: every PBS
+        // response is an object.
+        if self.expect_now() != Expect::Done {
+            return Err(JsonError::Truncated);
+        }
+        let end = self.skip_ws();
+        if end < self.buf.len() {
+            return Err(self.syntax(end, "data after the end of the document"));
+        }
+        Ok(())
+    }
+
+    /// The next token, or `None` when more input is needed.
+    pub fn next(&mut self) -> Result<Option<Event<'_>>, JsonError> {
+        loop {
+            let i = self.skip_ws();
+            self.pos = i;
+            let Some(&b) = self.buf.get(i) else {
+                return Ok(None);
+            };
+            match self.expect_now() {
+                Expect::Done => return Err(self.syntax(i, "data after the end of the document")),
+                Expect::Colon => {
+                    if b != b':' {
+                        return Err(self.syntax(i, "expected ':'"));
+                    }
+                    self.pos += 1;
+                    self.expect = Some(Expect::Value);
+                }
+                Expect::CommaOrEnd => match b {
+                    b',' => {
+                        self.pos += 1;
+                        let in_array = self.stack.last().copied().unwrap_or(false);
+                        self.expect = Some(if in_array { Expect::Value } else { Expect::Key });
+                    }
+                    b']' | b'}' => return self.close(i, b),
+                    _ => return Err(self.syntax(i, "expected ',' or the end of a container")),
+                },
+                Expect::KeyOrEnd | Expect::Key => {
+                    if b == b'}' && self.expect_now() == Expect::KeyOrEnd {
+                        return self.close(i, b);
+                    }
+                    if b != b'"' {
+                        return Err(self.syntax(i, "expected a key"));
+                    }
+                    return self.string(i, true);
+                }
+                Expect::ValueOrEnd | Expect::Value => {
+                    if b == b']' && self.expect_now() == Expect::ValueOrEnd {
+                        return self.close(i, b);
+                    }
+                    return self.value(i, b);
+                }
+            }
+        }
+    }
+
+    fn expect_now(&self) -> Expect {
+        self.expect.unwrap_or(Expect::Value)
+    }
+
+    fn skip_ws(&self) -> usize {
+        let mut i = self.pos;
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.buf.get(i) {
+            i += 1;
+        }
+        i
+    }
+
+    fn syntax(&self, i: usize, what: &'static str) -> JsonError {
+        JsonError::Syntax {
+            at: self.offset + i as u64,
+            what,
+        }
+    }
+
+    /// State after a complete value.
+    fn after_value(&mut self) {
+        self.expect = Some(if self.stack.is_empty() {
+            Expect::Done
+        } else {
+            Expect::CommaOrEnd
+        });
+    }
+
+    fn close(&mut self, i: usize, b: u8) -> Result<Option<Event<'_>>, JsonError> {
+        let is_array = b == b']';
+        match self.stack.last() {
+            Some(&top) if top == is_array => {}
+            _ => return Err(self.syntax(i, "mismatched end of container")),
+        }
+        self.stack.pop();
+        self.pos = i + 1;
+        self.after_value();
+        Ok(Some(if is_array {
+            Event::EndArray
+        } else {
+            Event::EndObject
+        }))
+    }
+
+    fn open(&mut self, i: usize, is_array: bool) -> Result<Option<Event<'_>>, JsonError> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(JsonError::TooDeep);
+        }
+        self.stack.push(is_array);
+        self.pos = i + 1;
+        if is_array {
+            self.expect = Some(Expect::ValueOrEnd);
+            Ok(Some(Event::StartArray))
+        } else {
+            self.expect = Some(Expect::KeyOrEnd);
+            Ok(Some(Event::StartObject))
+        }
+    }
+
+    fn value(&mut self, i: usize, b: u8) -> Result<Option<Event<'_>>, JsonError> {
+        match b {
+            b'{' => self.open(i, false),
+            b'[' => self.open(i, true),
+            b'"' => self.string(i, false),
+            b'-' | b'0'..=b'9' => match scan_number(&self.buf[i..]) {
+                Ok(Scan::NeedMore) => self.need_more(i),
+                Ok(Scan::End(n)) => {
+                    self.pos = i + n;
+                    self.after_value();
+                    // The scan admitted ASCII only.
+                    let text = std::str::from_utf8(&self.buf[i..i + n]).unwrap_or("0");
+                    Ok(Some(Event::Number(text)))
+                }
+                Err(what) => Err(self.syntax(i, what)),
+            },
+            b't' => self.literal(i, b"true", Event::Bool(true)),
+            b'f' => self.literal(i, b"false", Event::Bool(false)),
+            b'n' => self.literal(i, b"null", Event::Null),
+            _ => Err(self.syntax(i, "expected a value")),
+        }
+    }
+
+    fn need_more(&self, start: usize) -> Result<Option<Event<'_>>, JsonError> {
+        if self.buf.len() - start > MAX_TOKEN {
+            return Err(JsonError::TokenTooLong);
+        }
+        Ok(None)
+    }
+
+    fn literal(
+        &mut self,
+        i: usize,
+        word: &'static [u8],
+        ev: Event<'static>,
+    ) -> Result<Option<Event<'_>>, JsonError> {
+        let have = &self.buf[i..];
+        let n = have.len().min(word.len());
+        if have[..n] != word[..n] {
+            return Err(self.syntax(i, "invalid literal"));
+        }
+        if n < word.len() {
+            return Ok(None);
+        }
+        self.pos = i + word.len();
+        self.after_value();
+        Ok(Some(ev))
+    }
+
+    fn string(&mut self, i: usize, is_key: bool) -> Result<Option<Event<'_>>, JsonError> {
+        let body = &self.buf[i + 1..];
+        let Some(stop) = body.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20) else {
+            return self.need_more(i);
+        };
+        let end;
+        let escaped = match body[stop] {
+            b'"' => {
+                end = i + 1 + stop;
+                false
+            }
+            b'\\' => {
+                match find_escaped_end(&body[stop..]) {
+                    Ok(Some(n)) => end = i + 1 + stop + n,
+                    Ok(None) => return self.need_more(i),
+                    Err(off) => return Err(self.syntax(i + 1 + stop + off, "control character in string")),
+                }
+                true
+            }
+            _ => return Err(self.syntax(i + 1 + stop, "control character in string")),
+        };
+        if end - i > MAX_TOKEN {
+            return Err(JsonError::TokenTooLong);
+        }
+        if escaped {
+            let raw = &self.buf[i + 1..end];
+            self.scratch.clear();
+            if let Err((off, what)) = unescape(raw, &mut self.scratch) {
+                return Err(self.syntax(i + 1 + off, what));
+            }
+        } else if std::str::from_utf8(&self.buf[i + 1..end]).is_err() {
+            return Err(self.syntax(i, "invalid UTF-8 in string"));
+        }
+        self.pos = end + 1;
+        if is_key {
+            self.expect = Some(Expect::Colon);
+        } else {
+            self.after_value();
+        }
+        let text: &str = if escaped {
+            &self.scratch
+        } else {
+            // Validated just above.
+            std::str::from_utf8(&self.buf[i + 1..end]).unwrap_or("")
+        };
+        Ok(Some(if is_key {
+            Event::Key(text)
+        } else {
+            Event::Str(text)
+        }))
+    }
+}
+
+/// In `s` (starting at a backslash inside a string), the offset of the closing quote, `None` if
+/// it is not in `s` yet, or the offset of a control character.
+fn find_escaped_end(s: &[u8]) -> Result<Option<usize>, usize> {
+    let mut j = 0;
+    while j < s.len() {
+        match s[j] {
+            b'\\' => j += 2,
+            b'"' => return Ok(Some(j)),
+            c if c < 0x20 => return Err(j),
+            _ => j += 1,
+        }
+    }
+    Ok(None)
+}
+
+/// Decodes the escapes of a string's raw bytes into `out`.
+fn unescape(raw: &[u8], out: &mut String) -> Result<(), (usize, &'static str)> {
+    let mut j = 0;
+    while j < raw.len() {
+        let run_end = raw[j..].iter().position(|&c| c == b'\\').map_or(raw.len(), |p| j + p);
+        let run = std::str::from_utf8(&raw[j..run_end]).map_err(|_| (j, "invalid UTF-8 in string"))?;
+        out.push_str(run);
+        j = run_end;
+        if j >= raw.len() {
+            break;
+        }
+        let esc = *raw.get(j + 1).ok_or((j, "bad escape"))?;
+        j += 2;
+        let c = match esc {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let hi = hex4(raw, j).ok_or((j, "bad \\u escape"))?;
+                j += 4;
+                if (0xD800..0xDC00).contains(&hi) && raw.get(j) == Some(&b'\\') && raw.get(j + 1) == Some(&b'u') {
+                    match hex4(raw, j + 2) {
+                        Some(lo) if (0xDC00..0xE000).contains(&lo) => {
+                            j += 6;
+                            char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)).unwrap_or('\u{FFFD}')
+                        }
+                        _ => '\u{FFFD}',
+                    }
+                } else {
+                    char::from_u32(hi).unwrap_or('\u{FFFD}')
+                }
+            }
+            _ => return Err((j - 1, "bad escape")),
+        };
+        out.push(c);
+    }
+    Ok(())
+}
+
+fn hex4(raw: &[u8], at: usize) -> Option<u32> {
+    let digits = raw.get(at..at + 4)?;
+    let mut v = 0;
+    for &d in digits {
+        v = v * 16 + (d as char).to_digit(16)?;
+    }
+    Some(v)
+}
+
+/// Scans a number at the start of `s` against the JSON grammar.
+fn scan_number(s: &[u8]) -> Result<Scan, &'static str> {
+    let mut j = 0;
+    let at = |j: usize| s.get(j).copied();
+    if at(j) == Some(b'-') {
+        j += 1;
+    }
+    match at(j) {
+        None => return Ok(Scan::NeedMore),
+        Some(b'0') => j += 1,
+        Some(b'1'..=b'9') => {
+            while let Some(b'0'..=b'9') = at(j) {
+                j += 1;
+            }
+        }
+        Some(_) => return Err("invalid number"),
+    }
+    if at(j) == Some(b'.') {
+        j += 1;
+        let from = j;
+        while let Some(b'0'..=b'9') = at(j) {
+            j += 1;
+        }
+        if j == from {
+            return if j == s.len() { Ok(Scan::NeedMore) } else { Err("invalid number") };
+        }
+    }
+    if let Some(b'e' | b'E') = at(j) {
+        j += 1;
+        if let Some(b'+' | b'-') = at(j) {
+            j += 1;
+        }
+        let from = j;
+        while let Some(b'0'..=b'9') = at(j) {
+            j += 1;
+        }
+        if j == from {
+            return if j == s.len() { Ok(Scan::NeedMore) } else { Err("invalid number") };
+        }
+    }
+    if j == s.len() {
+        // The number may go on in the next chunk.
+        return Ok(Scan::NeedMore);
+    }
+    Ok(Scan::End(j))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tokenizes `doc` fed in pieces of `step` bytes; returns the events as text.
+    pub(crate) fn events(doc: &[u8], step: usize) -> Result<Vec<String>, JsonError> {
+        let mut t = Tokenizer::new();
+        let mut out = Vec::new();
+        for piece in doc.chunks(step.max(1)) {
+            t.feed(piece);
+            while let Some(ev) = t.next()? {
+                out.push(format!("{ev:?}"));
+            }
+        }
+        t.finish()?;
+        Ok(out)
+    }
+
+    #[test]
+    fn events_are_the_same_whatever_the_chunking() {
+        let doc = br#"{"data":[{"a-b":"x\"y\\z\u00e9\ud83d\ude00","n":-12.5e+3,"t":true,"f":false,"z":null,"e":[],"o":{}}],"total":7}"#;
+        let whole = events(doc, doc.len()).unwrap();
+        assert_eq!(whole.len(), 25);
+        assert!(whole.contains(&r#"Str("x\"y\\zé😀")"#.to_string()));
+        assert!(whole.contains(&r#"Number("-12.5e+3")"#.to_string()));
+        for step in 1..doc.len() {
+            assert_eq!(events(doc, step).unwrap(), whole, "step {step}");
+        }
+    }
+
+    #[test]
+    fn truncated_documents_are_errors() {
+        for doc in [&b"{\"data\":[1,2"[..], b"{\"a\":\"abc", b"[tru", b"", b"{\"a\""] {
+            assert_eq!(events(doc, 3), Err(JsonError::Truncated), "{:?}", String::from_utf8_lossy(doc));
+        }
+    }
+
+    #[test]
+    fn grammar_violations_are_errors() {
+        for doc in [
+            &b"{\"data\":[{\"store\":\"x\",,]"[..],
+            b"[1 2]",
+            b"{\"a\" 1}",
+            b"{1:2}",
+            b"[01]",
+            b"[1.]",
+            b"[-]",
+            b"[1e]",
+            b"[truex]",
+            b"[\"a\nb\"]",
+            b"[\"\\x\"]",
+            b"[1]]",
+            b"{\"a\":1]",
+            b"[1] [2]",
+            b"[,1]",
+            b"{\"a\":1,}",
+            b"[\"\xff\"]",
+        ] {
+            let got = events(doc, 2);
+            assert!(
+                matches!(got, Err(JsonError::Syntax { .. })),
+                "{:?} gave {got:?}",
+                String::from_utf8_lossy(doc)
+            );
+        }
+    }
+
+    #[test]
+    fn depth_and_token_length_are_capped() {
+        assert_eq!(events(&[b'['; MAX_DEPTH + 1], 7), Err(JsonError::TooDeep));
+        let mut long = b"[\"".to_vec();
+        long.extend(std::iter::repeat_n(b'a', MAX_TOKEN + 10));
+        long.extend(b"\"]");
+        assert_eq!(events(&long, 4096), Err(JsonError::TokenTooLong));
+    }
+
+    #[test]
+    fn agrees_with_serde_json_on_strings() {
+        for s in ["plain", "quote \" and \\ back", "tab\tnl\n", "ünïcödé €", "\u{1F600}", "\u{7f}"] {
+            let doc = serde_json::to_string(&[s]).unwrap();
+            let ev = events(doc.as_bytes(), 1).unwrap();
+            assert_eq!(ev[1], format!("Str({s:?})"));
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! Walking a JSON document as it streams in: each scalar reaches an extractor ([`Sink`]) together
+//! with its [`Path`] from the root, and each closed container is announced, so an extractor can
+//! fill one small struct per array item and act when the item ends.
+
+use super::tokenizer::{Event, JsonError, Tokenizer};
+
+/// One level of the current position: a key inside an object, or an index inside an array.
+#[derive(Debug, Default)]
+struct Frame {
+    is_array: bool,
+    /// The current key (objects); its capacity is reused.
+    key: String,
+    /// The current element index (arrays).
+    index: u32,
+    /// Elements seen so far (arrays).
+    count: u32,
+}
+
+/// Where a value sits: one segment per enclosing container, outermost first.
+#[derive(Debug)]
+pub struct Path<'a> {
+    frames: &'a [Frame],
+}
+
+impl Path<'_> {
+    /// Number of segments.
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// True at the document's top level.
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// The key at segment `i`, if that segment is inside an object.
+    pub fn key(&self, i: usize) -> Option<&str> {
+        self.frames.get(i).filter(|f| !f.is_array).map(|f| f.key.as_str())
+    }
+
+    /// The array index at segment `i`, if that segment is inside an array.
+    pub fn index(&self, i: usize) -> Option<u32> {
+        self.frames.get(i).filter(|f| f.is_array).map(|f| f.index)
+    }
+
+    /// The last segment's key, if it is inside an object.
+    pub fn last_key(&self) -> Option<&str> {
+        self.len().checked_sub(1).and_then(|i| self.key(i))
+    }
+
+    /// True when the path is `data` then an array index (an item of a `{"data":[...]}` list),
+    /// followed by exactly `rest` keys.
+    pub fn is_item_field(&self, rest: &[&str]) -> bool {
+        self.len() == 2 + rest.len()
+            && self.key(0) == Some("data")
+            && self.index(1).is_some()
+            && rest.iter().enumerate().all(|(i, k)| self.key(2 + i) == Some(*k))
+    }
+
+    /// True when the path is `data` then exactly `rest` keys (a field of `{"data":{...}}`).
+    pub fn is_data_field(&self, rest: &[&str]) -> bool {
+        self.len() == 1 + rest.len()
+            && self.key(0) == Some("data")
+            && rest.iter().enumerate().all(|(i, k)| self.key(1 + i) == Some(*k))
+    }
+
+    /// True when the path is one item of the `data` array.
+    pub fn is_item(&self) -> bool {
+        self.len() == 2 && self.key(0) == Some("data") && self.index(1).is_some()
+    }
+}
+
+/// A scalar value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scalar<'a> {
+    /// A string.
+    Str(&'a str),
+    /// A number as its JSON text.
+    Num(&'a str),
+    /// `true`/`false`.
+    Bool(bool),
+    /// `null`.
+    Null,
+}
+
+impl<'a> Scalar<'a> {
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&'a str> {
+        match self {
+            Scalar::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A non-negative integer, exactly as sent (byte counts never pass through `f64`).
+    pub fn as_u64(&self) -> Option<u64> {
+        match self {
+            Scalar::Num(n) => n.parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// An integer; a float is truncated and saturates, as PBS' own casts do.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Scalar::Num(n) => n.parse().ok().or_else(|| {
+                n.parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f as i64)
+            }),
+            _ => None,
+        }
+    }
+
+    /// A number as `f64`.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Scalar::Num(n) => n.parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// A boolean, accepting PBS' `1`/`0` too.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Scalar::Bool(b) => Some(*b),
+            Scalar::Num("1") => Some(true),
+            Scalar::Num("0") => Some(false),
+            _ => None,
+        }
+    }
+}
+
+/// An endpoint's extractor: told every scalar and every closed container.
+pub trait Sink {
+    /// A scalar at `path` (its last segment is the key or index it sits at).
+    fn scalar(&mut self, path: &Path<'_>, value: Scalar<'_>);
+    /// A container at `path` has just closed (e.g. `path.is_item()` for a list item).
+    fn close(&mut self, _path: &Path<'_>) {}
+}
+
+/// A tokenizer plus the path it is at: feed bytes, and the sink hears about the values.
+#[derive(Debug, Default)]
+pub struct JsonReader {
+    tokenizer: Tokenizer,
+    /// Frames keep their key buffers when popped; `depth` counts the live ones.
+    frames: Vec<Frame>,
+    depth: usize,
+}
+
+impl JsonReader {
+    /// A reader at the start of a document.
+    pub fn new() -> Self {
+        JsonReader::default()
+    }
+
+    /// Starts a new document, keeping allocated buffers.
+    pub fn reset(&mut self) {
+        self.tokenizer.reset();
+        self.depth = 0;
+    }
+
+    /// Feeds bytes and delivers every value they complete to `sink`.
+    pub fn feed<S: Sink + ?Sized>(&mut self, bytes: &[u8], sink: &mut S) -> Result<(), JsonError> {
+        self.tokenizer.feed(bytes);
+        let frames = &mut self.frames;
+        let depth = &mut self.depth;
+        while let Some(ev) = self.tokenizer.next()? {
+            match ev {
+                Event::Key(k) => {
+                    let f = &mut frames[*depth - 1];
+                    f.key.clear();
+                    f.key.push_str(k);
+                }
+                Event::StartObject | Event::StartArray => {
+                    advance(frames, *depth);
+                    if *depth == frames.len() {
+                        frames.push(Frame::default());
+                    }
+                    let f = &mut frames[*depth];
+                    f.is_array = ev == Event::StartArray;
+                    f.key.clear();
+                    f.count = 0;
+                    f.index = 0;
+                    *depth += 1;
+                }
+                Event::EndObject | Event::EndArray => {
+                    *depth -= 1;
+                    sink.close(&Path {
+                        frames: &frames[..*depth],
+                    });
+                }
+                Event::Str(s) => scalar(frames, *depth, sink, Scalar::Str(s)),
+                Event::Number(n) => scalar(frames, *depth, sink, Scalar::Num(n)),
+                Event::Bool(b) => scalar(frames, *depth, sink, Scalar::Bool(b)),
+                Event::Null => scalar(frames, *depth, sink, Scalar::Null),
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that the document ended complete.
+    pub fn finish(&mut self) -> Result<(), JsonError> {
+        self.tokenizer.finish()
+    }
+}
+
+/// Moves the innermost array (if the innermost container is one) to its next element.
+fn advance(frames: &mut [Frame], depth: usize) {
+    if let Some(f) = depth.checked_sub(1).map(|d| &mut frames[d]) {
+        if f.is_array {
+            f.index = f.count;
+            f.count = f.count.saturating_add(1);
+        }
+    }
+}
+
+fn scalar<S: Sink + ?Sized>(frames: &mut [Frame], depth: usize, sink: &mut S, value: Scalar<'_>) {
+    advance(frames, depth);
+    sink.scalar(
+        &Path {
+            frames: &frames[..depth],
+        },
+        value,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records every value as `path=value` and every close as `close path`.
+    #[derive(Default)]
+    struct Recorder(Vec<String>);
+
+    fn show(path: &Path<'_>) -> String {
+        (0..path.len())
+            .map(|i| match (path.key(i), path.index(i)) {
+                (Some(k), _) => k.to_string(),
+                (_, Some(n)) => n.to_string(),
+                _ => "?".into(),
+            })
+            .collect::<Vec<_>>()
+            .join(".")
+    }
+
+    impl Sink for Recorder {
+        fn scalar(&mut self, path: &Path<'_>, value: Scalar<'_>) {
+            self.0.push(format!("{}={value:?}", show(path)));
+        }
+        fn close(&mut self, path: &Path<'_>) {
+            if path.is_item() {
+                self.0.push(format!("item {}", show(path)));
+            }
+        }
+    }
+
+    #[test]
+    fn paths_name_keys_and_indexes() {
+        let doc = br#"{"data":[{"a":1,"v":{"state":"ok"},"f":[{"n":"x"},{"n":"y"}]},{"a":2}],"total":2}"#;
+        for step in [1, 5, doc.len()] {
+            let mut r = JsonReader::new();
+            let mut rec = Recorder::default();
+            for piece in doc.chunks(step) {
+                r.feed(piece, &mut rec).unwrap();
+            }
+            r.finish().unwrap();
+            assert_eq!(
+                rec.0,
+                [
+                    "data.0.a=Num(\"1\")",
+                    "data.0.v.state=Str(\"ok\")",
+                    "data.0.f.0.n=Str(\"x\")",
+                    "data.0.f.1.n=Str(\"y\")",
+                    "item data.0",
+                    "data.1.a=Num(\"2\")",
+                    "item data.1",
+                    "total=Num(\"2\")",
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn scalar_conversions() {
+        assert_eq!(Scalar::Num("18446744073709551615").as_u64(), Some(u64::MAX));
+        assert_eq!(Scalar::Num("-1").as_u64(), None);
+        assert_eq!(Scalar::Num("9223372036854775807").as_i64(), Some(i64::MAX));
+        assert_eq!(Scalar::Num("1.5e300").as_i64(), Some(i64::MAX));
+        assert_eq!(Scalar::Num("1.5").as_i64(), Some(1));
+        assert_eq!(Scalar::Null.as_f64(), None);
+        assert_eq!(Scalar::Str("1").as_u64(), None);
+        assert_eq!(Scalar::Num("1").as_bool(), Some(true));
+    }
+}
