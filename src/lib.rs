@@ -4,6 +4,14 @@
 //! (`json`) → one collector per PBS area (`collectors`) → exposition writer (`exposition`) →
 //! the exporter's HTTP server.
 
+pub mod client;
+pub mod collectors;
+pub mod config;
+pub mod exposition;
 pub mod http;
 pub mod json;
+pub mod log;
+pub mod scrape;
+pub mod server;
 pub mod sim;
+pub mod tls;

@@ -296,7 +296,10 @@ impl Tokenizer {
 
     fn string(&mut self, i: usize, is_key: bool) -> Result<Option<Event<'_>>, JsonError> {
         let body = &self.buf[i + 1..];
-        let Some(stop) = body.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20) else {
+        let Some(stop) = body
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        else {
             return self.need_more(i);
         };
         let end;
@@ -309,7 +312,9 @@ impl Tokenizer {
                 match find_escaped_end(&body[stop..]) {
                     Ok(Some(n)) => end = i + 1 + stop + n,
                     Ok(None) => return self.need_more(i),
-                    Err(off) => return Err(self.syntax(i + 1 + stop + off, "control character in string")),
+                    Err(off) => {
+                        return Err(self.syntax(i + 1 + stop + off, "control character in string"));
+                    }
                 }
                 true
             }
@@ -366,8 +371,12 @@ fn find_escaped_end(s: &[u8]) -> Result<Option<usize>, usize> {
 fn unescape(raw: &[u8], out: &mut String) -> Result<(), (usize, &'static str)> {
     let mut j = 0;
     while j < raw.len() {
-        let run_end = raw[j..].iter().position(|&c| c == b'\\').map_or(raw.len(), |p| j + p);
-        let run = std::str::from_utf8(&raw[j..run_end]).map_err(|_| (j, "invalid UTF-8 in string"))?;
+        let run_end = raw[j..]
+            .iter()
+            .position(|&c| c == b'\\')
+            .map_or(raw.len(), |p| j + p);
+        let run =
+            std::str::from_utf8(&raw[j..run_end]).map_err(|_| (j, "invalid UTF-8 in string"))?;
         out.push_str(run);
         j = run_end;
         if j >= raw.len() {
@@ -387,11 +396,15 @@ fn unescape(raw: &[u8], out: &mut String) -> Result<(), (usize, &'static str)> {
             b'u' => {
                 let hi = hex4(raw, j).ok_or((j, "bad \\u escape"))?;
                 j += 4;
-                if (0xD800..0xDC00).contains(&hi) && raw.get(j) == Some(&b'\\') && raw.get(j + 1) == Some(&b'u') {
+                if (0xD800..0xDC00).contains(&hi)
+                    && raw.get(j) == Some(&b'\\')
+                    && raw.get(j + 1) == Some(&b'u')
+                {
                     match hex4(raw, j + 2) {
                         Some(lo) if (0xDC00..0xE000).contains(&lo) => {
                             j += 6;
-                            char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)).unwrap_or('\u{FFFD}')
+                            char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
+                                .unwrap_or('\u{FFFD}')
                         }
                         _ => '\u{FFFD}',
                     }
@@ -439,7 +452,11 @@ fn scan_number(s: &[u8]) -> Result<Scan, &'static str> {
             j += 1;
         }
         if j == from {
-            return if j == s.len() { Ok(Scan::NeedMore) } else { Err("invalid number") };
+            return if j == s.len() {
+                Ok(Scan::NeedMore)
+            } else {
+                Err("invalid number")
+            };
         }
     }
     if let Some(b'e' | b'E') = at(j) {
@@ -452,7 +469,11 @@ fn scan_number(s: &[u8]) -> Result<Scan, &'static str> {
             j += 1;
         }
         if j == from {
-            return if j == s.len() { Ok(Scan::NeedMore) } else { Err("invalid number") };
+            return if j == s.len() {
+                Ok(Scan::NeedMore)
+            } else {
+                Err("invalid number")
+            };
         }
     }
     if j == s.len() {
@@ -494,8 +515,19 @@ mod tests {
 
     #[test]
     fn truncated_documents_are_errors() {
-        for doc in [&b"{\"data\":[1,2"[..], b"{\"a\":\"abc", b"[tru", b"", b"{\"a\""] {
-            assert_eq!(events(doc, 3), Err(JsonError::Truncated), "{:?}", String::from_utf8_lossy(doc));
+        for doc in [
+            &b"{\"data\":[1,2"[..],
+            b"{\"a\":\"abc",
+            b"[tru",
+            b"",
+            b"{\"a\"",
+        ] {
+            assert_eq!(
+                events(doc, 3),
+                Err(JsonError::Truncated),
+                "{:?}",
+                String::from_utf8_lossy(doc)
+            );
         }
     }
 
@@ -540,7 +572,14 @@ mod tests {
 
     #[test]
     fn agrees_with_serde_json_on_strings() {
-        for s in ["plain", "quote \" and \\ back", "tab\tnl\n", "ünïcödé €", "\u{1F600}", "\u{7f}"] {
+        for s in [
+            "plain",
+            "quote \" and \\ back",
+            "tab\tnl\n",
+            "ünïcödé €",
+            "\u{1F600}",
+            "\u{7f}",
+        ] {
             let doc = serde_json::to_string(&[s]).unwrap();
             let ev = events(doc.as_bytes(), 1).unwrap();
             assert_eq!(ev[1], format!("Str({s:?})"));

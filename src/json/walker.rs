@@ -35,7 +35,10 @@ impl Path<'_> {
 
     /// The key at segment `i`, if that segment is inside an object.
     pub fn key(&self, i: usize) -> Option<&str> {
-        self.frames.get(i).filter(|f| !f.is_array).map(|f| f.key.as_str())
+        self.frames
+            .get(i)
+            .filter(|f| !f.is_array)
+            .map(|f| f.key.as_str())
     }
 
     /// The array index at segment `i`, if that segment is inside an array.
@@ -54,14 +57,47 @@ impl Path<'_> {
         self.len() == 2 + rest.len()
             && self.key(0) == Some("data")
             && self.index(1).is_some()
-            && rest.iter().enumerate().all(|(i, k)| self.key(2 + i) == Some(*k))
+            && rest
+                .iter()
+                .enumerate()
+                .all(|(i, k)| self.key(2 + i) == Some(*k))
     }
 
     /// True when the path is `data` then exactly `rest` keys (a field of `{"data":{...}}`).
     pub fn is_data_field(&self, rest: &[&str]) -> bool {
         self.len() == 1 + rest.len()
             && self.key(0) == Some("data")
-            && rest.iter().enumerate().all(|(i, k)| self.key(1 + i) == Some(*k))
+            && rest
+                .iter()
+                .enumerate()
+                .all(|(i, k)| self.key(1 + i) == Some(*k))
+    }
+
+    /// The key of a field directly inside an item of the `data` array (`data[i].key`).
+    pub fn item_key(&self) -> Option<&str> {
+        if self.len() == 3 && self.key(0) == Some("data") && self.index(1).is_some() {
+            self.key(2)
+        } else {
+            None
+        }
+    }
+
+    /// True when the first `n` segments are `data[i]` followed by keys (a field nested `n - 2`
+    /// levels inside an item of the `data` array).
+    pub fn item_key_at(&self, n: usize) -> bool {
+        self.len() > n
+            && self.key(0) == Some("data")
+            && self.index(1).is_some()
+            && (2..=n).all(|i| self.key(i).is_some())
+    }
+
+    /// The key of a field directly inside the `data` object (`data.key`).
+    pub fn data_key(&self) -> Option<&str> {
+        if self.len() == 2 && self.key(0) == Some("data") {
+            self.key(1)
+        } else {
+            None
+        }
     }
 
     /// True when the path is one item of the `data` array.
@@ -104,7 +140,10 @@ impl<'a> Scalar<'a> {
     pub fn as_i64(&self) -> Option<i64> {
         match self {
             Scalar::Num(n) => n.parse().ok().or_else(|| {
-                n.parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f as i64)
+                n.parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite())
+                    .map(|f| f as i64)
             }),
             _ => None,
         }
@@ -255,7 +294,8 @@ mod tests {
 
     #[test]
     fn paths_name_keys_and_indexes() {
-        let doc = br#"{"data":[{"a":1,"v":{"state":"ok"},"f":[{"n":"x"},{"n":"y"}]},{"a":2}],"total":2}"#;
+        let doc =
+            br#"{"data":[{"a":1,"v":{"state":"ok"},"f":[{"n":"x"},{"n":"y"}]},{"a":2}],"total":2}"#;
         for step in [1, 5, doc.len()] {
             let mut r = JsonReader::new();
             let mut rec = Recorder::default();

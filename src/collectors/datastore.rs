@@ -1,0 +1,198 @@
+//! Datastore collector: usage, estimated-full date, mount and maintenance state, availability
+//! and the last garbage collection's figures of every datastore, from
+//! `GET /status/datastore-usage` (one call for all) and `GET /admin/datastore` (maintenance).
+//! The usage `history` array (~1440 numbers per datastore) is skipped while parsing.
+
+use super::inventory::Datastore;
+use super::{Ctx, set};
+use crate::exposition::Families;
+use crate::json::{Path, Scalar, Sink};
+
+crate::families! {
+    pub enum Family {
+        Total => Gauge "pbs_datastore_total_bytes" "Size of the datastore's filesystem (for S3 stores: of the local cache).",
+        Used => Gauge "pbs_datastore_used_bytes" "Bytes used on the datastore's filesystem.",
+        Available => Gauge "pbs_datastore_available_bytes" "Bytes available on the datastore's filesystem.",
+        EstimatedFull => Gauge "pbs_datastore_estimated_full_timestamp_seconds" "When PBS expects the datastore to be full, from the last month's usage trend; absent when PBS has no sane estimate (too little data, flat or shrinking usage).",
+        Up => Gauge "pbs_datastore_up" "1 when the datastore is usable now: no error, mounted, not in a maintenance mode other than read-only.",
+        Info => Gauge "pbs_datastore_info" "Datastore facts as labels: mount status and backend type. Always 1.",
+        Maintenance => Gauge "pbs_datastore_maintenance_mode" "The datastore's maintenance mode as a label (none, read-only, offline, ...). Always 1.",
+        GcIndexData => Gauge "pbs_datastore_gc_index_data_bytes" "Logical bytes referenced by all backup indexes, at the last garbage collection.",
+        GcDisk => Gauge "pbs_datastore_gc_disk_bytes" "Bytes of chunks on disk, at the last garbage collection.",
+        GcDiskChunks => Gauge "pbs_datastore_gc_disk_chunks" "Chunks on disk, at the last garbage collection.",
+        GcPending => Gauge "pbs_datastore_gc_pending_bytes" "Bytes the last garbage collection kept only because of the access-time safety window.",
+        GcRemoved => Gauge "pbs_datastore_gc_removed_bytes" "Bytes the last garbage collection removed.",
+        Dedup => Gauge "pbs_datastore_deduplication_ratio" "Deduplication factor: logical index data bytes per byte on disk, at the last garbage collection.",
+    }
+}
+
+/// Estimates past this (year 3000) are PBS' saturated "never" and are left out.
+const LATEST_SANE_ESTIMATE: i64 = 32_503_680_000;
+
+/// One item of `/status/datastore-usage`.
+#[derive(Default)]
+struct Usage {
+    store: String,
+    mount_status: String,
+    backend_type: String,
+    error: bool,
+    total: Option<u64>,
+    used: Option<u64>,
+    avail: Option<u64>,
+    estimated_full: Option<i64>,
+    gc: [Option<u64>; 5],
+}
+
+/// `gc-status` fields read, in `Usage::gc` order, with their families.
+const GC_FIELDS: [(&str, Family); 5] = [
+    ("index-data-bytes", Family::GcIndexData),
+    ("disk-bytes", Family::GcDisk),
+    ("disk-chunks", Family::GcDiskChunks),
+    ("pending-bytes", Family::GcPending),
+    ("removed-bytes", Family::GcRemoved),
+];
+
+struct UsageSink<'a> {
+    item: Usage,
+    out: &'a mut Families,
+    stores: &'a [Datastore],
+}
+
+impl Sink for UsageSink<'_> {
+    fn scalar(&mut self, path: &Path<'_>, value: Scalar<'_>) {
+        let it = &mut self.item;
+        if let Some(key) = path.item_key() {
+            match key {
+                "store" => set(&mut it.store, value.as_str().unwrap_or("")),
+                "mount-status" => set(&mut it.mount_status, value.as_str().unwrap_or("")),
+                "backend-type" => set(&mut it.backend_type, value.as_str().unwrap_or("")),
+                "error" => it.error = value.as_str().is_some_and(|e| !e.is_empty()),
+                "total" => it.total = value.as_u64(),
+                "used" => it.used = value.as_u64(),
+                "avail" => it.avail = value.as_u64(),
+                "estimated-full-date" => it.estimated_full = value.as_i64(),
+                _ => {}
+            }
+        } else if path.len() == 4 && path.key(2) == Some("gc-status") && path.item_key_at(2) {
+            if let Some(i) = GC_FIELDS.iter().position(|(k, _)| Some(*k) == path.key(3)) {
+                it.gc[i] = value.as_u64();
+            }
+        }
+    }
+
+    fn close(&mut self, path: &Path<'_>) {
+        if path.is_item() {
+            let item = std::mem::take(&mut self.item);
+            write_usage(self.out, &item, self.stores);
+            self.item = recycle(item);
+        }
+    }
+}
+
+/// Clears an item for reuse, keeping its strings' capacity.
+fn recycle(mut it: Usage) -> Usage {
+    it.store.clear();
+    it.mount_status.clear();
+    it.backend_type.clear();
+    Usage {
+        store: it.store,
+        mount_status: it.mount_status,
+        backend_type: it.backend_type,
+        ..Usage::default()
+    }
+}
+
+fn write_usage(out: &mut Families, it: &Usage, stores: &[Datastore]) {
+    if it.store.is_empty() {
+        return;
+    }
+    let ds = [("datastore", it.store.as_str())];
+    for (family, v) in [
+        (Family::Total, it.total),
+        (Family::Used, it.used),
+        (Family::Available, it.avail),
+    ] {
+        if let Some(v) = v {
+            out.sample(family, &ds, v);
+        }
+    }
+    if let Some(t) = it
+        .estimated_full
+        .filter(|t| (1..=LATEST_SANE_ESTIMATE).contains(t))
+    {
+        out.sample(Family::EstimatedFull, &ds, t);
+    }
+    let listed = stores
+        .binary_search_by(|s| s.name.as_str().cmp(&it.store))
+        .ok()
+        .map(|i| &stores[i]);
+    let maintenance = listed.map_or("", |s| s.maintenance.as_str());
+    let readable_mode = maintenance.is_empty() || maintenance == "read-only";
+    let up = !it.error && it.mount_status != "notmounted" && readable_mode;
+    out.sample(Family::Up, &ds, up);
+    let mount = if it.mount_status.is_empty() {
+        "unknown"
+    } else {
+        &it.mount_status
+    };
+    let backend = if it.backend_type.is_empty() {
+        "filesystem"
+    } else {
+        &it.backend_type
+    };
+    out.sample(
+        Family::Info,
+        &[
+            ("datastore", &it.store),
+            ("mount_status", mount),
+            ("backend_type", backend),
+        ],
+        1u64,
+    );
+    if listed.is_some() {
+        let mode = if maintenance.is_empty() {
+            "none"
+        } else {
+            maintenance
+        };
+        out.sample(
+            Family::Maintenance,
+            &[("datastore", &it.store), ("mode", mode)],
+            1u64,
+        );
+    }
+    for ((_, family), v) in GC_FIELDS.iter().zip(it.gc) {
+        if let Some(v) = v {
+            out.sample(*family, &ds, v);
+        }
+    }
+    if let (Some(index), Some(disk)) = (it.gc[0], it.gc[1]) {
+        if disk > 0 {
+            out.sample(Family::Dedup, &ds, index as f64 / disk as f64);
+        }
+    }
+}
+
+/// Reads the datastore list (for maintenance modes) and the usage of every datastore.
+pub async fn collect(ctx: &mut Ctx<'_>, out: &mut Families) {
+    let stores = match ctx.inventory.datastores(ctx.client, ctx.deadline).await {
+        Ok(s) => s,
+        Err(e) => {
+            // Usage is still worth exporting; only the maintenance modes are missing.
+            ctx.errors.push(e);
+            &[]
+        }
+    };
+    let mut sink = UsageSink {
+        item: Usage::default(),
+        out,
+        stores,
+    };
+    if let Err(e) = ctx
+        .client
+        .get_json("/status/datastore-usage", &mut sink, ctx.deadline)
+        .await
+    {
+        ctx.errors.push(format!("reading datastore usage: {e}"));
+    }
+}

@@ -1,0 +1,161 @@
+//! Groups collector: every backup group in every namespace of every readable datastore, from
+//! `GET /admin/datastore/{store}/namespace` then `GET .../groups?ns=` per namespace (cheap for
+//! PBS). Answers "did every guest get backed up recently".
+
+use super::{Ctx, datastore_path, set};
+use crate::exposition::{Families, truncate_utf8};
+use crate::json::{Path, Scalar, Sink};
+
+crate::families! {
+    pub enum Family {
+        LastBackup => Gauge "pbs_group_last_backup_timestamp_seconds" "Time of the group's newest finished snapshot; absent while the group has none.",
+        Snapshots => Gauge "pbs_group_snapshots" "Snapshots in the group.",
+        Info => Gauge "pbs_group_info" "Backup group facts as labels: owner and the first line of the group notes. Always 1.",
+        Namespaces => Gauge "pbs_datastore_namespaces" "Namespaces in the datastore, the root included.",
+        Groups => Gauge "pbs_datastore_groups" "Backup groups in the datastore, over all namespaces.",
+    }
+}
+
+/// Longest free-text label value written (group notes), in bytes.
+pub const MAX_TEXT_LABEL: usize = 256;
+
+/// One item of `/groups`.
+#[derive(Default)]
+struct Group {
+    backup_type: String,
+    backup_id: String,
+    owner: String,
+    notes: String,
+    last_backup: Option<i64>,
+    count: Option<u64>,
+}
+
+struct GroupSink<'a> {
+    group: Group,
+    store: &'a str,
+    ns: &'a str,
+    out: &'a mut Families,
+    groups: u64,
+}
+
+impl Sink for GroupSink<'_> {
+    fn scalar(&mut self, path: &Path<'_>, value: Scalar<'_>) {
+        let g = &mut self.group;
+        match path.item_key() {
+            Some("backup-type") => set(&mut g.backup_type, value.as_str().unwrap_or("")),
+            Some("backup-id") => set(&mut g.backup_id, value.as_str().unwrap_or("")),
+            Some("owner") => set(&mut g.owner, value.as_str().unwrap_or("")),
+            Some("comment") => set(&mut g.notes, value.as_str().unwrap_or("")),
+            Some("last-backup") => g.last_backup = value.as_i64(),
+            Some("backup-count") => g.count = value.as_u64(),
+            _ => {}
+        }
+    }
+
+    fn close(&mut self, path: &Path<'_>) {
+        if !path.is_item() {
+            return;
+        }
+        let g = &mut self.group;
+        if !g.backup_type.is_empty() && !g.backup_id.is_empty() {
+            self.groups += 1;
+            let labels = [
+                ("datastore", self.store),
+                ("namespace", self.ns),
+                ("backup_type", g.backup_type.as_str()),
+                ("backup_id", g.backup_id.as_str()),
+            ];
+            if let Some(t) = g.last_backup.filter(|t| *t > 0) {
+                self.out.sample(Family::LastBackup, &labels, t);
+            }
+            if let Some(n) = g.count {
+                self.out.sample(Family::Snapshots, &labels, n);
+            }
+            let [a, b, c, d] = labels;
+            self.out.sample(
+                Family::Info,
+                &[
+                    a,
+                    b,
+                    c,
+                    d,
+                    ("owner", &g.owner),
+                    ("notes", truncate_utf8(&g.notes, MAX_TEXT_LABEL)),
+                ],
+                1u64,
+            );
+        }
+        g.reset();
+    }
+}
+
+impl Group {
+    /// Forgets the fields, keeping the strings' capacity.
+    fn reset(&mut self) {
+        self.backup_type.clear();
+        self.backup_id.clear();
+        self.owner.clear();
+        self.notes.clear();
+        self.last_backup = None;
+        self.count = None;
+    }
+}
+
+/// Lists the groups of every namespace of every readable datastore.
+pub async fn collect(ctx: &mut Ctx<'_>, out: &mut Families) {
+    let count = match ctx.inventory.datastores(ctx.client, ctx.deadline).await {
+        Ok(s) => s.len(),
+        Err(e) => {
+            ctx.errors.push(e);
+            return;
+        }
+    };
+    let mut path = String::new();
+    let mut group = Group::default();
+    for i in 0..count {
+        let store = match ctx
+            .inventory
+            .namespaces_if_readable(i, ctx.client, ctx.deadline)
+            .await
+        {
+            Ok(Some(s)) => s,
+            Ok(None) => continue,
+            Err(e) => {
+                ctx.errors.push(e);
+                continue;
+            }
+        };
+        let mut groups = 0;
+        let mut complete = true;
+        for ns in store.namespaces() {
+            datastore_path(&mut path, &store.name, "groups", ns);
+            out.mark();
+            group.reset();
+            let mut sink = GroupSink {
+                group: std::mem::take(&mut group),
+                store: &store.name,
+                ns,
+                out,
+                groups: 0,
+            };
+            let r = ctx.client.get_json(&path, &mut sink, ctx.deadline).await;
+            group = sink.group;
+            match r {
+                Ok(()) => groups += sink.groups,
+                Err(e) => {
+                    out.rollback();
+                    complete = false;
+                    ctx.errors.push(format!(
+                        "listing groups of datastore '{}' namespace '{ns}': {e}",
+                        store.name
+                    ));
+                }
+            }
+        }
+        let ds = [("datastore", store.name.as_str())];
+        out.sample(Family::Namespaces, &ds, store.namespaces().len());
+        if complete {
+            out.sample(Family::Groups, &ds, groups);
+        }
+    }
+}

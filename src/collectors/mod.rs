@@ -1,0 +1,120 @@
+//! Collectors: one file per PBS area, each knowing its endpoints, the fields it reads and the
+//! metric families it writes. The scrape (`crate::scrape`) runs the enabled ones in order.
+//!
+//! Adding a collector means one new file, one variant in [`CollectorId`], and one arm in
+//! [`collect`].
+
+pub mod datastore;
+pub mod groups;
+pub mod inventory;
+pub mod node;
+pub mod process;
+pub mod snapshots;
+
+use crate::client::{PbsClient, PbsError};
+use crate::exposition::{Families, FamilyDesc};
+use inventory::Inventory;
+use std::time::Instant;
+
+/// The collectors, in the order a scrape runs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CollectorId {
+    /// Host status of the PBS node.
+    Node,
+    /// Datastore usage, mount, maintenance and garbage-collection figures.
+    Datastore,
+    /// Backup groups in every namespace.
+    Groups,
+    /// Snapshots aggregated per group and datastore (costly for PBS).
+    Snapshots,
+}
+
+impl CollectorId {
+    /// Every collector, in run order.
+    pub const ALL: [CollectorId; 4] = [
+        CollectorId::Node,
+        CollectorId::Datastore,
+        CollectorId::Groups,
+        CollectorId::Snapshots,
+    ];
+
+    /// The collector's name, as used in `--collectors` and the `collector` label.
+    pub fn name(self) -> &'static str {
+        match self {
+            CollectorId::Node => "node",
+            CollectorId::Datastore => "datastore",
+            CollectorId::Groups => "groups",
+            CollectorId::Snapshots => "snapshots",
+        }
+    }
+
+    /// Looks a collector up by name.
+    pub fn from_name(name: &str) -> Option<CollectorId> {
+        CollectorId::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// Whether the collector runs when `--collectors` does not mention it.
+    pub fn default_enabled(self) -> bool {
+        true
+    }
+
+    /// The metric families the collector writes.
+    pub fn families(self) -> &'static [FamilyDesc] {
+        match self {
+            CollectorId::Node => node::Family::TABLE,
+            CollectorId::Datastore => datastore::Family::TABLE,
+            CollectorId::Groups => groups::Family::TABLE,
+            CollectorId::Snapshots => snapshots::Family::TABLE,
+        }
+    }
+}
+
+/// What a collector needs from the scrape: the PBS client, the datastores and namespaces
+/// shared between collectors, the deadline, and where to report failures.
+pub struct Ctx<'a> {
+    /// The PBS client.
+    pub client: &'a mut PbsClient,
+    /// Datastores and namespaces, loaded once per scrape on first use.
+    pub inventory: &'a mut Inventory,
+    /// When the scrape must be done.
+    pub deadline: Instant,
+    /// Failures of the running collector, worded for the admin.
+    pub errors: &'a mut Vec<String>,
+}
+
+impl Ctx<'_> {
+    /// Records a failure; the collector will be reported as failed.
+    pub fn fail(&mut self, what: std::fmt::Arguments<'_>, e: &PbsError) {
+        self.errors.push(format!("{what}: {e}"));
+    }
+}
+
+/// Runs one collector, writing its samples into `out`. Failures are pushed to `ctx.errors`.
+pub async fn collect(id: CollectorId, ctx: &mut Ctx<'_>, out: &mut Families) {
+    match id {
+        CollectorId::Node => node::collect(ctx, out).await,
+        CollectorId::Datastore => datastore::collect(ctx, out).await,
+        CollectorId::Groups => groups::collect(ctx, out).await,
+        CollectorId::Snapshots => snapshots::collect(ctx, out).await,
+    }
+}
+
+/// Path of a per-datastore API call, with the namespace as `ns` query parameter (left out for
+/// the root), into a reused string.
+pub fn datastore_path(out: &mut String, store: &str, call: &str, ns: &str) {
+    out.clear();
+    out.push_str("/admin/datastore/");
+    crate::client::push_query_value(out, store);
+    out.push('/');
+    out.push_str(call);
+    if !ns.is_empty() {
+        out.push_str("?ns=");
+        crate::client::push_query_value(out, ns);
+    }
+}
+
+/// Copies `src` into a reused string.
+pub fn set(dst: &mut String, src: &str) {
+    dst.clear();
+    dst.push_str(src);
+}

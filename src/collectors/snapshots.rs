@@ -1,0 +1,307 @@
+//! Snapshots collector: snapshots aggregated per backup group and per datastore, from
+//! `GET /admin/datastore/{store}/snapshots?ns=` per namespace. Costly for PBS (it reads every
+//! manifest), so it can be switched off. The list streams in; each snapshot is folded into its
+//! group's running aggregate and forgotten, so memory grows with groups, never with snapshots.
+//!
+//! "Newest snapshot" means the newest *finished* one (it has a size): a backup running right now
+//! must not make the group look unverified.
+
+use super::groups::MAX_TEXT_LABEL;
+use super::{Ctx, datastore_path, set};
+use crate::exposition::{Families, truncate_utf8};
+use crate::json::{Path, Scalar, Sink};
+
+crate::families! {
+    pub enum Family {
+        NewestSize => Gauge "pbs_group_newest_snapshot_size_bytes" "Logical size of the group's newest finished snapshot.",
+        NewestVerification => Gauge "pbs_group_newest_snapshot_verification_state" "Verification state of the group's newest finished snapshot as the state label: ok, failed, or none (not verified yet). Always 1.",
+        NewestInfo => Gauge "pbs_group_newest_snapshot_info" "The comment of the group's newest finished snapshot (the guest name PVE writes there) as a label. Always 1.",
+        LastVerified => Gauge "pbs_group_last_verified_timestamp_seconds" "Time of the group's newest snapshot whose verification is ok; absent when none is.",
+        Oldest => Gauge "pbs_group_oldest_snapshot_timestamp_seconds" "Time of the group's oldest snapshot.",
+        TotalSize => Gauge "pbs_group_snapshots_size_bytes" "Logical size of all the group's finished snapshots (before deduplication).",
+        Protected => Gauge "pbs_group_protected_snapshots" "Protected snapshots in the group.",
+        DatastoreSnapshots => Gauge "pbs_datastore_snapshots" "Snapshots in the datastore over all namespaces, by the verification state of each.",
+    }
+}
+
+/// A snapshot's verification state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Verification {
+    /// Not verified yet (or still running).
+    #[default]
+    None,
+    /// Verified, ok.
+    Ok,
+    /// Verification failed.
+    Failed,
+}
+
+impl Verification {
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verification::None => "none",
+            Verification::Ok => "ok",
+            Verification::Failed => "failed",
+        }
+    }
+}
+
+/// One item of `/snapshots`.
+#[derive(Default)]
+struct Snapshot {
+    backup_type: String,
+    backup_id: String,
+    comment: String,
+    time: Option<i64>,
+    size: Option<u64>,
+    verification: Verification,
+    protected: bool,
+}
+
+impl Snapshot {
+    /// Forgets the fields, keeping the strings' capacity.
+    fn reset(&mut self) {
+        self.backup_type.clear();
+        self.backup_id.clear();
+        self.comment.clear();
+        self.time = None;
+        self.size = None;
+        self.verification = Verification::None;
+        self.protected = false;
+    }
+}
+
+/// The running aggregate of one group. Kept in a reused list; strings keep their capacity.
+#[derive(Default)]
+struct GroupAgg {
+    backup_type: String,
+    backup_id: String,
+    newest: Option<i64>,
+    newest_size: u64,
+    newest_state: Verification,
+    newest_comment: String,
+    last_ok: Option<i64>,
+    oldest: Option<i64>,
+    total_size: u64,
+    protected: u64,
+}
+
+/// The groups of the namespace being read.
+#[derive(Default)]
+struct Aggregates {
+    groups: Vec<GroupAgg>,
+    len: usize,
+    /// Snapshots by verification state, in `Verification` order: none, ok, failed.
+    by_state: [u64; 3],
+}
+
+impl Aggregates {
+    fn clear(&mut self) {
+        self.len = 0;
+        self.by_state = [0; 3];
+    }
+
+    /// The aggregate of the snapshot's group, created on first sight. Snapshots come group by
+    /// group, so the last group is checked first.
+    fn group_of(&mut self, s: &Snapshot) -> &mut GroupAgg {
+        let same = |g: &GroupAgg| g.backup_type == s.backup_type && g.backup_id == s.backup_id;
+        let found = match self.len.checked_sub(1) {
+            Some(last) if same(&self.groups[last]) => Some(last),
+            _ => self.groups[..self.len].iter().position(same),
+        };
+        let i = match found {
+            Some(i) => i,
+            None => {
+                if self.len == self.groups.len() {
+                    self.groups.push(GroupAgg::default());
+                }
+                let g = &mut self.groups[self.len];
+                set(&mut g.backup_type, &s.backup_type);
+                set(&mut g.backup_id, &s.backup_id);
+                g.newest = None;
+                g.newest_size = 0;
+                g.newest_state = Verification::None;
+                g.newest_comment.clear();
+                g.last_ok = None;
+                g.oldest = None;
+                g.total_size = 0;
+                g.protected = 0;
+                self.len += 1;
+                self.len - 1
+            }
+        };
+        &mut self.groups[i]
+    }
+
+    fn add(&mut self, s: &Snapshot) {
+        let Some(time) = s.time else { return };
+        if s.backup_type.is_empty() || s.backup_id.is_empty() {
+            return;
+        }
+        self.by_state[s.verification as usize] += 1;
+        let g = self.group_of(s);
+        g.oldest = Some(g.oldest.map_or(time, |o| o.min(time)));
+        g.protected += s.protected as u64;
+        if s.verification == Verification::Ok {
+            g.last_ok = Some(g.last_ok.map_or(time, |o| o.max(time)));
+        }
+        if let Some(size) = s.size {
+            g.total_size = g.total_size.saturating_add(size);
+            if g.newest.is_none_or(|n| time > n) {
+                g.newest = Some(time);
+                g.newest_size = size;
+                g.newest_state = s.verification;
+                set(&mut g.newest_comment, &s.comment);
+            }
+        }
+    }
+
+    fn write(&self, out: &mut Families, store: &str, ns: &str) {
+        for g in &self.groups[..self.len] {
+            let labels = [
+                ("datastore", store),
+                ("namespace", ns),
+                ("backup_type", g.backup_type.as_str()),
+                ("backup_id", g.backup_id.as_str()),
+            ];
+            let [a, b, c, d] = labels;
+            if g.newest.is_some() {
+                out.sample(Family::NewestSize, &labels, g.newest_size);
+                out.sample(
+                    Family::NewestVerification,
+                    &[a, b, c, d, ("state", g.newest_state.label())],
+                    1u64,
+                );
+                out.sample(
+                    Family::NewestInfo,
+                    &[
+                        a,
+                        b,
+                        c,
+                        d,
+                        ("comment", truncate_utf8(&g.newest_comment, MAX_TEXT_LABEL)),
+                    ],
+                    1u64,
+                );
+                out.sample(Family::TotalSize, &labels, g.total_size);
+            }
+            if let Some(t) = g.last_ok {
+                out.sample(Family::LastVerified, &labels, t);
+            }
+            if let Some(t) = g.oldest {
+                out.sample(Family::Oldest, &labels, t);
+            }
+            out.sample(Family::Protected, &labels, g.protected);
+        }
+    }
+}
+
+struct SnapshotSink<'a> {
+    item: &'a mut Snapshot,
+    aggs: &'a mut Aggregates,
+}
+
+impl Sink for SnapshotSink<'_> {
+    fn scalar(&mut self, path: &Path<'_>, value: Scalar<'_>) {
+        let s = &mut *self.item;
+        match path.item_key() {
+            Some("backup-type") => set(&mut s.backup_type, value.as_str().unwrap_or("")),
+            Some("backup-id") => set(&mut s.backup_id, value.as_str().unwrap_or("")),
+            Some("backup-time") => s.time = value.as_i64(),
+            Some("comment") => set(&mut s.comment, value.as_str().unwrap_or("")),
+            Some("size") => s.size = value.as_u64(),
+            Some("protected") => s.protected = value.as_bool().unwrap_or(false),
+            Some(_) => {}
+            None => {
+                if path.len() == 4
+                    && path.key(3) == Some("state")
+                    && path.item_key_at(2)
+                    && path.key(2) == Some("verification")
+                {
+                    s.verification = match value.as_str() {
+                        Some("ok") => Verification::Ok,
+                        Some("failed") => Verification::Failed,
+                        _ => Verification::None,
+                    };
+                }
+            }
+        }
+    }
+
+    fn close(&mut self, path: &Path<'_>) {
+        if path.is_item() {
+            self.aggs.add(self.item);
+            self.item.reset();
+        }
+    }
+}
+
+/// Reads the snapshots of every namespace of every readable datastore.
+pub async fn collect(ctx: &mut Ctx<'_>, out: &mut Families) {
+    let count = match ctx.inventory.datastores(ctx.client, ctx.deadline).await {
+        Ok(s) => s.len(),
+        Err(e) => {
+            ctx.errors.push(e);
+            return;
+        }
+    };
+    let mut path = String::new();
+    let mut item = Snapshot::default();
+    let mut aggs = Aggregates::default();
+    for i in 0..count {
+        let store = match ctx
+            .inventory
+            .namespaces_if_readable(i, ctx.client, ctx.deadline)
+            .await
+        {
+            Ok(Some(s)) => s,
+            Ok(None) => continue,
+            Err(e) => {
+                ctx.errors.push(e);
+                continue;
+            }
+        };
+        let mut by_state = [0u64; 3];
+        let mut complete = true;
+        for ns in store.namespaces() {
+            datastore_path(&mut path, &store.name, "snapshots", ns);
+            aggs.clear();
+            item.reset();
+            let mut sink = SnapshotSink {
+                item: &mut item,
+                aggs: &mut aggs,
+            };
+            match ctx.client.get_json(&path, &mut sink, ctx.deadline).await {
+                Ok(()) => {
+                    aggs.write(out, &store.name, ns);
+                    for (total, n) in by_state.iter_mut().zip(aggs.by_state) {
+                        *total += n;
+                    }
+                }
+                Err(e) => {
+                    complete = false;
+                    ctx.errors.push(format!(
+                        "listing snapshots of datastore '{}' namespace '{ns}': {e}",
+                        store.name
+                    ));
+                }
+            }
+        }
+        if complete {
+            for (state, n) in [Verification::None, Verification::Ok, Verification::Failed]
+                .into_iter()
+                .zip(by_state)
+            {
+                out.sample(
+                    Family::DatastoreSnapshots,
+                    &[
+                        ("datastore", store.name.as_str()),
+                        ("verification", state.label()),
+                    ],
+                    n,
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,579 @@
+//! Configuration: every setting as a command-line flag and as an environment variable (the
+//! names natrontech/pbs-exporter uses, so its users switch by changing only the image). The flag
+//! wins. Credentials can also come from files (`*_FILE`), for Docker and systemd secrets.
+//! A bad setting is one line naming the flag or variable; the token secret is never printed.
+
+use crate::client::Endpoint;
+use crate::collectors::CollectorId;
+use crate::log::Level;
+use crate::tls::{Trust, parse_fingerprint};
+use argh::FromArgs;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+/// Prometheus exporter for Proxmox Backup Server. Each option can also be set by the
+/// environment variable named in its description; the option wins.
+#[derive(FromArgs, Default)]
+pub struct Args {
+    /// PBS API endpoint, e.g. https://pbs.example:8007 (env PBS_ENDPOINT)
+    #[argh(option)]
+    pub endpoint: Option<String>,
+    /// PBS user owning the API token, e.g. monitor@pbs (env PBS_USERNAME)
+    #[argh(option)]
+    pub username: Option<String>,
+    /// file holding the user (env PBS_USERNAME_FILE)
+    #[argh(option)]
+    pub username_file: Option<String>,
+    /// API token name, or the whole token id user@realm!name (env PBS_API_TOKEN_NAME)
+    #[argh(option)]
+    pub api_token_name: Option<String>,
+    /// file holding the token name (env PBS_API_TOKEN_NAME_FILE)
+    #[argh(option)]
+    pub api_token_name_file: Option<String>,
+    /// API token secret; prefer the file or the environment, which ps does not show
+    /// (env PBS_API_TOKEN)
+    #[argh(option)]
+    pub api_token: Option<String>,
+    /// file holding the API token secret (env PBS_API_TOKEN_FILE)
+    #[argh(option)]
+    pub api_token_file: Option<String>,
+    /// SHA-256 fingerprint of the PBS certificate as the PBS dashboard shows it, colons
+    /// optional (env PBS_FINGERPRINT)
+    #[argh(option)]
+    pub fingerprint: Option<String>,
+    /// PEM file of the CA that signed the PBS certificate (env PBS_CA_FILE)
+    #[argh(option)]
+    pub ca_file: Option<String>,
+    /// accept any PBS certificate; logs a warning (env PBS_INSECURE=true)
+    #[argh(switch)]
+    pub insecure: bool,
+    /// timeout of each PBS request, e.g. 10s or 500ms; keep it above PBS' 3 s delay on a
+    /// wrong token (env PBS_TIMEOUT, default 10s)
+    #[argh(option)]
+    pub timeout: Option<String>,
+    /// address to serve metrics on, host:port or :port for all addresses
+    /// (env PBS_LISTEN_ADDRESS, default :10019)
+    #[argh(option)]
+    pub listen_address: Option<String>,
+    /// HTTP path of the metrics (env PBS_METRICS_PATH, default /metrics)
+    #[argh(option)]
+    pub metrics_path: Option<String>,
+    /// log level: error, warn, info or debug (env PBS_LOGLEVEL, default info)
+    #[argh(option)]
+    pub loglevel: Option<String>,
+    /// collectors to run: a list such as node,datastore replaces the default set;
+    /// -snapshots removes one from it, +name adds one (env PBS_COLLECTORS,
+    /// default node,datastore,groups,snapshots)
+    #[argh(option)]
+    pub collectors: Option<String>,
+    /// largest PBS response accepted, in bytes (env PBS_MAX_BODY_BYTES, default 1073741824)
+    #[argh(option)]
+    pub max_body_bytes: Option<String>,
+    /// print the version and exit
+    #[argh(switch)]
+    pub version: bool,
+}
+
+/// A secret string: its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the Authorization header only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where PBS is.
+    pub endpoint: Endpoint,
+    /// `user@realm!name`.
+    pub token_id: String,
+    /// The token secret.
+    pub secret: Secret,
+    /// How the PBS certificate is trusted.
+    pub trust: Trust,
+    /// Timeout of each PBS request.
+    pub timeout: Duration,
+    /// Addresses to listen on, tried in order (the first that binds is used).
+    pub listen: Vec<SocketAddr>,
+    /// The listen address as given, for messages.
+    pub listen_text: String,
+    /// Path of the metrics endpoint.
+    pub metrics_path: String,
+    /// Log level.
+    pub log_level: Level,
+    /// Collectors to run, in run order.
+    pub collectors: Vec<CollectorId>,
+    /// Largest PBS response accepted.
+    pub max_body: u64,
+}
+
+/// A bad setting: the message names the flag or variable.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Reads settings from flags first, then the environment (through `env`, so tests can supply
+/// their own).
+pub struct Sources<'a> {
+    env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Sources<'_> {
+    /// A setting's value and a description of where it came from.
+    fn get(&self, flag: Option<&String>, flag_name: &str, var: &str) -> Option<(String, String)> {
+        if let Some(v) = flag {
+            return Some((v.clone(), format!("--{flag_name}")));
+        }
+        (self.env)(var)
+            .filter(|v| !v.is_empty())
+            .map(|v| (v, var.to_string()))
+    }
+
+    /// A credential given directly, or read from the `_FILE` variant (trailing newline removed).
+    fn credential(
+        &self,
+        flag: Option<&String>,
+        file_flag: Option<&String>,
+        name: &str,
+        var: &str,
+    ) -> Result<Option<(String, String)>, ConfigError> {
+        if let Some(v) = self.get(flag, name, var) {
+            return Ok(Some(v));
+        }
+        let file_var = format!("{var}_FILE");
+        let Some((path, from)) = self.get(file_flag, &format!("{name}-file"), &file_var) else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| ConfigError(format!("{from}: cannot read '{path}': {e}")))?;
+        let value = text.trim_end_matches(['\n', '\r']).trim().to_string();
+        if value.is_empty() {
+            return Err(ConfigError(format!("{from}: '{path}' is empty")));
+        }
+        Ok(Some((value, from)))
+    }
+}
+
+/// Validates the settings.
+pub fn load(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    let src = Sources { env };
+
+    let (endpoint_text, from) = src
+        .get(args.endpoint.as_ref(), "endpoint", "PBS_ENDPOINT")
+        .ok_or_else(|| {
+            ConfigError(
+                "no PBS endpoint: set PBS_ENDPOINT or --endpoint (e.g. https://pbs.example:8007)"
+                    .into(),
+            )
+        })?;
+    let endpoint =
+        Endpoint::parse(&endpoint_text).map_err(|e| ConfigError(format!("{from}: {e}")))?;
+
+    let name = src.credential(
+        args.api_token_name.as_ref(),
+        args.api_token_name_file.as_ref(),
+        "api-token-name",
+        "PBS_API_TOKEN_NAME",
+    )?;
+    let user = src.credential(
+        args.username.as_ref(),
+        args.username_file.as_ref(),
+        "username",
+        "PBS_USERNAME",
+    )?;
+    let token_id = match (name, user) {
+        (Some((name, _)), _) if name.contains('!') => name,
+        (Some((name, _)), Some((user, from))) => {
+            if !user.contains('@') {
+                return Err(ConfigError(format!(
+                    "{from}: '{user}' has no realm; write it as user@realm, e.g. {user}@pbs or root@pam"
+                )));
+            }
+            format!("{user}!{name}")
+        }
+        (Some(_), None) => {
+            return Err(ConfigError(
+                "no PBS user: set PBS_USERNAME or --username (e.g. monitor@pbs), or give the whole token id user@realm!name in PBS_API_TOKEN_NAME".into(),
+            ));
+        }
+        (None, _) => {
+            return Err(ConfigError(
+                "no API token name: set PBS_API_TOKEN_NAME or --api-token-name (the name after '!' in the token id, or the whole id)".into(),
+            ));
+        }
+    };
+    let (secret, _) = src
+        .credential(args.api_token.as_ref(), args.api_token_file.as_ref(), "api-token", "PBS_API_TOKEN")?
+        .ok_or_else(|| ConfigError("no API token secret: set PBS_API_TOKEN or PBS_API_TOKEN_FILE (or --api-token-file)".into()))?;
+    if secret.contains(['\r', '\n']) {
+        return Err(ConfigError(
+            "the API token secret contains a line break".into(),
+        ));
+    }
+
+    let trust = if let Some((fp, from)) =
+        src.get(args.fingerprint.as_ref(), "fingerprint", "PBS_FINGERPRINT")
+    {
+        Trust::Fingerprint(parse_fingerprint(&fp).map_err(|e| ConfigError(format!("{from}: {e}")))?)
+    } else if let Some((path, _)) = src.get(args.ca_file.as_ref(), "ca-file", "PBS_CA_FILE") {
+        Trust::CaFile(path.into())
+    } else if args.insecure || env_bool(&src, "PBS_INSECURE")? {
+        Trust::Insecure
+    } else {
+        Trust::System
+    };
+
+    let timeout = match src.get(args.timeout.as_ref(), "timeout", "PBS_TIMEOUT") {
+        Some((t, from)) => parse_duration(&t).map_err(|e| ConfigError(format!("{from}: {e}")))?,
+        None => Duration::from_secs(10),
+    };
+
+    let (listen_text, from) = src
+        .get(
+            args.listen_address.as_ref(),
+            "listen-address",
+            "PBS_LISTEN_ADDRESS",
+        )
+        .unwrap_or_else(|| (":10019".into(), String::new()));
+    let listen = parse_listen(&listen_text).map_err(|e| ConfigError(format!("{from}: {e}")))?;
+
+    let metrics_path = match src.get(
+        args.metrics_path.as_ref(),
+        "metrics-path",
+        "PBS_METRICS_PATH",
+    ) {
+        Some((p, from)) if !p.starts_with('/') => {
+            return Err(ConfigError(format!("{from}: '{p}' must start with '/'")));
+        }
+        Some((p, _)) => p,
+        None => "/metrics".into(),
+    };
+
+    let log_level = match src.get(args.loglevel.as_ref(), "loglevel", "PBS_LOGLEVEL") {
+        Some((l, from)) => Level::parse(&l).ok_or_else(|| {
+            ConfigError(format!(
+                "{from}: '{l}' is not one of error, warn, info, debug"
+            ))
+        })?,
+        None => Level::Info,
+    };
+
+    let collectors = match src.get(args.collectors.as_ref(), "collectors", "PBS_COLLECTORS") {
+        Some((list, from)) => {
+            parse_collectors(&list).map_err(|e| ConfigError(format!("{from}: {e}")))?
+        }
+        None => CollectorId::ALL
+            .into_iter()
+            .filter(|c| c.default_enabled())
+            .collect(),
+    };
+
+    let max_body = match src.get(
+        args.max_body_bytes.as_ref(),
+        "max-body-bytes",
+        "PBS_MAX_BODY_BYTES",
+    ) {
+        Some((n, from)) => n
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n >= 1024)
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "{from}: '{n}' is not a byte count of at least 1024"
+                ))
+            })?,
+        None => 1 << 30,
+    };
+
+    Ok(Config {
+        endpoint,
+        token_id,
+        secret: Secret(secret),
+        trust,
+        timeout,
+        listen,
+        listen_text,
+        metrics_path,
+        log_level,
+        collectors,
+        max_body,
+    })
+}
+
+fn env_bool(src: &Sources<'_>, var: &str) -> Result<bool, ConfigError> {
+    match (src.env)(var)
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("") | Some("0") | Some("false") | Some("no") | Some("off") => Ok(false),
+        Some("1") | Some("true") | Some("yes") | Some("on") => Ok(true),
+        Some(v) => Err(ConfigError(format!("{var}: '{v}' is not true or false"))),
+    }
+}
+
+/// Parses `10s`, `500ms`, `1m`, `1.5s` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
+    } else if let Some(n) = t.strip_suffix('h') {
+        (n, 3600.0)
+    } else {
+        (t, 1.0)
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration (e.g. 10s, 500ms, 1m)"))?;
+    if !v.is_finite() || v <= 0.0 || v * scale > 86400.0 {
+        return Err(format!("'{s}' must be above 0 and at most a day"));
+    }
+    Ok(Duration::from_secs_f64(v * scale))
+}
+
+/// Parses `host:port`, `:port` (all addresses, IPv6 and IPv4) or `[v6]:port`.
+pub fn parse_listen(s: &str) -> Result<Vec<SocketAddr>, String> {
+    if let Some(port) = s.strip_prefix(':') {
+        let port: u16 = port.parse().map_err(|_| format!("'{s}': bad port"))?;
+        return Ok(vec![
+            SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, port)),
+            SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, port)),
+        ]);
+    }
+    let addrs: Vec<SocketAddr> = s
+        .to_socket_addrs()
+        .map_err(|e| format!("'{s}' is not host:port ({e})"))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(format!("'{s}' resolves to no address"));
+    }
+    Ok(addrs)
+}
+
+/// Parses a collector list (see `--collectors`).
+pub fn parse_collectors(list: &str) -> Result<Vec<CollectorId>, String> {
+    let items: Vec<&str> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    let replaces = items.iter().any(|i| !i.starts_with(['+', '-']));
+    let mut on: Vec<CollectorId> = if replaces {
+        Vec::new()
+    } else {
+        CollectorId::ALL
+            .into_iter()
+            .filter(|c| c.default_enabled())
+            .collect()
+    };
+    for item in items {
+        let (add, name) = match item.as_bytes()[0] {
+            b'-' => (false, &item[1..]),
+            b'+' => (true, &item[1..]),
+            _ => (true, item),
+        };
+        let id = CollectorId::from_name(name).ok_or_else(|| {
+            let names: Vec<&str> = CollectorId::ALL.iter().map(|c| c.name()).collect();
+            format!("unknown collector '{name}' (known: {})", names.join(", "))
+        })?;
+        on.retain(|c| *c != id);
+        if add {
+            on.push(id);
+        }
+    }
+    Ok(CollectorId::ALL
+        .into_iter()
+        .filter(|c| on.contains(c))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load_with(args: Args, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        load(&args, &move |k| map.get(k).cloned())
+    }
+
+    const BASE: [(&str, &str); 4] = [
+        ("PBS_ENDPOINT", "https://pbs:8007"),
+        ("PBS_USERNAME", "monitor@pbs"),
+        ("PBS_API_TOKEN_NAME", "exporter"),
+        ("PBS_API_TOKEN", "s3cr3t-value"),
+    ];
+
+    #[test]
+    fn natrontech_variables_configure_everything() {
+        let c = load_with(Args::default(), &BASE).unwrap();
+        assert_eq!(c.token_id, "monitor@pbs!exporter");
+        assert_eq!(c.secret.expose(), "s3cr3t-value");
+        assert_eq!(c.timeout, Duration::from_secs(10));
+        assert_eq!(c.metrics_path, "/metrics");
+        assert_eq!(c.trust, Trust::System);
+        assert_eq!(c.collectors, CollectorId::ALL.to_vec());
+        assert_eq!(c.listen[0].port(), 10019);
+    }
+
+    #[test]
+    fn a_full_token_id_in_the_token_name_is_taken_whole() {
+        let mut vars = BASE.to_vec();
+        vars[2] = ("PBS_API_TOKEN_NAME", "root@pam!prom");
+        assert_eq!(
+            load_with(Args::default(), &vars).unwrap().token_id,
+            "root@pam!prom"
+        );
+        vars.remove(1);
+        assert_eq!(
+            load_with(Args::default(), &vars).unwrap().token_id,
+            "root@pam!prom"
+        );
+    }
+
+    #[test]
+    fn flags_win_over_the_environment() {
+        let args = Args {
+            timeout: Some("2s".into()),
+            endpoint: Some("https://other:8007".into()),
+            ..Args::default()
+        };
+        let c = load_with(args, &BASE).unwrap();
+        assert_eq!(c.timeout, Duration::from_secs(2));
+        assert_eq!(c.endpoint.host, "other");
+    }
+
+    #[test]
+    fn the_secret_is_read_from_a_file_and_never_debug_printed() {
+        let dir = std::env::temp_dir().join(format!("pbs-exporter-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("token");
+        std::fs::write(&file, "from-file-secret\n").unwrap();
+        let mut vars = BASE.to_vec();
+        vars.remove(3);
+        let path = file.to_string_lossy().to_string();
+        vars.push(("PBS_API_TOKEN_FILE", &path));
+        let c = load_with(Args::default(), &vars).unwrap();
+        assert_eq!(c.secret.expose(), "from-file-secret");
+        assert!(!format!("{c:?}").contains("from-file-secret"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn bad_settings_name_their_variable_or_flag() {
+        let cases: Vec<(Vec<(&str, &str)>, Args, &str)> = vec![
+            (BASE[1..].to_vec(), Args::default(), "PBS_ENDPOINT"),
+            (
+                [BASE.to_vec(), vec![("PBS_TIMEOUT", "soon")]].concat(),
+                Args::default(),
+                "PBS_TIMEOUT",
+            ),
+            (
+                BASE.to_vec(),
+                Args {
+                    timeout: Some("-1s".into()),
+                    ..Args::default()
+                },
+                "--timeout",
+            ),
+            (
+                [BASE.to_vec(), vec![("PBS_FINGERPRINT", "ab:cd")]].concat(),
+                Args::default(),
+                "PBS_FINGERPRINT",
+            ),
+            (
+                [
+                    BASE.to_vec(),
+                    vec![("PBS_API_TOKEN_FILE", "/nonexistent/token")],
+                ]
+                .concat()
+                .into_iter()
+                .filter(|(k, _)| *k != "PBS_API_TOKEN")
+                .collect(),
+                Args::default(),
+                "PBS_API_TOKEN_FILE",
+            ),
+            (
+                [BASE.to_vec(), vec![("PBS_COLLECTORS", "nodes")]].concat(),
+                Args::default(),
+                "PBS_COLLECTORS",
+            ),
+            (
+                [BASE.to_vec(), vec![("PBS_LOGLEVEL", "loud")]].concat(),
+                Args::default(),
+                "PBS_LOGLEVEL",
+            ),
+            (
+                [BASE.to_vec(), vec![("PBS_INSECURE", "maybe")]].concat(),
+                Args::default(),
+                "PBS_INSECURE",
+            ),
+            (
+                [BASE.to_vec(), vec![("PBS_USERNAME", "monitor")]].concat(),
+                Args::default(),
+                "PBS_USERNAME",
+            ),
+        ];
+        for (vars, args, name) in cases {
+            let err = load_with(args, &vars).unwrap_err().0;
+            assert!(err.contains(name), "{name}: {err}");
+            assert!(!err.contains("s3cr3t-value"), "{err}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("NaNs").is_err());
+    }
+
+    #[test]
+    fn collector_lists_replace_or_modify_the_default() {
+        use CollectorId::*;
+        assert_eq!(
+            parse_collectors("-snapshots").unwrap(),
+            vec![Node, Datastore, Groups]
+        );
+        assert_eq!(
+            parse_collectors("datastore,node").unwrap(),
+            vec![Node, Datastore]
+        );
+        assert_eq!(
+            parse_collectors("-groups,-snapshots,+groups").unwrap(),
+            vec![Node, Datastore, Groups]
+        );
+        assert!(
+            parse_collectors("bogus")
+                .unwrap_err()
+                .contains("known: node")
+        );
+    }
+}

@@ -1,0 +1,336 @@
+//! The exporter's HTTP/1.1 server: `/metrics` (or the configured path), `/health` and a landing
+//! page at `/`. It caps open connections, head size and head read time, and serves concurrent
+//! scrapes from one collection at a time: a scrape that arrives while a collection is running
+//! waits for it and is answered with its result, so PBS never sees more than one collection.
+
+use crate::exposition::CONTENT_TYPE;
+use crate::http::conn::{Conn, HeadError};
+use crate::http::head::parse_request;
+use crate::log_debug;
+use crate::scrape::Scraper;
+use async_executor::LocalExecutor;
+use async_io::{Async, Timer};
+use async_lock::Mutex;
+use std::cell::Cell;
+use std::io::{self, Write};
+use std::net::{TcpListener, TcpStream};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// Server limits and routes.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Path of the metrics endpoint.
+    pub metrics_path: String,
+    /// Most connections open at once; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// Read buffer per connection; also the largest request head.
+    pub max_head: usize,
+    /// Time allowed for a request head, from the connection's start or the previous response.
+    pub head_timeout: Duration,
+    /// Time a kept-alive connection may sit idle between requests.
+    pub idle_timeout: Duration,
+    /// Time allowed to write a response.
+    pub write_timeout: Duration,
+    /// Deadline of a scrape when Prometheus does not send its scrape timeout.
+    pub default_scrape_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            metrics_path: "/metrics".into(),
+            max_connections: 32,
+            max_head: 8 * 1024,
+            head_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(30),
+            default_scrape_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The scraper shared by all connections, with what is needed to share one collection.
+pub struct Shared {
+    scraper: Mutex<Scraper>,
+    /// Collections started so far; the running one has this number.
+    started: Cell<u64>,
+    /// Number of the last collection that finished.
+    finished: Cell<u64>,
+    /// A collection is running now.
+    running: Cell<bool>,
+    active: Cell<usize>,
+    config: ServerConfig,
+}
+
+impl Shared {
+    /// Shares `scraper` between the connections of a server configured by `config`.
+    pub fn new(scraper: Scraper, config: ServerConfig) -> Rc<Shared> {
+        Rc::new(Shared {
+            scraper: Mutex::new(scraper),
+            started: Cell::new(0),
+            finished: Cell::new(0),
+            running: Cell::new(false),
+            active: Cell::new(0),
+            config,
+        })
+    }
+
+    /// Connections open now.
+    pub fn active_connections(&self) -> usize {
+        self.active.get()
+    }
+}
+
+/// Accepts connections forever, each served by a task on `ex`.
+pub async fn serve(
+    listener: Async<TcpListener>,
+    shared: Rc<Shared>,
+    ex: Rc<LocalExecutor<'static>>,
+) {
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                log_debug!("accept failed: {e}");
+                Timer::after(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        if shared.active.get() >= shared.config.max_connections {
+            let _ = stream.get_ref().set_nonblocking(true);
+            let _ = (&*stream.get_ref()).write(
+                b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+            continue;
+        }
+        let _ = stream.get_ref().set_nodelay(true);
+        shared.active.set(shared.active.get() + 1);
+        let task_shared = shared.clone();
+        ex.spawn(async move {
+            let _ = handle(stream, &task_shared).await;
+            task_shared.active.set(task_shared.active.get() - 1);
+        })
+        .detach();
+    }
+}
+
+/// Races `fut` against a timer.
+async fn timeout<T>(
+    d: Duration,
+    fut: impl std::future::Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    futures_lite::future::or(fut, async {
+        Timer::after(d).await;
+        Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"))
+    })
+    .await
+}
+
+async fn handle(stream: Async<TcpStream>, shared: &Shared) -> io::Result<()> {
+    let cfg = &shared.config;
+    let mut conn = Conn::new(stream, cfg.max_head);
+    let mut head_buf = Vec::with_capacity(160);
+    let mut first = true;
+    loop {
+        let wait = if first {
+            cfg.head_timeout
+        } else {
+            cfg.idle_timeout
+        };
+        first = false;
+        let head_len = match timeout(wait, async { conn.read_head().await.map_err(head_io) }).await
+        {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                let _ = respond(
+                    &mut conn,
+                    &mut head_buf,
+                    "431 Request Header Fields Too Large",
+                    "text/plain",
+                    b"request head too large\n",
+                    false,
+                )
+                .await;
+                return Ok(());
+            }
+            Err(_) => return Ok(()),
+        };
+        let arrived = Instant::now();
+        let req = match parse_request(&conn.buffered()[..head_len]) {
+            Ok(r) => r,
+            Err(e) => {
+                let msg = format!("{e}\n");
+                let _ = respond(
+                    &mut conn,
+                    &mut head_buf,
+                    "400 Bad Request",
+                    "text/plain",
+                    msg.as_bytes(),
+                    false,
+                )
+                .await;
+                return Ok(());
+            }
+        };
+        // This server reads no request bodies: answer, then close.
+        let keep_alive = req.keep_alive && !req.has_body;
+        let is_head = req.method == "HEAD";
+        let scrape_timeout = req.scrape_timeout;
+        enum Route {
+            Metrics,
+            Health,
+            Landing,
+            NotFound,
+            BadMethod,
+        }
+        let route = if req.method != "GET" && !is_head {
+            Route::BadMethod
+        } else if req.path == cfg.metrics_path {
+            Route::Metrics
+        } else if req.path == "/health" || req.path == "/-/healthy" {
+            Route::Health
+        } else if req.path == "/" {
+            Route::Landing
+        } else {
+            Route::NotFound
+        };
+        conn.consume(head_len);
+        match route {
+            Route::Metrics => {
+                let budget = scrape_timeout
+                    .map(|t| Duration::from_secs_f64((t - 0.5).max(t * 0.5)))
+                    .unwrap_or(cfg.default_scrape_timeout);
+                let deadline = arrived + budget;
+                let guard = collect(shared, deadline).await;
+                let body = if is_head { &[][..] } else { guard.output() };
+                write_head(
+                    &mut head_buf,
+                    "200 OK",
+                    CONTENT_TYPE,
+                    guard.output().len(),
+                    keep_alive,
+                );
+                timeout(cfg.write_timeout, async {
+                    conn.write_all(&head_buf).await?;
+                    conn.write_all(body).await
+                })
+                .await?;
+            }
+            Route::Health => {
+                respond(
+                    &mut conn,
+                    &mut head_buf,
+                    "200 OK",
+                    "text/plain",
+                    b"ok\n",
+                    keep_alive,
+                )
+                .await?
+            }
+            Route::Landing => {
+                let page = landing_page(&cfg.metrics_path);
+                respond(
+                    &mut conn,
+                    &mut head_buf,
+                    "200 OK",
+                    "text/html; charset=utf-8",
+                    page.as_bytes(),
+                    keep_alive,
+                )
+                .await?
+            }
+            Route::NotFound => {
+                respond(
+                    &mut conn,
+                    &mut head_buf,
+                    "404 Not Found",
+                    "text/plain",
+                    b"not found\n",
+                    keep_alive,
+                )
+                .await?
+            }
+            Route::BadMethod => {
+                respond(
+                    &mut conn,
+                    &mut head_buf,
+                    "405 Method Not Allowed",
+                    "text/plain",
+                    b"only GET and HEAD\n",
+                    false,
+                )
+                .await?;
+                return Ok(());
+            }
+        }
+        if !keep_alive {
+            return Ok(());
+        }
+    }
+}
+
+/// Runs a collection, or joins the one running when this request arrived; returns the scraper
+/// locked, its output being this request's answer.
+async fn collect(shared: &Shared, deadline: Instant) -> async_lock::MutexGuard<'_, Scraper> {
+    let joined = shared.running.get().then(|| shared.started.get());
+    let mut guard = shared.scraper.lock().await;
+    if let Some(n) = joined {
+        if shared.finished.get() >= n {
+            return guard;
+        }
+    }
+    let n = shared.started.get() + 1;
+    shared.started.set(n);
+    shared.running.set(true);
+    guard.scrape(deadline).await;
+    shared.running.set(false);
+    shared.finished.set(n);
+    guard
+}
+
+fn head_io(e: HeadError) -> io::Error {
+    match e {
+        HeadError::TooLarge => io::Error::new(io::ErrorKind::InvalidData, "head too large"),
+        HeadError::Io(e) => e,
+        other => io::Error::new(io::ErrorKind::UnexpectedEof, other.to_string()),
+    }
+}
+
+fn write_head(buf: &mut Vec<u8>, status: &str, content_type: &str, len: usize, keep_alive: bool) {
+    buf.clear();
+    // Writing to a Vec cannot fail.
+    let _ = write!(
+        buf,
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len}\r\n{}\r\n",
+        if keep_alive {
+            ""
+        } else {
+            "Connection: close\r\n"
+        }
+    );
+}
+
+async fn respond(
+    conn: &mut Conn<Async<TcpStream>>,
+    head_buf: &mut Vec<u8>,
+    status: &str,
+    content_type: &str,
+    body: &[u8],
+    keep_alive: bool,
+) -> io::Result<()> {
+    write_head(head_buf, status, content_type, body.len(), keep_alive);
+    head_buf.extend_from_slice(body);
+    timeout(Duration::from_secs(10), conn.write_all(head_buf)).await
+}
+
+fn landing_page(metrics_path: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html><head><title>PBS Exporter</title></head><body>\n\
+         <h1>PBS Exporter</h1>\n<p>Prometheus exporter for Proxmox Backup Server, version {}.</p>\n\
+         <ul><li><a href=\"{metrics_path}\">Metrics</a></li><li><a href=\"/health\">Health</a></li></ul>\n\
+         </body></html>\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
