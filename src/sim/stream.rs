@@ -1,0 +1,205 @@
+//! The streamed `/snapshots` body: items are generated one by one into the caller's reused
+//! buffer, so memory does not depend on the snapshot count. Also the faulty variants: cut in
+//! the middle of the array, or endless.
+
+use super::json;
+use super::model::{self, Profile};
+
+/// How the stream ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// All items, then `]}`.
+    Complete,
+    /// Half of the items, then half of the next one; `clean` ends the HTTP body properly.
+    Cut { clean: bool },
+    /// Items forever.
+    Endless,
+}
+
+/// What `fill` left in the buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// More JSON follows.
+    More,
+    /// The JSON document is complete.
+    Done,
+    /// The JSON was cut; nothing follows.
+    Cut { clean: bool },
+}
+
+/// Generator state of one `/snapshots` response.
+#[derive(Debug)]
+pub(crate) struct SnapshotStream {
+    profile: Profile,
+    d: usize,
+    n: usize,
+    type_filter: Option<&'static str>,
+    id_filter: Option<String>,
+    mode: Mode,
+    /// Next group and snapshot to write.
+    g: usize,
+    s: usize,
+    /// Times the endless stream wrapped around.
+    lap: i64,
+    emitted: u64,
+    cut_after: u64,
+    started: bool,
+}
+
+impl SnapshotStream {
+    /// A stream of the snapshots of namespace `n` of datastore `d`, optionally only of one
+    /// backup type and/or id.
+    pub(crate) fn new(
+        profile: Profile,
+        (d, n): (usize, usize),
+        type_filter: Option<&'static str>,
+        id_filter: Option<String>,
+        mode: Mode,
+    ) -> Self {
+        let mut st = SnapshotStream {
+            profile,
+            d,
+            n,
+            type_filter,
+            id_filter,
+            mode,
+            g: 0,
+            s: 0,
+            lap: 0,
+            emitted: 0,
+            cut_after: 0,
+            started: false,
+        };
+        if mode == Mode::Endless {
+            st.type_filter = None;
+            st.id_filter = None;
+            st.profile.groups = st.profile.groups.max(1);
+            st.profile.snapshots = st.profile.snapshots.max(1);
+        }
+        let groups = (0..profile.groups).filter(|&g| st.matches(g)).count();
+        st.cut_after = (groups * profile.snapshots / 2) as u64;
+        st
+    }
+
+    fn matches(&self, g: usize) -> bool {
+        self.type_filter.is_none_or(|t| model::backup_type(g) == t)
+            && self
+                .id_filter
+                .as_deref()
+                .is_none_or(|id| model::backup_id(g) == id)
+    }
+
+    fn next_index(&mut self) -> Option<(usize, usize)> {
+        loop {
+            if self.g >= self.profile.groups {
+                if self.mode != Mode::Endless {
+                    return None;
+                }
+                self.g = 0;
+                self.s = 0;
+                self.lap += 1;
+            }
+            if self.s >= self.profile.snapshots || !self.matches(self.g) {
+                self.g += 1;
+                self.s = 0;
+                continue;
+            }
+            self.s += 1;
+            return Some((self.g, self.s - 1));
+        }
+    }
+
+    /// Appends JSON to `buf` until it holds at least `target` bytes or the document ends.
+    pub(crate) fn fill(&mut self, buf: &mut Vec<u8>, target: usize) -> Step {
+        if !self.started {
+            buf.extend_from_slice(b"{\"data\":[");
+            self.started = true;
+        }
+        let cut = match self.mode {
+            Mode::Cut { clean } => Some(clean),
+            _ => None,
+        };
+        while buf.len() < target {
+            let Some((g, s)) = self.next_index() else {
+                if let Some(clean) = cut {
+                    // Nothing to cut in the middle of: cut a made-up item.
+                    buf.extend_from_slice(b"{\"backup-type\":\"vm\",\"backup-");
+                    return Step::Cut { clean };
+                }
+                buf.extend_from_slice(b"]}");
+                return Step::Done;
+            };
+            let start = buf.len();
+            if self.emitted > 0 {
+                buf.push(b',');
+            }
+            let shift = self.lap * self.profile.snapshots as i64 * model::DAY;
+            json::snapshot_item(buf, &self.profile, (self.d, self.n, g, s), shift);
+            if let (Some(clean), true) = (cut, self.emitted == self.cut_after) {
+                buf.truncate(start + (buf.len() - start) / 2);
+                return Step::Cut { clean };
+            }
+            self.emitted += 1;
+        }
+        Step::More
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(mut st: SnapshotStream) -> (String, Step) {
+        let mut buf = Vec::new();
+        loop {
+            let target = buf.len() + 100;
+            match st.fill(&mut buf, target) {
+                Step::More => continue,
+                end => return (String::from_utf8(buf).unwrap(), end),
+            }
+        }
+    }
+
+    #[test]
+    fn complete_filtered_and_cut_streams() {
+        let p = Profile::new(1, 1, 3, 4);
+        let (all, end) = collect(SnapshotStream::new(p, (0, 0), None, None, Mode::Complete));
+        assert_eq!(end, Step::Done);
+        assert!(all.starts_with("{\"data\":[{\"backup-type\":\"vm\"") && all.ends_with("}]}"));
+        assert_eq!(all.matches("\"backup-time\"").count(), 12);
+
+        let (ct, _) = collect(SnapshotStream::new(
+            p,
+            (0, 0),
+            Some("ct"),
+            Some("101".into()),
+            Mode::Complete,
+        ));
+        assert_eq!(ct.matches("\"backup-id\":\"101\"").count(), 4);
+        assert_eq!(ct.matches("\"backup-time\"").count(), 4);
+
+        let (cut, end) = collect(SnapshotStream::new(
+            p,
+            (0, 0),
+            None,
+            None,
+            Mode::Cut { clean: true },
+        ));
+        assert_eq!(end, Step::Cut { clean: true });
+        assert!(all.starts_with(&cut) && cut.len() < all.len());
+        assert_eq!(cut.matches("\"protected\"").count(), 6);
+
+        let empty = Profile::new(1, 1, 0, 0);
+        let (e, end) = collect(SnapshotStream::new(
+            empty,
+            (0, 0),
+            None,
+            None,
+            Mode::Complete,
+        ));
+        assert_eq!((e.as_str(), end), ("{\"data\":[]}", Step::Done));
+        let mut endless = SnapshotStream::new(empty, (0, 0), None, None, Mode::Endless);
+        let mut buf = Vec::new();
+        assert_eq!(endless.fill(&mut buf, 100_000), Step::More);
+    }
+}
