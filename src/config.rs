@@ -485,7 +485,8 @@ mod tests {
 
     #[test]
     fn bad_settings_name_their_variable_or_flag() {
-        let cases: Vec<(Vec<(&str, &str)>, Args, &str)> = vec![
+        type Case<'a> = (Vec<(&'a str, &'a str)>, Args, &'a str);
+        let cases: Vec<Case> = vec![
             (BASE[1..].to_vec(), Args::default(), "PBS_ENDPOINT"),
             (
                 [BASE.to_vec(), vec![("PBS_TIMEOUT", "soon")]].concat(),

@@ -96,41 +96,85 @@ impl From<bool> for Value {
     }
 }
 
-/// The sample buffers of one set of families (typically one collector's).
+/// Where a rendered label set sits in [`Families`]' label arena.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LabelSet {
+    start: u32,
+    len: u32,
+}
+
+/// One stored sample: its label set, an optional extra label, and its value.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    set: LabelSet,
+    extra: LabelSet,
+    value: Value,
+}
+
+/// The samples of one set of families (typically one collector's), stored compactly: label sets
+/// are escaped once into an arena and shared by the samples that carry them, values stay
+/// numbers. Text is produced only when the response is written, a chunk at a time.
 #[derive(Debug)]
 pub struct Families {
     table: &'static [FamilyDesc],
-    bufs: Vec<Vec<u8>>,
+    samples: Vec<Vec<Sample>>,
+    /// Escaped label sets, `a="x",b="y"`, back to back.
+    arena: Vec<u8>,
     marks: Vec<usize>,
+    arena_mark: usize,
 }
 
 impl Families {
-    /// Empty buffers for the families in `table`.
+    /// Empty storage for the families in `table`.
     pub fn new(table: &'static [FamilyDesc]) -> Self {
         Families {
             table,
-            bufs: table.iter().map(|_| Vec::new()).collect(),
+            samples: table.iter().map(|_| Vec::new()).collect(),
+            arena: Vec::new(),
             marks: vec![0; table.len()],
+            arena_mark: 0,
         }
     }
 
     /// Forgets all samples, keeping the buffers' capacity.
     pub fn clear(&mut self) {
-        self.bufs.iter_mut().for_each(Vec::clear);
+        self.samples.iter_mut().for_each(Vec::clear);
+        self.arena.clear();
         self.marks.iter_mut().for_each(|m| *m = 0);
+        self.arena_mark = 0;
     }
 
     /// Remembers the current end of every family, for [`Families::rollback`].
     pub fn mark(&mut self) {
-        for (m, b) in self.marks.iter_mut().zip(&self.bufs) {
-            *m = b.len();
+        for (m, s) in self.marks.iter_mut().zip(&self.samples) {
+            *m = s.len();
         }
+        self.arena_mark = self.arena.len();
     }
 
     /// Drops every sample written since the last [`Families::mark`].
     pub fn rollback(&mut self) {
-        for (m, b) in self.marks.iter().zip(&mut self.bufs) {
-            b.truncate(*m);
+        for (m, s) in self.marks.iter().zip(&mut self.samples) {
+            s.truncate(*m);
+        }
+        self.arena.truncate(self.arena_mark);
+    }
+
+    /// Escapes a label set once, for several samples to share.
+    pub fn labels(&mut self, labels: &[(&str, &str)]) -> LabelSet {
+        let start = self.arena.len();
+        for (i, (name, value)) in labels.iter().enumerate() {
+            if i > 0 {
+                self.arena.push(b',');
+            }
+            self.arena.extend_from_slice(name.as_bytes());
+            self.arena.extend_from_slice(b"=\"");
+            escape_label_value(&mut self.arena, value);
+            self.arena.push(b'"');
+        }
+        LabelSet {
+            start: start as u32,
+            len: (self.arena.len() - start) as u32,
         }
     }
 
@@ -141,35 +185,100 @@ impl Families {
         labels: &[(&str, &str)],
         value: impl Into<Value>,
     ) {
-        let i = family.into();
-        let buf = &mut self.bufs[i];
-        buf.extend_from_slice(self.table[i].name.as_bytes());
-        write_labels(buf, labels);
-        buf.push(b' ');
-        write_value(buf, value.into());
-        buf.push(b'\n');
+        let set = self.labels(labels);
+        self.sample_in(family, set, value);
+    }
+
+    /// Appends one sample with a shared label set.
+    pub fn sample_in(&mut self, family: impl Into<usize>, set: LabelSet, value: impl Into<Value>) {
+        self.samples[family.into()].push(Sample {
+            set,
+            extra: LabelSet::default(),
+            value: value.into(),
+        });
+    }
+
+    /// Appends one sample with a shared label set plus more labels.
+    pub fn sample_in_with(
+        &mut self,
+        family: impl Into<usize>,
+        set: LabelSet,
+        extra: &[(&str, &str)],
+        value: impl Into<Value>,
+    ) {
+        let extra = self.labels(extra);
+        self.samples[family.into()].push(Sample {
+            set,
+            extra,
+            value: value.into(),
+        });
+    }
+
+    /// Number of samples stored, over all families.
+    pub fn len(&self) -> usize {
+        self.samples.iter().map(Vec::len).sum()
+    }
+
+    /// True when no sample is stored.
+    pub fn is_empty(&self) -> bool {
+        self.samples.iter().all(Vec::is_empty)
     }
 
     /// Appends every non-empty family, with its HELP and TYPE lines, to `out`.
     pub fn write_to(&self, out: &mut Vec<u8>) {
-        for (desc, buf) in self.table.iter().zip(&self.bufs) {
-            if buf.is_empty() {
-                continue;
+        let mut cursor = Cursor::default();
+        while self.render(&mut cursor, out, usize::MAX) {}
+    }
+
+    /// Renders from `cursor` into `out` until `out` holds at least `limit` bytes or this set is
+    /// done; returns true when there is more to render.
+    pub fn render(&self, cursor: &mut Cursor, out: &mut Vec<u8>, limit: usize) -> bool {
+        while cursor.family < self.table.len() {
+            let samples = &self.samples[cursor.family];
+            if cursor.sample == 0 && !samples.is_empty() {
+                write_header(out, &self.table[cursor.family]);
             }
-            write_header(out, desc);
-            out.extend_from_slice(buf);
+            let name = self.table[cursor.family].name.as_bytes();
+            while cursor.sample < samples.len() {
+                let s = &samples[cursor.sample];
+                out.extend_from_slice(name);
+                if s.set.len > 0 || s.extra.len > 0 {
+                    out.push(b'{');
+                    out.extend_from_slice(self.span(s.set));
+                    if s.set.len > 0 && s.extra.len > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(self.span(s.extra));
+                    out.push(b'}');
+                }
+                out.push(b' ');
+                write_value(out, s.value);
+                out.push(b'\n');
+                cursor.sample += 1;
+                // Stop after a whole sample, so every call makes progress.
+                if out.len() >= limit && cursor.sample < samples.len() {
+                    return true;
+                }
+            }
+            cursor.family += 1;
+            cursor.sample = 0;
+            if out.len() >= limit {
+                return cursor.family < self.table.len();
+            }
         }
+        false
     }
 
-    /// Bytes of samples buffered, over all families.
-    pub fn len(&self) -> usize {
-        self.bufs.iter().map(Vec::len).sum()
+    fn span(&self, set: LabelSet) -> &[u8] {
+        &self.arena[set.start as usize..(set.start + set.len) as usize]
     }
+}
 
-    /// True when no sample is buffered.
-    pub fn is_empty(&self) -> bool {
-        self.bufs.iter().all(Vec::is_empty)
-    }
+/// A position in the rendering of a [`Families`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cursor {
+    family: usize,
+    sample: usize,
 }
 
 /// Writes a family's `# HELP` and `# TYPE` lines.
@@ -286,6 +395,7 @@ mod tests {
         let mut out = Vec::new();
         f.write_to(&mut out);
         assert_eq!(String::from_utf8(out).unwrap().matches("test_").count(), 3);
+        assert_eq!(f.len(), 1);
         assert!(
             !String::from_utf8_lossy(&{
                 let mut o = Vec::new();
@@ -294,6 +404,52 @@ mod tests {
             })
             .contains("test_b_total")
         );
+    }
+
+    #[test]
+    fn shared_label_sets_and_extra_labels_render_in_place() {
+        let mut f = Families::new(Test::TABLE);
+        let set = f.labels(&[("datastore", "s1"), ("namespace", "")]);
+        f.sample_in(Test::A, set, 7u64);
+        f.sample_in_with(Test::C, set, &[("state", "ok")], 1u64);
+        let empty = f.labels(&[]);
+        f.sample_in_with(Test::C, empty, &[("state", "none")], 1u64);
+        let mut out = Vec::new();
+        f.write_to(&mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("test_a_bytes{datastore=\"s1\",namespace=\"\"} 7\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("test_c{datastore=\"s1\",namespace=\"\",state=\"ok\"} 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("test_c{state=\"none\"} 1\n"), "{text}");
+    }
+
+    #[test]
+    fn rendering_in_small_pieces_gives_the_same_text() {
+        let mut f = Families::new(Test::TABLE);
+        for i in 0..50u64 {
+            f.sample(Test::A, &[("n", &i.to_string())], i);
+            f.sample(Test::B, &[], i);
+        }
+        let mut whole = Vec::new();
+        f.write_to(&mut whole);
+        let mut pieces = Vec::new();
+        let mut cursor = Cursor::default();
+        let mut chunk = Vec::new();
+        loop {
+            chunk.clear();
+            let more = f.render(&mut cursor, &mut chunk, 64);
+            assert!(chunk.len() < 64 + 100);
+            pieces.extend_from_slice(&chunk);
+            if !more {
+                break;
+            }
+        }
+        assert_eq!(pieces, whole);
     }
 
     #[test]

@@ -120,6 +120,6 @@ fn main() -> ExitCode {
         let sig = signals.next().await;
         log_info!("received {sig:?}, shutting down");
     };
-    async_io::block_on(ex.run(futures_lite::future::or(async { serve.await }, stop)));
+    async_io::block_on(ex.run(futures_lite::future::or(serve, stop)));
     ExitCode::SUCCESS
 }

@@ -6,7 +6,7 @@ use crate::client::PbsClient;
 use crate::collectors::inventory::Inventory;
 use crate::collectors::process::{self, ProcessStats};
 use crate::collectors::{self, CollectorId, Ctx};
-use crate::exposition::Families;
+use crate::exposition::{Cursor, Families};
 use crate::json::{Path, Scalar, Sink};
 use crate::{log_info, log_warn};
 use std::time::Instant;
@@ -40,7 +40,6 @@ pub struct Scraper {
     process_stats: ProcessStats,
     inventory: Inventory,
     version: Version,
-    output: Vec<u8>,
     /// Whether the previous scrape found PBS up (`None` before the first).
     was_up: Option<bool>,
 }
@@ -86,18 +85,40 @@ impl Scraper {
             process_stats: ProcessStats::new(),
             inventory: Inventory::default(),
             version: Version::default(),
-            output: Vec::new(),
             was_up: None,
         }
     }
 
-    /// The last scrape's exposition.
-    pub fn output(&self) -> &[u8] {
-        &self.output
+    /// Renders the last scrape's exposition from `cursor` into `out`, until `out` holds at least
+    /// `limit` bytes or all is rendered; returns true when there is more.
+    pub fn render(&self, cursor: &mut RenderCursor, out: &mut Vec<u8>, limit: usize) -> bool {
+        let sets = 2 + self.slots.len();
+        while cursor.set < sets {
+            let families = match cursor.set {
+                0 => &self.core,
+                i if i <= self.slots.len() => &self.slots[i - 1].families,
+                _ => &self.process,
+            };
+            if families.render(&mut cursor.inner, out, limit) {
+                return true;
+            }
+            cursor.set += 1;
+            cursor.inner = Cursor::default();
+            if out.len() >= limit {
+                return cursor.set < sets;
+            }
+        }
+        false
     }
 
-    /// Scrapes PBS, finishing by `deadline`; returns the exposition.
-    pub async fn scrape(&mut self, deadline: Instant) -> &[u8] {
+    /// Appends the whole exposition of the last scrape to `out`.
+    pub fn render_all(&self, out: &mut Vec<u8>) {
+        let mut cursor = RenderCursor::default();
+        while self.render(&mut cursor, out, usize::MAX) {}
+    }
+
+    /// Scrapes PBS, finishing by `deadline`. Render the result with [`Scraper::render`].
+    pub async fn scrape(&mut self, deadline: Instant) {
         self.core.clear();
         self.inventory.clear();
         for s in &mut self.slots {
@@ -175,15 +196,14 @@ impl Scraper {
         );
         self.process.clear();
         self.process_stats.collect(&mut self.process);
-
-        self.output.clear();
-        self.core.write_to(&mut self.output);
-        for slot in &self.slots {
-            slot.families.write_to(&mut self.output);
-        }
-        self.process.write_to(&mut self.output);
-        &self.output
     }
+}
+
+/// A position in the rendering of a scrape: which family set, and where in it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RenderCursor {
+    set: usize,
+    inner: Cursor,
 }
 
 /// Logs a collector's failures when they differ from the previous scrape's, and its recovery.

@@ -7,7 +7,7 @@ use crate::exposition::CONTENT_TYPE;
 use crate::http::conn::{Conn, HeadError};
 use crate::http::head::parse_request;
 use crate::log_debug;
-use crate::scrape::Scraper;
+use crate::scrape::{RenderCursor, Scraper};
 use async_executor::LocalExecutor;
 use async_io::{Async, Timer};
 use async_lock::Mutex;
@@ -100,7 +100,7 @@ pub async fn serve(
         };
         if shared.active.get() >= shared.config.max_connections {
             let _ = stream.get_ref().set_nonblocking(true);
-            let _ = (&*stream.get_ref()).write(
+            let _ = stream.get_ref().write(
                 b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
             );
             continue;
@@ -178,6 +178,7 @@ async fn handle(stream: Async<TcpStream>, shared: &Shared) -> io::Result<()> {
         let keep_alive = req.keep_alive && !req.has_body;
         let is_head = req.method == "HEAD";
         let scrape_timeout = req.scrape_timeout;
+        let http11 = req.http11;
         enum Route {
             Metrics,
             Health,
@@ -204,19 +205,12 @@ async fn handle(stream: Async<TcpStream>, shared: &Shared) -> io::Result<()> {
                     .unwrap_or(cfg.default_scrape_timeout);
                 let deadline = arrived + budget;
                 let guard = collect(shared, deadline).await;
-                let body = if is_head { &[][..] } else { guard.output() };
-                write_head(
-                    &mut head_buf,
-                    "200 OK",
-                    CONTENT_TYPE,
-                    guard.output().len(),
-                    keep_alive,
-                );
-                timeout(cfg.write_timeout, async {
-                    conn.write_all(&head_buf).await?;
-                    conn.write_all(body).await
-                })
-                .await?;
+                let chunked = http11 && keep_alive;
+                let write = write_metrics(&mut conn, &guard, is_head, chunked, &mut head_buf);
+                timeout(cfg.write_timeout, write).await?;
+                if !chunked {
+                    return Ok(());
+                }
             }
             Route::Health => {
                 respond(
@@ -269,6 +263,55 @@ async fn handle(stream: Async<TcpStream>, shared: &Shared) -> io::Result<()> {
             return Ok(());
         }
     }
+}
+
+/// Bytes rendered per chunk of a metrics response.
+const CHUNK: usize = 32 * 1024;
+/// Room for the chunk-size line, written as 8 hex digits (leading zeros are allowed).
+const SIZE_LINE: usize = 10;
+
+/// Writes the scrape's exposition: chunked for HTTP/1.1 (rendered a chunk at a time, so the
+/// text never exists whole), or until close for HTTP/1.0.
+async fn write_metrics(
+    conn: &mut Conn<Async<TcpStream>>,
+    scraper: &Scraper,
+    is_head: bool,
+    chunked: bool,
+    buf: &mut Vec<u8>,
+) -> io::Result<()> {
+    buf.clear();
+    let _ = write!(buf, "HTTP/1.1 200 OK\r\nContent-Type: {CONTENT_TYPE}\r\n");
+    buf.extend_from_slice(if chunked {
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    } else {
+        b"Connection: close\r\n\r\n"
+    });
+    conn.write_all(buf).await?;
+    if is_head {
+        return Ok(());
+    }
+    let mut cursor = RenderCursor::default();
+    let mut more = true;
+    while more {
+        buf.clear();
+        if chunked {
+            buf.extend_from_slice(b"00000000\r\n");
+        }
+        more = scraper.render(&mut cursor, buf, CHUNK);
+        if chunked {
+            let len = buf.len() - SIZE_LINE;
+            if len == 0 {
+                continue;
+            }
+            let _ = write!(&mut buf[..8], "{len:08x}");
+            buf.extend_from_slice(b"\r\n");
+        }
+        conn.write_all(buf).await?;
+    }
+    if chunked {
+        conn.write_all(b"0\r\n\r\n").await?;
+    }
+    Ok(())
 }
 
 /// Runs a collection, or joins the one running when this request arrived; returns the scraper

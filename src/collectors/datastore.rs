@@ -6,7 +6,7 @@
 use super::inventory::Datastore;
 use super::{Ctx, set};
 use crate::exposition::Families;
-use crate::json::{Path, Scalar, Sink};
+use crate::json::{JsonError, JsonReader, Path, Scalar, Sink};
 
 crate::families! {
     pub enum Family {
@@ -195,4 +195,18 @@ pub async fn collect(ctx: &mut Ctx<'_>, out: &mut Families) {
     {
         ctx.errors.push(format!("reading datastore usage: {e}"));
     }
+}
+
+/// Writes the datastore families from a `/status/datastore-usage` body given in pieces, with
+/// no maintenance information (fuzzing, benchmarks).
+pub fn from_json<'p>(
+    pieces: impl IntoIterator<Item = &'p [u8]>,
+    out: &mut Families,
+) -> Result<(), JsonError> {
+    let mut sink = UsageSink {
+        item: Usage::default(),
+        out,
+        stores: &[],
+    };
+    JsonReader::new().read_pieces(pieces, &mut sink)
 }

@@ -4,7 +4,7 @@
 
 use super::{Ctx, datastore_path, set};
 use crate::exposition::{Families, truncate_utf8};
-use crate::json::{Path, Scalar, Sink};
+use crate::json::{JsonError, JsonReader, Path, Scalar, Sink};
 
 crate::families! {
     pub enum Family {
@@ -59,26 +59,22 @@ impl Sink for GroupSink<'_> {
         let g = &mut self.group;
         if !g.backup_type.is_empty() && !g.backup_id.is_empty() {
             self.groups += 1;
-            let labels = [
+            let set = self.out.labels(&[
                 ("datastore", self.store),
                 ("namespace", self.ns),
                 ("backup_type", g.backup_type.as_str()),
                 ("backup_id", g.backup_id.as_str()),
-            ];
+            ]);
             if let Some(t) = g.last_backup.filter(|t| *t > 0) {
-                self.out.sample(Family::LastBackup, &labels, t);
+                self.out.sample_in(Family::LastBackup, set, t);
             }
             if let Some(n) = g.count {
-                self.out.sample(Family::Snapshots, &labels, n);
+                self.out.sample_in(Family::Snapshots, set, n);
             }
-            let [a, b, c, d] = labels;
-            self.out.sample(
+            self.out.sample_in_with(
                 Family::Info,
+                set,
                 &[
-                    a,
-                    b,
-                    c,
-                    d,
                     ("owner", &g.owner),
                     ("notes", truncate_utf8(&g.notes, MAX_TEXT_LABEL)),
                 ],
@@ -158,4 +154,23 @@ pub async fn collect(ctx: &mut Ctx<'_>, out: &mut Families) {
             out.sample(Family::Groups, &ds, groups);
         }
     }
+}
+
+/// Writes the group families from a `/groups` body given in pieces (fuzzing, benchmarks);
+/// returns the number of groups.
+pub fn from_json<'p>(
+    store: &str,
+    ns: &str,
+    pieces: impl IntoIterator<Item = &'p [u8]>,
+    out: &mut Families,
+) -> Result<u64, JsonError> {
+    let mut sink = GroupSink {
+        group: Group::default(),
+        store,
+        ns,
+        out,
+        groups: 0,
+    };
+    JsonReader::new().read_pieces(pieces, &mut sink)?;
+    Ok(sink.groups)
 }

@@ -3,7 +3,7 @@
 
 use super::{Ctx, set};
 use crate::exposition::Families;
-use crate::json::{Path, Scalar, Sink};
+use crate::json::{JsonError, JsonReader, Path, Scalar, Sink};
 
 crate::families! {
     pub enum Family {
@@ -108,6 +108,21 @@ pub async fn collect(ctx: &mut Ctx<'_>, out: &mut Families) {
         ctx.fail(format_args!("reading the node status"), &e);
         return;
     }
+    write(&s, out);
+}
+
+/// Writes the host families from a node status body given in pieces (fuzzing, benchmarks).
+pub fn from_json<'p>(
+    pieces: impl IntoIterator<Item = &'p [u8]>,
+    out: &mut Families,
+) -> Result<(), JsonError> {
+    let mut s = Status::default();
+    JsonReader::new().read_pieces(pieces, &mut s)?;
+    write(&s, out);
+    Ok(())
+}
+
+fn write(s: &Status, out: &mut Families) {
     for ((_, family), v) in FLOATS.iter().zip(s.numbers) {
         if let Some(v) = v {
             out.sample(*family, &[], v);

@@ -9,7 +9,7 @@
 use super::groups::MAX_TEXT_LABEL;
 use super::{Ctx, datastore_path, set};
 use crate::exposition::{Families, truncate_utf8};
-use crate::json::{Path, Scalar, Sink};
+use crate::json::{JsonError, JsonReader, Path, Scalar, Sink};
 
 crate::families! {
     pub enum Family {
@@ -159,40 +159,35 @@ impl Aggregates {
 
     fn write(&self, out: &mut Families, store: &str, ns: &str) {
         for g in &self.groups[..self.len] {
-            let labels = [
+            let set = out.labels(&[
                 ("datastore", store),
                 ("namespace", ns),
                 ("backup_type", g.backup_type.as_str()),
                 ("backup_id", g.backup_id.as_str()),
-            ];
-            let [a, b, c, d] = labels;
+            ]);
             if g.newest.is_some() {
-                out.sample(Family::NewestSize, &labels, g.newest_size);
-                out.sample(
+                out.sample_in(Family::NewestSize, set, g.newest_size);
+                out.sample_in_with(
                     Family::NewestVerification,
-                    &[a, b, c, d, ("state", g.newest_state.label())],
+                    set,
+                    &[("state", g.newest_state.label())],
                     1u64,
                 );
-                out.sample(
+                out.sample_in_with(
                     Family::NewestInfo,
-                    &[
-                        a,
-                        b,
-                        c,
-                        d,
-                        ("comment", truncate_utf8(&g.newest_comment, MAX_TEXT_LABEL)),
-                    ],
+                    set,
+                    &[("comment", truncate_utf8(&g.newest_comment, MAX_TEXT_LABEL))],
                     1u64,
                 );
-                out.sample(Family::TotalSize, &labels, g.total_size);
+                out.sample_in(Family::TotalSize, set, g.total_size);
             }
             if let Some(t) = g.last_ok {
-                out.sample(Family::LastVerified, &labels, t);
+                out.sample_in(Family::LastVerified, set, t);
             }
             if let Some(t) = g.oldest {
-                out.sample(Family::Oldest, &labels, t);
+                out.sample_in(Family::Oldest, set, t);
             }
-            out.sample(Family::Protected, &labels, g.protected);
+            out.sample_in(Family::Protected, set, g.protected);
         }
     }
 }
@@ -303,5 +298,38 @@ pub async fn collect(ctx: &mut Ctx<'_>, out: &mut Families) {
                 );
             }
         }
+    }
+}
+
+/// Writes the per-group snapshot families (and the datastore counts, as if this namespace were
+/// the whole datastore) from a `/snapshots` body given in pieces (fuzzing, benchmarks).
+pub fn from_json<'p>(
+    store: &str,
+    ns: &str,
+    pieces: impl IntoIterator<Item = &'p [u8]>,
+    out: &mut Families,
+) -> Result<(), JsonError> {
+    let mut item = Snapshot::default();
+    let mut aggs = Aggregates::default();
+    let mut sink = SnapshotSink {
+        item: &mut item,
+        aggs: &mut aggs,
+    };
+    JsonReader::new().read_pieces(pieces, &mut sink)?;
+    aggs.write(out, store, ns);
+    write_datastore_counts(out, store, aggs.by_state);
+    Ok(())
+}
+
+fn write_datastore_counts(out: &mut Families, store: &str, by_state: [u64; 3]) {
+    for (state, n) in [Verification::None, Verification::Ok, Verification::Failed]
+        .into_iter()
+        .zip(by_state)
+    {
+        out.sample(
+            Family::DatastoreSnapshots,
+            &[("datastore", store), ("verification", state.label())],
+            n,
+        );
     }
 }

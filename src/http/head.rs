@@ -36,6 +36,8 @@ pub struct RequestHead<'a> {
     pub query: &'a str,
     /// Whether the client allows the connection to stay open after the response.
     pub keep_alive: bool,
+    /// HTTP/1.1 (or later) rather than 1.0.
+    pub http11: bool,
     /// The request announced a body (which this server does not read).
     pub has_body: bool,
     /// Prometheus' `X-Prometheus-Scrape-Timeout-Seconds`, when present and sane.
@@ -79,6 +81,7 @@ pub fn parse_request(head: &[u8]) -> Result<RequestHead<'_>, ParseError> {
         path,
         query,
         keep_alive,
+        http11: version >= 1,
         has_body,
         scrape_timeout,
     })

@@ -142,6 +142,8 @@ impl Tokenizer {
     }
 
     /// The next token, or `None` when more input is needed.
+    // Not an `Iterator`: each event borrows the tokenizer's buffer until the next call.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Event<'_>>, JsonError> {
         loop {
             let i = self.skip_ws();

@@ -236,6 +236,20 @@ impl JsonReader {
         Ok(())
     }
 
+    /// Reads a whole document given in pieces (tests, fuzzing, benchmarks: the same path as a
+    /// response streamed from PBS).
+    pub fn read_pieces<'p, S: Sink + ?Sized>(
+        &mut self,
+        pieces: impl IntoIterator<Item = &'p [u8]>,
+        sink: &mut S,
+    ) -> Result<(), JsonError> {
+        self.reset();
+        for piece in pieces {
+            self.feed(piece, sink)?;
+        }
+        self.finish()
+    }
+
     /// Checks that the document ended complete.
     pub fn finish(&mut self) -> Result<(), JsonError> {
         self.tokenizer.finish()

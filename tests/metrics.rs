@@ -1,0 +1,390 @@
+//! Every metric family's values, scraped end to end from the real binary against the
+//! simulator, equal what the simulator's model says PBS holds.
+
+mod common;
+
+use common::{Exporter, start_sim};
+use pbs_exporter::sim::Profile;
+use pbs_exporter::sim::model::{self, VerifyState};
+
+/// 2 datastores × 3 namespaces (root, ns1, ns1/sub2) × 8 groups × 6 snapshots: groups 6 has a
+/// running newest snapshot, group 4 a comment that needs escaping, groups 1 and 5 have notes.
+const PROFILE: Profile = Profile::new(2, 3, 8, 6);
+
+fn group_labels<'a>(store: &'a str, ns: &'a str, g: usize, id: &'a str) -> [(&'a str, &'a str); 4] {
+    [
+        ("datastore", store),
+        ("namespace", ns),
+        ("backup_type", model::backup_type(g)),
+        ("backup_id", id),
+    ]
+}
+
+#[test]
+fn node_version_and_exporter_families() {
+    let sim = start_sim(PROFILE, |_| {});
+    let exp = Exporter::start(&sim, &[], &[]);
+    let m = exp.scrape();
+    let n = model::NODE_STATUS;
+    assert_eq!(m.value("pbs_up", &[]), 1.0);
+    assert_eq!(
+        m.value(
+            "pbs_version_info",
+            &[
+                ("version", model::VERSION),
+                ("release", model::RELEASE),
+                ("repoid", model::REPOID)
+            ]
+        ),
+        1.0
+    );
+    assert_eq!(m.value("pbs_host_cpu_usage_ratio", &[]), n.cpu);
+    assert_eq!(m.value("pbs_host_io_wait_ratio", &[]), n.wait);
+    assert_eq!(m.value("pbs_host_load1", &[]), n.loadavg[0]);
+    assert_eq!(m.value("pbs_host_load5", &[]), n.loadavg[1]);
+    assert_eq!(m.value("pbs_host_load15", &[]), n.loadavg[2]);
+    for (i, part) in ["total", "used", "free"].into_iter().enumerate() {
+        assert_eq!(
+            m.value(&format!("pbs_host_memory_{part}_bytes"), &[]),
+            n.memory[i] as f64
+        );
+        assert_eq!(
+            m.value(&format!("pbs_host_swap_{part}_bytes"), &[]),
+            n.swap[i] as f64
+        );
+    }
+    for (i, part) in ["total", "used", "available"].into_iter().enumerate() {
+        assert_eq!(
+            m.value(&format!("pbs_host_root_filesystem_{part}_bytes"), &[]),
+            n.root[i] as f64
+        );
+    }
+    assert_eq!(m.value("pbs_host_uptime_seconds", &[]), n.uptime as f64);
+    assert_eq!(m.value("pbs_host_cpus", &[]), n.cpus as f64);
+    assert_eq!(
+        m.value(
+            "pbs_host_info",
+            &[
+                ("kernel", n.kernel_release),
+                ("cpu_model", n.cpu_model),
+                ("boot_mode", n.boot_mode)
+            ]
+        ),
+        1.0
+    );
+    for c in ["node", "datastore", "groups", "snapshots"] {
+        assert_eq!(
+            m.value("pbs_scrape_collector_success", &[("collector", c)]),
+            1.0,
+            "{c}"
+        );
+        let d = m.value("pbs_scrape_collector_duration_seconds", &[("collector", c)]);
+        assert!((0.0..10.0).contains(&d), "{c}: {d}");
+    }
+    assert_eq!(
+        m.value(
+            "pbs_exporter_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        ),
+        1.0
+    );
+    assert!(m.value("process_resident_memory_bytes", &[]) > 100_000.0);
+    assert!(m.value("process_open_fds", &[]) >= 3.0);
+    assert!(m.value("process_start_time_seconds", &[]) > model::BASE as f64);
+    assert_eq!(m.types["process_cpu_seconds_total"], "counter");
+}
+
+#[test]
+fn datastore_families() {
+    let sim = start_sim(PROFILE, |_| {});
+    let exp = Exporter::start(&sim, &[], &[]);
+    let m = exp.scrape();
+    for d in 0..PROFILE.datastores {
+        let store = model::store_name(d);
+        let ds = [("datastore", store.as_str())];
+        let u = model::usage(d);
+        let gc = model::gc_status(&PROFILE, d);
+        assert_eq!(m.value("pbs_datastore_total_bytes", &ds), u.total as f64);
+        assert_eq!(m.value("pbs_datastore_used_bytes", &ds), u.used as f64);
+        assert_eq!(
+            m.value("pbs_datastore_available_bytes", &ds),
+            u.avail as f64
+        );
+        assert_eq!(
+            m.value("pbs_datastore_estimated_full_timestamp_seconds", &ds),
+            u.estimated_full_date as f64
+        );
+        assert_eq!(m.value("pbs_datastore_up", &ds), 1.0);
+        assert_eq!(
+            m.value(
+                "pbs_datastore_info",
+                &[
+                    ("datastore", &store),
+                    ("mount_status", "nonremovable"),
+                    ("backend_type", "filesystem")
+                ]
+            ),
+            1.0
+        );
+        assert_eq!(
+            m.value(
+                "pbs_datastore_maintenance_mode",
+                &[("datastore", &store), ("mode", "none")]
+            ),
+            1.0
+        );
+        assert_eq!(
+            m.value("pbs_datastore_gc_index_data_bytes", &ds),
+            gc.index_data_bytes as f64
+        );
+        assert_eq!(
+            m.value("pbs_datastore_gc_disk_bytes", &ds),
+            gc.disk_bytes as f64
+        );
+        assert_eq!(
+            m.value("pbs_datastore_gc_disk_chunks", &ds),
+            gc.disk_chunks as f64
+        );
+        assert_eq!(
+            m.value("pbs_datastore_gc_pending_bytes", &ds),
+            gc.pending_bytes as f64
+        );
+        assert_eq!(
+            m.value("pbs_datastore_gc_removed_bytes", &ds),
+            gc.removed_bytes as f64
+        );
+        assert_eq!(
+            m.value("pbs_datastore_deduplication_ratio", &ds),
+            gc.index_data_bytes as f64 / gc.disk_bytes as f64
+        );
+    }
+    // Byte counts are exact integers in the text, not rounded through f64.
+    let total = model::usage(1).total;
+    assert!(m.text.contains(&format!(
+        "pbs_datastore_total_bytes{{datastore=\"store2\"}} {total}\n"
+    )));
+}
+
+#[test]
+fn group_families_cover_every_namespace() {
+    let sim = start_sim(PROFILE, |_| {});
+    let exp = Exporter::start(&sim, &[], &[]);
+    let m = exp.scrape();
+    for d in 0..PROFILE.datastores {
+        let store = model::store_name(d);
+        assert_eq!(
+            m.value("pbs_datastore_namespaces", &[("datastore", &store)]),
+            PROFILE.namespaces as f64
+        );
+        assert_eq!(
+            m.value("pbs_datastore_groups", &[("datastore", &store)]),
+            (PROFILE.namespaces * PROFILE.groups) as f64
+        );
+        for n in 0..PROFILE.namespaces {
+            let ns = model::namespace_name(n);
+            for g in 0..PROFILE.groups {
+                let id = model::backup_id(g);
+                let labels = group_labels(&store, &ns, g, &id);
+                assert_eq!(
+                    m.value("pbs_group_last_backup_timestamp_seconds", &labels),
+                    model::group_last_backup(&PROFILE, d, n, g) as f64
+                );
+                assert_eq!(
+                    m.value("pbs_group_snapshots", &labels),
+                    PROFILE.snapshots as f64
+                );
+                let notes = model::group_comment(g).unwrap_or_default();
+                let [a, b, c, e] = labels;
+                assert_eq!(
+                    m.value(
+                        "pbs_group_info",
+                        &[a, b, c, e, ("owner", model::OWNER), ("notes", &notes)]
+                    ),
+                    1.0
+                );
+            }
+        }
+    }
+    assert_eq!(
+        m.find("pbs_group_info", &[]).len(),
+        PROFILE.datastores * PROFILE.namespaces * PROFILE.groups
+    );
+}
+
+#[test]
+fn snapshot_families_aggregate_per_group_and_datastore() {
+    let sim = start_sim(PROFILE, |_| {});
+    let exp = Exporter::start(&sim, &[], &[]);
+    let m = exp.scrape();
+    let p = &PROFILE;
+    for d in 0..p.datastores {
+        let store = model::store_name(d);
+        let mut by_state = [0u64; 3]; // none, ok, failed
+        for n in 0..p.namespaces {
+            let ns = model::namespace_name(n);
+            for g in 0..p.groups {
+                let id = model::backup_id(g);
+                let labels = group_labels(&store, &ns, g, &id);
+                let [a, b, c, e] = labels;
+                // Independently of the exporter: walk the snapshots the model holds.
+                let mut newest_finished = None;
+                let mut last_ok = None;
+                let mut total = 0u64;
+                let mut protected = 0;
+                for s in 0..p.snapshots {
+                    let state = model::verification(p, g, s);
+                    by_state[match state {
+                        None => 0,
+                        Some(VerifyState::Ok) => 1,
+                        Some(VerifyState::Failed) => 2,
+                    }] += 1;
+                    if state == Some(VerifyState::Ok) {
+                        last_ok = Some(model::backup_time(p, d, n, g, s));
+                    }
+                    if let Some(size) = model::snapshot_size(p, g, s) {
+                        total += size;
+                        newest_finished = Some(s);
+                    }
+                    protected += model::snapshot_protected(g, s) as u64;
+                }
+                let s = newest_finished.expect("every group has a finished snapshot");
+                assert_eq!(
+                    m.value("pbs_group_newest_snapshot_size_bytes", &labels),
+                    model::snapshot_size(p, g, s).unwrap() as f64
+                );
+                let state = model::verification(p, g, s).map_or("none", |v| v.as_str());
+                assert_eq!(
+                    m.value(
+                        "pbs_group_newest_snapshot_verification_state",
+                        &[a, b, c, e, ("state", state)]
+                    ),
+                    1.0
+                );
+                let comment = model::snapshot_comment(p, g, s).unwrap_or_default();
+                assert_eq!(
+                    m.value(
+                        "pbs_group_newest_snapshot_info",
+                        &[a, b, c, e, ("comment", &comment)]
+                    ),
+                    1.0
+                );
+                match last_ok {
+                    Some(t) => assert_eq!(
+                        m.value("pbs_group_last_verified_timestamp_seconds", &labels),
+                        t as f64
+                    ),
+                    None => assert!(
+                        m.find("pbs_group_last_verified_timestamp_seconds", &labels)
+                            .is_empty()
+                    ),
+                }
+                assert_eq!(
+                    m.value("pbs_group_oldest_snapshot_timestamp_seconds", &labels),
+                    model::backup_time(p, d, n, g, 0) as f64
+                );
+                assert_eq!(
+                    m.value("pbs_group_snapshots_size_bytes", &labels),
+                    total as f64
+                );
+                assert_eq!(
+                    m.value("pbs_group_protected_snapshots", &labels),
+                    protected as f64
+                );
+            }
+        }
+        for (state, want) in ["none", "ok", "failed"].into_iter().zip(by_state) {
+            assert_eq!(
+                m.value(
+                    "pbs_datastore_snapshots",
+                    &[("datastore", &store), ("verification", state)]
+                ),
+                want as f64,
+                "{store} {state}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_running_backup_does_not_hide_the_newest_finished_snapshot() {
+    let sim = start_sim(PROFILE, |_| {});
+    let exp = Exporter::start(&sim, &[], &[]);
+    let m = exp.scrape();
+    // Group 6 (vm/106) is writing its newest snapshot right now.
+    let g = 6;
+    assert!(model::is_running(&PROFILE, g, PROFILE.snapshots - 1));
+    let labels = group_labels("store1", "", g, "106");
+    let s = PROFILE.snapshots - 2;
+    assert_eq!(
+        m.value("pbs_group_newest_snapshot_size_bytes", &labels),
+        model::snapshot_size(&PROFILE, g, s).unwrap() as f64
+    );
+    assert_eq!(
+        m.value("pbs_group_last_backup_timestamp_seconds", &labels),
+        model::backup_time(&PROFILE, 0, 0, g, s) as f64
+    );
+}
+
+#[test]
+fn tricky_label_values_are_escaped_and_round_trip() {
+    let sim = start_sim(PROFILE, |_| {});
+    let exp = Exporter::start(&sim, &[], &[]);
+    let m = exp.scrape();
+    // Group 4 (ct/104)'s comment holds a quote and a backslash.
+    let found = m.find(
+        "pbs_group_newest_snapshot_info",
+        &[("backup_id", "104"), ("comment", model::TRICKY_COMMENT)],
+    );
+    assert_eq!(found.len(), PROFILE.datastores * PROFILE.namespaces);
+    assert!(
+        m.text.contains(r#"comment="web \"prod\"\\ line""#),
+        "escaped form in the text"
+    );
+}
+
+#[test]
+fn the_same_group_in_two_namespaces_is_two_series() {
+    let sim = start_sim(PROFILE, |_| {});
+    let exp = Exporter::start(&sim, &[], &[]);
+    let m = exp.scrape();
+    let series = m.find(
+        "pbs_group_snapshots",
+        &[
+            ("datastore", "store1"),
+            ("backup_type", "vm"),
+            ("backup_id", "100"),
+        ],
+    );
+    let mut namespaces: Vec<_> = series
+        .iter()
+        .map(|s| s.labels["namespace"].clone())
+        .collect();
+    namespaces.sort();
+    assert_eq!(namespaces, ["", "ns1", "ns1/sub2"]);
+}
+
+#[test]
+fn a_disabled_collector_costs_pbs_nothing() {
+    let sim = start_sim(PROFILE, |_| {});
+    let exp = Exporter::start(&sim, &[("PBS_COLLECTORS", "-snapshots")], &[]);
+    let m = exp.scrape();
+    assert!(!m.has("pbs_group_newest_snapshot_size_bytes"));
+    assert!(
+        m.find(
+            "pbs_scrape_collector_success",
+            &[("collector", "snapshots")]
+        )
+        .is_empty()
+    );
+    assert!(m.has("pbs_group_snapshots"));
+    assert_eq!(
+        sim.requests("/api2/json/admin/datastore/store1/snapshots"),
+        0
+    );
+    assert!(sim.requests("/api2/json/admin/datastore/store1/groups") > 0);
+    // Each datastore's namespaces are listed once per scrape, though two collectors need them.
+    assert_eq!(
+        sim.requests("/api2/json/admin/datastore/store1/namespace"),
+        1
+    );
+}
