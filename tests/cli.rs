@@ -1,0 +1,195 @@
+//! The command line and environment: every setting documented in `--help`, bad settings exit 2
+//! with one line naming what to fix, and the token secret never shows.
+
+mod common;
+
+use common::{Exporter, start_sim};
+use pbs_exporter::sim::Profile;
+use std::process::{Command, Output};
+
+const SECRET: &str = "7d9c1b52-secret-value";
+
+fn run(env: &[(&str, &str)], args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pbs-exporter"))
+        .env_clear()
+        .envs(env.iter().copied())
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+const GOOD: [(&str, &str); 3] = [
+    ("PBS_ENDPOINT", "https://127.0.0.1:1"),
+    ("PBS_API_TOKEN_NAME", "monitor@pbs!exporter"),
+    ("PBS_API_TOKEN", SECRET),
+];
+
+#[test]
+fn help_lists_every_setting_with_its_variable_and_default() {
+    let out = run(&GOOD, &["--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    // argh wraps lines; compare with whitespace folded.
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    for var in [
+        "PBS_ENDPOINT",
+        "PBS_USERNAME",
+        "PBS_USERNAME_FILE",
+        "PBS_API_TOKEN_NAME",
+        "PBS_API_TOKEN_NAME_FILE",
+        "PBS_API_TOKEN",
+        "PBS_API_TOKEN_FILE",
+        "PBS_FINGERPRINT",
+        "PBS_CA_FILE",
+        "PBS_INSECURE",
+        "PBS_TIMEOUT",
+        "PBS_LISTEN_ADDRESS",
+        "PBS_METRICS_PATH",
+        "PBS_LOGLEVEL",
+        "PBS_COLLECTORS",
+        "PBS_MAX_BODY_BYTES",
+    ] {
+        assert!(help.contains(var), "--help does not mention {var}:\n{help}");
+    }
+    for default in [
+        "default 10s",
+        "default :10019",
+        "default /metrics",
+        "default info",
+    ] {
+        assert!(help.contains(default), "--help lacks {default}");
+    }
+    assert!(!help.contains(SECRET));
+}
+
+#[test]
+fn bad_settings_exit_2_with_one_line_naming_the_setting() {
+    let cases: [(&[(&str, &str)], &[&str], &str); 6] = [
+        (&GOOD[1..], &[], "PBS_ENDPOINT"),
+        (&[("PBS_FINGERPRINT", "12:34")], &[], "PBS_FINGERPRINT"),
+        (&[("PBS_TIMEOUT", "fast")], &[], "PBS_TIMEOUT"),
+        (&[], &["--timeout", "0s"], "--timeout"),
+        (
+            &[("PBS_CA_FILE", "/nonexistent/ca.pem")],
+            &[],
+            "/nonexistent/ca.pem",
+        ),
+        (
+            &[("PBS_LISTEN_ADDRESS", "nonsense")],
+            &[],
+            "PBS_LISTEN_ADDRESS",
+        ),
+    ];
+    for (extra, args, name) in cases {
+        let mut env = GOOD.to_vec();
+        if extra
+            .first()
+            .is_none_or(|(k, _)| *k != "PBS_API_TOKEN_NAME")
+        {
+            env.extend_from_slice(extra);
+        } else {
+            env = extra.to_vec();
+        }
+        let out = run(&env, args);
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(name), "{name}: {err}");
+        assert!(!err.contains(SECRET), "{err}");
+    }
+}
+
+#[test]
+fn an_unreadable_token_file_is_named() {
+    let env = [
+        GOOD[0],
+        GOOD[1],
+        ("PBS_API_TOKEN_FILE", "/nonexistent/pbs-token"),
+    ];
+    let out = run(&env, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("PBS_API_TOKEN_FILE") && err.contains("/nonexistent/pbs-token"),
+        "{err}"
+    );
+}
+
+#[test]
+fn secrets_from_files_work_and_stay_out_of_logs_and_the_command_line() {
+    let sim = start_sim(Profile::DEMO, |_| {});
+    let dir = std::env::temp_dir().join(format!("pbs-exporter-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let token = dir.join("token");
+    std::fs::write(&token, format!("{}\n", sim.token_secret())).unwrap();
+    let user = dir.join("user");
+    std::fs::write(&user, "monitor@pbs\n").unwrap();
+    let name = dir.join("name");
+    std::fs::write(&name, "exporter").unwrap();
+    let env = vec![
+        ("PBS_ENDPOINT".to_string(), sim.endpoint()),
+        ("PBS_FINGERPRINT".to_string(), sim.fingerprint()),
+        ("PBS_USERNAME_FILE".to_string(), user.display().to_string()),
+        (
+            "PBS_API_TOKEN_NAME_FILE".to_string(),
+            name.display().to_string(),
+        ),
+        (
+            "PBS_API_TOKEN_FILE".to_string(),
+            token.display().to_string(),
+        ),
+        ("PBS_LOGLEVEL".to_string(), "debug".to_string()),
+    ];
+    let exp = Exporter::start_with(&env, &[]);
+    assert_eq!(exp.scrape().value("pbs_up", &[]), 1.0);
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", exp_pid(&exp))).unwrap_or_default();
+    assert!(!String::from_utf8_lossy(&cmdline).contains(sim.token_secret()));
+    assert!(!exp.log().contains(sim.token_secret()), "{}", exp.log());
+    assert!(exp.log().contains("monitor@pbs!exporter"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn exp_pid(exp: &Exporter) -> u32 {
+    // The exporter listens on the address it logged; find its pid through /proc.
+    let port = exp.addr.port();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmd).contains("pbs-exporter") {
+            let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            if String::from_utf8_lossy(&env).contains("PBS_API_TOKEN_FILE") {
+                let _ = port;
+                return pid;
+            }
+        }
+    }
+    panic!("exporter process not found");
+}
+
+#[test]
+fn insecure_mode_warns_loudly() {
+    let sim = start_sim(Profile::DEMO, |_| {});
+    let env: Vec<(String, String)> = Exporter::env_for(&sim)
+        .into_iter()
+        .filter(|(k, _)| k != "PBS_FINGERPRINT")
+        .collect();
+    let exp = Exporter::start_with(&env, &["--insecure"]);
+    assert!(
+        exp.log().contains("WARN") && exp.log().contains("verification is OFF"),
+        "{}",
+        exp.log()
+    );
+    assert_eq!(exp.scrape().value("pbs_up", &[]), 1.0);
+}
+
+#[test]
+fn version_flag() {
+    let out = run(&[], &["--version"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        format!("pbs-exporter {}", env!("CARGO_PKG_VERSION"))
+    );
+}

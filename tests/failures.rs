@@ -1,0 +1,367 @@
+//! What happens when PBS misbehaves: `/metrics` still answers, the exporter's own metrics are
+//! there, the failed part is marked failed, everything else is exported, and the log says what
+//! to fix.
+
+mod common;
+
+use common::{Exporter, get, start_sim};
+use pbs_exporter::sim::{Faults, Profile};
+use std::time::{Duration, Instant};
+
+const PROFILE: Profile = Profile::new(3, 2, 4, 3);
+
+fn collector(m: &common::expo::Exposition, name: &str) -> f64 {
+    m.value("pbs_scrape_collector_success", &[("collector", name)])
+}
+
+fn assert_down_but_serving(m: &common::expo::Exposition) {
+    assert_eq!(m.value("pbs_up", &[]), 0.0);
+    for c in ["node", "datastore", "groups", "snapshots"] {
+        assert_eq!(collector(m, c), 0.0, "{c}");
+    }
+    assert!(m.has("process_resident_memory_bytes"));
+    assert!(m.has("pbs_exporter_build_info"));
+    assert!(!m.has("pbs_version_info"));
+    assert!(!m.has("pbs_datastore_total_bytes"));
+}
+
+#[test]
+fn pbs_down_names_the_endpoint() {
+    let sim = start_sim(PROFILE, |_| {});
+    let port = {
+        // A port nothing listens on.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let endpoint = format!("https://127.0.0.1:{port}");
+    let exp = Exporter::start(&sim, &[("PBS_ENDPOINT", &endpoint)], &[]);
+    assert_down_but_serving(&exp.scrape());
+    let log = exp.wait_log("cannot connect");
+    assert!(
+        log.contains(&format!("cannot connect to PBS at {endpoint}")),
+        "{log}"
+    );
+    assert!(log.contains("refused"), "{log}");
+}
+
+#[test]
+fn dns_failure_names_the_host() {
+    let sim = start_sim(PROFILE, |_| {});
+    let exp = Exporter::start(
+        &sim,
+        &[("PBS_ENDPOINT", "https://pbs-exporter-test.invalid:8007")],
+        &[],
+    );
+    assert_down_but_serving(&exp.scrape());
+    let log = exp.wait_log("cannot resolve");
+    assert!(
+        log.contains("cannot resolve the PBS host 'pbs-exporter-test.invalid'"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_fingerprint_mismatch_prints_what_the_server_presented() {
+    let sim = start_sim(PROFILE, |_| {});
+    let wrong = vec!["ab"; 32].join(":");
+    let exp = Exporter::start(&sim, &[("PBS_FINGERPRINT", &wrong)], &[]);
+    assert_down_but_serving(&exp.scrape());
+    let log = exp.wait_log("mismatch");
+    assert!(log.contains("fingerprint mismatch"), "{log}");
+    assert!(
+        log.contains(&format!("the server presented {}", sim.fingerprint())),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("configured fingerprint is {wrong}")),
+        "{log}"
+    );
+}
+
+#[test]
+fn an_untrusted_certificate_suggests_pinning_it() {
+    let sim = start_sim(PROFILE, |_| {});
+    let env: Vec<(String, String)> = Exporter::env_for(&sim)
+        .into_iter()
+        .filter(|(k, _)| k != "PBS_FINGERPRINT")
+        .collect();
+    let exp = Exporter::start_with(&env, &[]);
+    assert_down_but_serving(&exp.scrape());
+    let log = exp.wait_log("TLS handshake");
+    assert!(log.contains(&sim.fingerprint()), "{log}");
+    assert!(log.contains("PBS_FINGERPRINT"), "{log}");
+}
+
+#[test]
+fn a_wrong_token_names_the_token_id_but_never_the_secret() {
+    let sim = start_sim(PROFILE, |_| {});
+    let secret = "wrong-secret-4f1d2c";
+    let exp = Exporter::start(
+        &sim,
+        &[("PBS_API_TOKEN", secret), ("PBS_LOGLEVEL", "debug")],
+        &[],
+    );
+    let started = Instant::now();
+    assert_down_but_serving(&exp.scrape());
+    // The simulator delays 401s like PBS (100 ms here, 3 s on a real PBS).
+    assert!(started.elapsed() >= Duration::from_millis(100));
+    let log = exp.wait_log("401");
+    assert!(
+        log.contains(&format!("rejected the API token '{}'", sim.token_id())),
+        "{log}"
+    );
+    assert!(log.contains("secret or the token id is wrong"), "{log}");
+    assert!(!log.contains(secret), "{log}");
+}
+
+#[test]
+fn pbs_coming_back_is_noticed() {
+    let sim = start_sim(PROFILE, |_| {});
+    sim.set_faults(Faults {
+        unauthorized: true,
+        ..Faults::default()
+    });
+    let exp = Exporter::start(&sim, &[], &[]);
+    assert_eq!(exp.scrape().value("pbs_up", &[]), 0.0);
+    sim.set_faults(Faults::default());
+    let m = exp.scrape();
+    assert_eq!(m.value("pbs_up", &[]), 1.0);
+    assert_eq!(collector(&m, "snapshots"), 1.0);
+    assert!(exp.wait_log("answers again").contains("answers again"));
+}
+
+#[test]
+fn a_403_fails_only_its_collector() {
+    let sim = start_sim(PROFILE, |c| {
+        c.faults.forbidden = vec!["/nodes/localhost/status".into()]
+    });
+    let exp = Exporter::start(&sim, &[], &[]);
+    let m = exp.scrape();
+    assert_eq!(m.value("pbs_up", &[]), 1.0);
+    assert_eq!(collector(&m, "node"), 0.0);
+    assert!(!m.has("pbs_host_memory_total_bytes"));
+    for c in ["datastore", "groups", "snapshots"] {
+        assert_eq!(collector(&m, c), 1.0, "{c}");
+    }
+    assert!(m.has("pbs_group_snapshots"));
+    let log = exp.wait_log("403");
+    assert!(log.contains("denied GET /nodes/localhost/status"), "{log}");
+    assert!(log.contains("Audit"), "{log}");
+}
+
+#[test]
+fn unmounted_and_maintenance_datastores_are_down_and_the_rest_is_exported() {
+    let sim = start_sim(PROFILE, |c| {
+        c.faults.unmounted = vec!["store2".into()];
+        c.faults.maintenance = vec!["store3".into()];
+    });
+    let exp = Exporter::start(&sim, &[], &[]);
+    let m = exp.scrape();
+    assert_eq!(m.value("pbs_datastore_up", &[("datastore", "store1")]), 1.0);
+    assert_eq!(m.value("pbs_datastore_up", &[("datastore", "store2")]), 0.0);
+    assert_eq!(m.value("pbs_datastore_up", &[("datastore", "store3")]), 0.0);
+    assert_eq!(
+        m.value(
+            "pbs_datastore_maintenance_mode",
+            &[("datastore", "store3"), ("mode", "offline")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        m.value(
+            "pbs_datastore_info",
+            &[
+                ("datastore", "store2"),
+                ("mount_status", "notmounted"),
+                ("backend_type", "filesystem")
+            ]
+        ),
+        1.0
+    );
+    assert!(
+        m.find("pbs_datastore_total_bytes", &[("datastore", "store2")])
+            .is_empty()
+    );
+    assert!(
+        !m.find("pbs_group_snapshots", &[("datastore", "store1")])
+            .is_empty()
+    );
+    assert!(
+        m.find("pbs_group_snapshots", &[("datastore", "store2")])
+            .is_empty()
+    );
+    assert!(
+        m.find("pbs_group_snapshots", &[("datastore", "store3")])
+            .is_empty()
+    );
+    // Known-unusable datastores are reported by pbs_datastore_up, not as collector failures,
+    // and PBS is not asked for what it cannot answer.
+    for c in ["node", "datastore", "groups", "snapshots"] {
+        assert_eq!(collector(&m, c), 1.0, "{c}");
+    }
+    assert_eq!(sim.requests("/api2/json/admin/datastore/store2/"), 0);
+    assert_eq!(sim.requests("/api2/json/admin/datastore/store3/"), 0);
+}
+
+#[test]
+fn a_failing_namespace_fails_its_collectors_but_not_the_other_namespaces() {
+    let sim = start_sim(PROFILE, |c| {
+        c.faults.failing_namespace = Some(("store1".into(), "ns1".into()))
+    });
+    let exp = Exporter::start(&sim, &[], &[]);
+    let m = exp.scrape();
+    assert_eq!(collector(&m, "groups"), 0.0);
+    assert_eq!(collector(&m, "snapshots"), 0.0);
+    assert_eq!(collector(&m, "datastore"), 1.0);
+    assert!(
+        m.find(
+            "pbs_group_snapshots",
+            &[("datastore", "store1"), ("namespace", "ns1")]
+        )
+        .is_empty()
+    );
+    assert_eq!(
+        m.find(
+            "pbs_group_snapshots",
+            &[("datastore", "store1"), ("namespace", "")]
+        )
+        .len(),
+        4
+    );
+    assert_eq!(
+        m.find("pbs_group_snapshots", &[("datastore", "store2")])
+            .len(),
+        8
+    );
+    assert_eq!(
+        m.find(
+            "pbs_group_newest_snapshot_size_bytes",
+            &[("datastore", "store2")]
+        )
+        .len(),
+        8
+    );
+    // An incomplete datastore gets no total that would look like groups vanished.
+    assert!(
+        m.find("pbs_datastore_groups", &[("datastore", "store1")])
+            .is_empty()
+    );
+    assert!(
+        m.find("pbs_datastore_snapshots", &[("datastore", "store1")])
+            .is_empty()
+    );
+    assert_eq!(
+        m.value("pbs_datastore_groups", &[("datastore", "store2")]),
+        8.0
+    );
+    let log = exp.wait_log("ENOENT");
+    assert!(log.contains("datastore 'store1' namespace 'ns1'"), "{log}");
+}
+
+#[test]
+fn malformed_json_fails_its_collector_only() {
+    let sim = start_sim(PROFILE, |c| {
+        c.faults.malformed = vec!["/status/datastore-usage".into()]
+    });
+    let exp = Exporter::start(&sim, &[], &[]);
+    let m = exp.scrape();
+    assert_eq!(collector(&m, "datastore"), 0.0);
+    assert_eq!(collector(&m, "node"), 1.0);
+    assert_eq!(collector(&m, "snapshots"), 1.0);
+    assert!(exp.wait_log("not valid JSON").contains("not valid JSON"));
+    // The kept-alive connection is still usable afterwards.
+    sim.set_faults(Faults::default());
+    assert_eq!(collector(&exp.scrape(), "datastore"), 1.0);
+}
+
+#[test]
+fn truncated_snapshot_streams_fail_the_snapshots_collector() {
+    for clean in [false, true] {
+        let sim = start_sim(PROFILE, |c| {
+            c.faults.truncate_snapshots = !clean;
+            c.faults.truncate_snapshots_clean = clean;
+        });
+        let exp = Exporter::start(&sim, &[], &[]);
+        let m = exp.scrape();
+        assert_eq!(collector(&m, "snapshots"), 0.0, "clean={clean}");
+        assert_eq!(collector(&m, "groups"), 1.0);
+        // No half-read namespace is exported.
+        assert!(
+            !m.has("pbs_group_newest_snapshot_size_bytes"),
+            "clean={clean}"
+        );
+        let log = exp.wait_log("snapshots");
+        assert!(
+            log.contains("cut off") || log.contains("truncated"),
+            "{log}"
+        );
+    }
+}
+
+#[test]
+fn an_endless_body_fails_in_bounded_time_and_memory() {
+    let sim = start_sim(PROFILE, |c| c.faults.oversized = true);
+    let exp = Exporter::start(&sim, &[("PBS_MAX_BODY_BYTES", "4000000")], &[]);
+    let started = Instant::now();
+    let m = exp.scrape();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(collector(&m, "snapshots"), 0.0);
+    assert_eq!(collector(&m, "groups"), 1.0);
+    assert!(m.value("process_resident_memory_bytes", &[]) < 32.0 * 1024.0 * 1024.0);
+    assert!(
+        exp.wait_log("larger than")
+            .contains("larger than 4000000 bytes")
+    );
+}
+
+#[test]
+fn the_prometheus_scrape_timeout_bounds_the_whole_scrape() {
+    let sim = start_sim(PROFILE, |c| c.faults.delay = Duration::from_millis(150));
+    let exp = Exporter::start(&sim, &[], &[]);
+    let started = Instant::now();
+    let r = get(
+        exp.addr,
+        "/metrics",
+        &[("X-Prometheus-Scrape-Timeout-Seconds", "1.5")],
+    );
+    let took = started.elapsed();
+    assert_eq!(r.status, 200);
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
+    let m = common::expo::parse(&r.body);
+    assert_eq!(m.value("pbs_up", &[]), 1.0);
+    // Node and datastore fit in the budget; the per-namespace walk does not.
+    assert_eq!(collector(&m, "node"), 1.0);
+    assert_eq!(collector(&m, "snapshots"), 0.0);
+    assert!(exp.wait_log("did not answer").contains("in time"));
+}
+
+#[test]
+fn concurrent_scrapes_share_one_collection() {
+    let sim = start_sim(PROFILE, |c| c.faults.delay = Duration::from_millis(50));
+    let exp = Exporter::start(&sim, &[], &[]);
+    sim.reset_counters();
+    let addr = exp.addr;
+    let threads: Vec<_> = (0..5)
+        .map(|_| std::thread::spawn(move || get(addr, "/metrics", &[])))
+        .collect();
+    let bodies: Vec<String> = threads
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .map(|r| {
+            assert_eq!(r.status, 200);
+            r.body
+        })
+        .collect();
+    // At most two collections: the one running when the others arrived, and possibly one
+    // started by a request that arrived before the first had begun.
+    let versions = sim.requests("/api2/json/version");
+    assert!(
+        (1..=2).contains(&versions),
+        "{versions} collections for 5 concurrent scrapes"
+    );
+    for b in &bodies {
+        let m = common::expo::parse(b);
+        assert_eq!(m.value("pbs_up", &[]), 1.0);
+        assert_eq!(collector(&m, "snapshots"), 1.0);
+    }
+}

@@ -1,0 +1,51 @@
+//! `promtool check metrics` (from Debian's `prometheus` package) finds nothing in a scrape of
+//! the large profile. CI installs promtool and sets `PBS_EXPORTER_REQUIRE_PROMTOOL=1`, so a
+//! missing promtool fails there instead of passing silently.
+
+mod common;
+
+use common::{Exporter, start_sim};
+use pbs_exporter::sim::Profile;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+#[test]
+fn promtool_finds_nothing_in_a_large_scrape() {
+    let found = Command::new("promtool").arg("--version").output().is_ok();
+    if !found {
+        assert!(
+            std::env::var_os("PBS_EXPORTER_REQUIRE_PROMTOOL").is_none(),
+            "promtool is required (apt-get install prometheus)"
+        );
+        eprintln!("promtool not installed: skipped (CI requires it)");
+        return;
+    }
+    let sim = start_sim(Profile::LARGE, |_| {});
+    let exp = Exporter::start(&sim, &[], &[]);
+    let m = exp.scrape();
+    assert_eq!(m.value("pbs_up", &[]), 1.0);
+    assert_eq!(m.find("pbs_group_snapshots", &[]).len(), 2000);
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(m.text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && report.trim().is_empty(),
+        "promtool: {report}"
+    );
+}

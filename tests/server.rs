@@ -1,0 +1,189 @@
+//! The exporter's HTTP server: routes, keep-alive with chunked responses, and the limits that
+//! keep a misbehaving client from hurting it.
+
+mod common;
+
+use common::{Exporter, get, start_sim};
+use pbs_exporter::sim::{Faults, Profile};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+const PROFILE: Profile = Profile::new(2, 1, 3, 2);
+
+#[test]
+fn landing_page_health_and_unknown_paths() {
+    let sim = start_sim(PROFILE, |_| {});
+    let exp = Exporter::start(&sim, &[("PBS_METRICS_PATH", "/pbs")], &[]);
+    let landing = exp.get("/");
+    assert_eq!(landing.status, 200);
+    assert!(landing.body.contains("href=\"/pbs\""), "{}", landing.body);
+    let health = exp.get("/health");
+    assert_eq!((health.status, health.body.as_str()), (200, "ok\n"));
+    assert_eq!(exp.get("/metrics").status, 404);
+    let m = common::expo::parse(&exp.get("/pbs").body);
+    assert_eq!(m.value("pbs_up", &[]), 1.0);
+    let mut s = TcpStream::connect(exp.addr).unwrap();
+    s.write_all(b"POST /pbs HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 405"), "{out}");
+}
+
+/// Reads one chunked response from a kept-alive connection.
+fn read_chunked(r: &mut BufReader<TcpStream>) -> (String, String) {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        if line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let mut body = Vec::new();
+    loop {
+        let mut size = String::new();
+        r.read_line(&mut size).unwrap();
+        let n = usize::from_str_radix(size.trim(), 16).unwrap();
+        let mut chunk = vec![0; n + 2];
+        r.read_exact(&mut chunk).unwrap();
+        assert_eq!(&chunk[n..], b"\r\n");
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    (head, String::from_utf8(body).unwrap())
+}
+
+#[test]
+fn keep_alive_scrapes_are_chunked_and_reuse_one_pbs_connection() {
+    let sim = start_sim(Profile::new(3, 2, 40, 3), |_| {});
+    let exp = Exporter::start(&sim, &[], &[]);
+    let s = TcpStream::connect(exp.addr).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let mut r = BufReader::new(s);
+    let mut bodies = Vec::new();
+    for _ in 0..3 {
+        w.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let (head, body) = read_chunked(&mut r);
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(head.contains("Transfer-Encoding: chunked"), "{head}");
+        let m = common::expo::parse(&body);
+        assert_eq!(m.find("pbs_group_snapshots", &[]).len(), 3 * 2 * 40);
+        bodies.push(body);
+    }
+    // Large enough to span several chunks, and the same whatever the chunking.
+    assert!(bodies[0].len() > 64 * 1024, "{}", bodies[0].len());
+    let plain = exp.get("/metrics").body;
+    // PBS lists datastores in a different order each time: compare the sets of lines.
+    let lines = |b: &str| {
+        let mut v: Vec<String> = b
+            .lines()
+            .filter(|l| !l.contains("duration") && !l.starts_with("process_"))
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(
+        lines(&bodies[2]) == lines(&plain),
+        "chunked and plain bodies differ"
+    );
+    // Four scrapes over one kept-alive TLS connection to PBS.
+    assert_eq!(sim.connections(), 1);
+}
+
+#[test]
+fn an_oversized_request_head_is_refused() {
+    let sim = start_sim(PROFILE, |_| {});
+    let exp = Exporter::start(&sim, &[], &[]);
+    let mut s = TcpStream::connect(exp.addr).unwrap();
+    let mut req = b"GET /metrics HTTP/1.1\r\n".to_vec();
+    for i in 0..400 {
+        req.extend_from_slice(format!("X-Filler-{i}: {}\r\n", "a".repeat(40)).as_bytes());
+    }
+    req.extend_from_slice(b"\r\n");
+    let _ = s.write_all(&req);
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    assert!(out.starts_with("HTTP/1.1 431"), "{out}");
+    assert_eq!(exp.get("/health").status, 200);
+}
+
+#[test]
+fn silent_clients_neither_block_others_nor_stay_forever() {
+    let sim = start_sim(PROFILE, |_| {});
+    let exp = Exporter::start(&sim, &[], &[]);
+    let idle: Vec<TcpStream> = (0..10)
+        .map(|_| TcpStream::connect(exp.addr).unwrap())
+        .collect();
+    let half = {
+        let mut s = TcpStream::connect(exp.addr).unwrap();
+        s.write_all(b"GET /metr").unwrap();
+        s
+    };
+    let started = Instant::now();
+    assert_eq!(exp.scrape().value("pbs_up", &[]), 1.0);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    drop(idle);
+    drop(half);
+}
+
+#[test]
+fn connections_beyond_the_cap_are_turned_away_and_the_server_recovers() {
+    let sim = start_sim(PROFILE, |_| {});
+    let exp = Exporter::start(&sim, &[], &[]);
+    let idle: Vec<TcpStream> = (0..32)
+        .map(|_| TcpStream::connect(exp.addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut extra = TcpStream::connect(exp.addr).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let _ = extra.write_all(b"GET /health HTTP/1.1\r\n\r\n");
+    let mut out = String::new();
+    let _ = extra.read_to_string(&mut out);
+    assert!(out.starts_with("HTTP/1.1 503"), "{out:?}");
+    drop(idle);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(exp.get("/health").status, 200);
+}
+
+#[test]
+fn sigterm_stops_the_exporter_with_status_0_even_mid_scrape() {
+    let sim = start_sim(PROFILE, |c| c.faults.delay = Duration::from_millis(500));
+    let exp = Exporter::start(&sim, &[], &[]);
+    let addr = exp.addr;
+    let pending = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        let _ = s.write_all(b"GET /metrics HTTP/1.1\r\n\r\n");
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let status = exp.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    pending.join().unwrap();
+    sim.set_faults(Faults::default());
+}
+
+#[test]
+fn http10_clients_get_a_plain_body_and_a_closed_connection() {
+    let sim = start_sim(PROFILE, |_| {});
+    let exp = Exporter::start(&sim, &[], &[]);
+    let mut s = TcpStream::connect(exp.addr).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    assert!(!head.contains("chunked"), "{head}");
+    assert_eq!(common::expo::parse(body).value("pbs_up", &[]), 1.0);
+    let _ = get;
+}
