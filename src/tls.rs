@@ -101,14 +101,11 @@ pub fn client_config(trust: &Trust) -> Result<ClientTls, String> {
         Trust::Fingerprint(fp) => Mode::Pinned(*fp),
         Trust::Insecure => Mode::Insecure,
         Trust::CaFile(path) => Mode::Chain(webpki(load_roots(path)?, &provider)?),
-        Trust::System => {
-            let found = SYSTEM_BUNDLES.iter().map(Path::new).find(|p| p.exists());
-            let roots = match found {
-                Some(p) => load_roots(p)?,
-                None => RootCertStore::empty(),
-            };
-            Mode::Chain(webpki(roots, &provider)?)
-        }
+        Trust::System => match SYSTEM_BUNDLES.iter().map(Path::new).find(|p| p.exists()) {
+            Some(p) => Mode::Chain(webpki(load_roots(p)?, &provider)?),
+            // A scratch image has no CA bundle: every certificate is unknown.
+            None => Mode::NoRoots,
+        },
     };
     let verifier = Arc::new(Verifier {
         mode,
@@ -147,10 +144,6 @@ fn webpki(
     roots: RootCertStore,
     provider: &Arc<CryptoProvider>,
 ) -> Result<Arc<dyn ServerCertVerifier>, String> {
-    if roots.is_empty() {
-        // An empty store would reject every certificate; say so when it happens, per handshake.
-        return Ok(Arc::new(NoRoots));
-    }
     let v = rustls::client::WebPkiServerVerifier::builder_with_provider(
         Arc::new(roots),
         provider.clone(),
@@ -163,6 +156,7 @@ fn webpki(
 enum Mode {
     Pinned([u8; 32]),
     Chain(Arc<dyn ServerCertVerifier>),
+    NoRoots,
     Insecure,
 }
 
@@ -197,6 +191,9 @@ impl ServerCertVerifier for Verifier {
             Mode::Chain(v) => {
                 v.verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
             }
+            Mode::NoRoots => Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer,
+            )),
             Mode::Insecure => Ok(ServerCertVerified::assertion()),
         }
     }
@@ -233,44 +230,6 @@ impl ServerCertVerifier for Verifier {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
-    }
-}
-
-/// The chain verifier when no CA is available at all.
-#[derive(Debug)]
-struct NoRoots;
-
-impl ServerCertVerifier for NoRoots {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Err(rustls::Error::InvalidCertificate(
-            rustls::CertificateError::UnknownIssuer,
-        ))
-    }
-    fn verify_tls12_signature(
-        &self,
-        _: &[u8],
-        _: &CertificateDer<'_>,
-        _: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::General("no trusted CA".into()))
-    }
-    fn verify_tls13_signature(
-        &self,
-        _: &[u8],
-        _: &CertificateDer<'_>,
-        _: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::General("no trusted CA".into()))
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        Vec::new()
     }
 }
 

@@ -99,27 +99,16 @@ impl Group {
 
 /// Lists the groups of every namespace of every readable datastore.
 pub async fn collect(ctx: &mut Ctx<'_>, out: &mut Families) {
-    let count = match ctx.inventory.datastores(ctx.client, ctx.deadline).await {
-        Ok(s) => s.len(),
-        Err(e) => {
-            ctx.errors.push(e);
-            return;
-        }
+    let Some(count) = super::datastore_count(ctx).await else {
+        return;
     };
     let mut path = String::new();
     let mut group = Group::default();
     for i in 0..count {
-        let store = match ctx
-            .inventory
-            .namespaces_if_readable(i, ctx.client, ctx.deadline)
-            .await
-        {
-            Ok(Some(s)) => s,
-            Ok(None) => continue,
-            Err(e) => {
-                ctx.errors.push(e);
-                continue;
-            }
+        let Some(store) =
+            super::readable_store(ctx.inventory, ctx.client, ctx.deadline, ctx.errors, i).await
+        else {
+            continue;
         };
         let mut groups = 0;
         let mut complete = true;

@@ -99,6 +99,35 @@ pub async fn collect(id: CollectorId, ctx: &mut Ctx<'_>, out: &mut Families) {
     }
 }
 
+/// The number of datastores to walk, or `None` (failure recorded) when the list is unavailable.
+pub async fn datastore_count(ctx: &mut Ctx<'_>) -> Option<usize> {
+    match ctx.inventory.datastores(ctx.client, ctx.deadline).await {
+        Ok(s) => Some(s.len()),
+        Err(e) => {
+            ctx.errors.push(e);
+            None
+        }
+    }
+}
+
+/// Datastore `i` with its namespaces loaded, or `None` when it is not readable now (reported by
+/// `pbs_datastore_up`) or its namespaces could not be listed (failure recorded).
+pub async fn readable_store<'i>(
+    inventory: &'i mut Inventory,
+    client: &mut PbsClient,
+    deadline: Instant,
+    errors: &mut Vec<String>,
+    i: usize,
+) -> Option<&'i inventory::Datastore> {
+    match inventory.namespaces_if_readable(i, client, deadline).await {
+        Ok(store) => store,
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    }
+}
+
 /// Path of a per-datastore API call, with the namespace as `ns` query parameter (left out for
 /// the root), into a reused string.
 pub fn datastore_path(out: &mut String, store: &str, call: &str, ns: &str) {

@@ -432,57 +432,46 @@ fn hex4(raw: &[u8], at: usize) -> Option<u32> {
 
 /// Scans a number at the start of `s` against the JSON grammar.
 fn scan_number(s: &[u8]) -> Result<Scan, &'static str> {
-    let mut j = 0;
-    let at = |j: usize| s.get(j).copied();
-    if at(j) == Some(b'-') {
-        j += 1;
-    }
-    match at(j) {
+    let mut j = usize::from(s.first() == Some(&b'-'));
+    match s.get(j) {
         None => return Ok(Scan::NeedMore),
         Some(b'0') => j += 1,
-        Some(b'1'..=b'9') => {
-            while let Some(b'0'..=b'9') = at(j) {
-                j += 1;
-            }
-        }
+        Some(b'1'..=b'9') => j = digits(s, j),
         Some(_) => return Err("invalid number"),
     }
-    if at(j) == Some(b'.') {
-        j += 1;
-        let from = j;
-        while let Some(b'0'..=b'9') = at(j) {
-            j += 1;
-        }
-        if j == from {
-            return if j == s.len() {
-                Ok(Scan::NeedMore)
-            } else {
-                Err("invalid number")
-            };
-        }
+    if s.get(j) == Some(&b'.') {
+        j = required_digits(s, j + 1)?;
     }
-    if let Some(b'e' | b'E') = at(j) {
+    if let Some(b'e' | b'E') = s.get(j) {
         j += 1;
-        if let Some(b'+' | b'-') = at(j) {
+        if let Some(b'+' | b'-') = s.get(j) {
             j += 1;
         }
-        let from = j;
-        while let Some(b'0'..=b'9') = at(j) {
-            j += 1;
-        }
-        if j == from {
-            return if j == s.len() {
-                Ok(Scan::NeedMore)
-            } else {
-                Err("invalid number")
-            };
-        }
+        j = required_digits(s, j)?;
     }
-    if j == s.len() {
+    if j >= s.len() {
         // The number may go on in the next chunk.
         return Ok(Scan::NeedMore);
     }
     Ok(Scan::End(j))
+}
+
+/// The end of the run of digits starting at `j`.
+fn digits(s: &[u8], mut j: usize) -> usize {
+    while s.get(j).is_some_and(u8::is_ascii_digit) {
+        j += 1;
+    }
+    j
+}
+
+/// Like [`digits`], but at least one is required (a run cut by the chunk end is not an error:
+/// the caller then finds `j == s.len()` and waits for more).
+fn required_digits(s: &[u8], j: usize) -> Result<usize, &'static str> {
+    let end = digits(s, j);
+    if end == j && j < s.len() {
+        return Err("invalid number");
+    }
+    Ok(end)
 }
 
 #[cfg(test)]
