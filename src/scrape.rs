@@ -5,7 +5,7 @@
 use crate::client::PbsClient;
 use crate::collectors::inventory::Inventory;
 use crate::collectors::process::{self, ProcessStats};
-use crate::collectors::{self, CollectorId, Ctx};
+use crate::collectors::{self, CollectorId, Ctx, Scratch};
 use crate::exposition::{Cursor, Families};
 use crate::json::{Path, Scalar, Sink};
 use crate::{log_info, log_warn};
@@ -39,6 +39,7 @@ pub struct Scraper {
     process: Families,
     process_stats: ProcessStats,
     inventory: Inventory,
+    scratch: Scratch,
     version: Version,
     /// Whether the previous scrape found PBS up (`None` before the first).
     was_up: Option<bool>,
@@ -84,6 +85,7 @@ impl Scraper {
             process: Families::new(process::Family::TABLE),
             process_stats: ProcessStats::new(),
             inventory: Inventory::default(),
+            scratch: Scratch::default(),
             version: Version::default(),
             was_up: None,
         }
@@ -174,6 +176,7 @@ impl Scraper {
                     inventory: &mut self.inventory,
                     deadline,
                     errors: &mut slot.errors,
+                    scratch: &mut self.scratch,
                 };
                 collectors::collect(slot.id, &mut ctx, &mut slot.families).await;
             }

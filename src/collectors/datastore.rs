@@ -31,7 +31,7 @@ const LATEST_SANE_ESTIMATE: i64 = 32_503_680_000;
 
 /// One item of `/status/datastore-usage`.
 #[derive(Default)]
-struct Usage {
+pub(super) struct Usage {
     store: String,
     mount_status: String,
     backend_type: String,
@@ -53,14 +53,14 @@ const GC_FIELDS: [(&str, Family); 5] = [
 ];
 
 struct UsageSink<'a> {
-    item: Usage,
+    item: &'a mut Usage,
     out: &'a mut Families,
     stores: &'a [Datastore],
 }
 
 impl Sink for UsageSink<'_> {
     fn scalar(&mut self, path: &Path<'_>, value: Scalar<'_>) {
-        let it = &mut self.item;
+        let it = &mut *self.item;
         if let Some(key) = path.item_key() {
             match key {
                 "store" => set(&mut it.store, value.as_str().unwrap_or("")),
@@ -82,23 +82,24 @@ impl Sink for UsageSink<'_> {
 
     fn close(&mut self, path: &Path<'_>) {
         if path.is_item() {
-            let item = std::mem::take(&mut self.item);
-            write_usage(self.out, &item, self.stores);
-            self.item = recycle(item);
+            write_usage(self.out, self.item, self.stores);
+            self.item.reset();
         }
     }
 }
 
-/// Clears an item for reuse, keeping its strings' capacity.
-fn recycle(mut it: Usage) -> Usage {
-    it.store.clear();
-    it.mount_status.clear();
-    it.backend_type.clear();
-    Usage {
-        store: it.store,
-        mount_status: it.mount_status,
-        backend_type: it.backend_type,
-        ..Usage::default()
+impl Usage {
+    /// Forgets the fields, keeping the strings' capacity.
+    fn reset(&mut self) {
+        self.store.clear();
+        self.mount_status.clear();
+        self.backend_type.clear();
+        self.error = false;
+        self.total = None;
+        self.used = None;
+        self.avail = None;
+        self.estimated_full = None;
+        self.gc = [None; 5];
     }
 }
 
@@ -183,8 +184,9 @@ pub async fn collect(ctx: &mut Ctx<'_>, out: &mut Families) {
             &[]
         }
     };
+    ctx.scratch.usage.reset();
     let mut sink = UsageSink {
-        item: Usage::default(),
+        item: &mut ctx.scratch.usage,
         out,
         stores,
     };
@@ -203,8 +205,9 @@ pub fn from_json<'p>(
     pieces: impl IntoIterator<Item = &'p [u8]>,
     out: &mut Families,
 ) -> Result<(), JsonError> {
+    let mut item = Usage::default();
     let mut sink = UsageSink {
-        item: Usage::default(),
+        item: &mut item,
         out,
         stores: &[],
     };

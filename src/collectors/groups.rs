@@ -21,7 +21,7 @@ pub const MAX_TEXT_LABEL: usize = 256;
 
 /// One item of `/groups`.
 #[derive(Default)]
-struct Group {
+pub(super) struct Group {
     backup_type: String,
     backup_id: String,
     owner: String,
@@ -31,7 +31,7 @@ struct Group {
 }
 
 struct GroupSink<'a> {
-    group: Group,
+    group: &'a mut Group,
     store: &'a str,
     ns: &'a str,
     out: &'a mut Families,
@@ -40,7 +40,7 @@ struct GroupSink<'a> {
 
 impl Sink for GroupSink<'_> {
     fn scalar(&mut self, path: &Path<'_>, value: Scalar<'_>) {
-        let g = &mut self.group;
+        let g = &mut *self.group;
         match path.item_key() {
             Some("backup-type") => set(&mut g.backup_type, value.as_str().unwrap_or("")),
             Some("backup-id") => set(&mut g.backup_id, value.as_str().unwrap_or("")),
@@ -56,7 +56,7 @@ impl Sink for GroupSink<'_> {
         if !path.is_item() {
             return;
         }
-        let g = &mut self.group;
+        let g = &mut *self.group;
         if !g.backup_type.is_empty() && !g.backup_id.is_empty() {
             self.groups += 1;
             let set = self.out.labels(&[
@@ -102,8 +102,8 @@ pub async fn collect(ctx: &mut Ctx<'_>, out: &mut Families) {
     let Some(count) = super::datastore_count(ctx).await else {
         return;
     };
-    let mut path = String::new();
-    let mut group = Group::default();
+    let path = &mut ctx.scratch.path;
+    let group = &mut ctx.scratch.group;
     for i in 0..count {
         let Some(store) =
             super::readable_store(ctx.inventory, ctx.client, ctx.deadline, ctx.errors, i).await
@@ -113,18 +113,17 @@ pub async fn collect(ctx: &mut Ctx<'_>, out: &mut Families) {
         let mut groups = 0;
         let mut complete = true;
         for ns in store.namespaces() {
-            datastore_path(&mut path, &store.name, "groups", ns);
+            datastore_path(path, &store.name, "groups", ns);
             out.mark();
             group.reset();
             let mut sink = GroupSink {
-                group: std::mem::take(&mut group),
+                group,
                 store: &store.name,
                 ns,
                 out,
                 groups: 0,
             };
-            let r = ctx.client.get_json(&path, &mut sink, ctx.deadline).await;
-            group = sink.group;
+            let r = ctx.client.get_json(path, &mut sink, ctx.deadline).await;
             match r {
                 Ok(()) => groups += sink.groups,
                 Err(e) => {
@@ -153,8 +152,9 @@ pub fn from_json<'p>(
     pieces: impl IntoIterator<Item = &'p [u8]>,
     out: &mut Families,
 ) -> Result<u64, JsonError> {
+    let mut group = Group::default();
     let mut sink = GroupSink {
-        group: Group::default(),
+        group: &mut group,
         store,
         ns,
         out,

@@ -80,6 +80,20 @@ pub struct Ctx<'a> {
     pub deadline: Instant,
     /// Failures of the running collector, worded for the admin.
     pub errors: &'a mut Vec<String>,
+    /// Per-item state kept from scrape to scrape, so a steady-state scrape reuses its strings.
+    pub scratch: &'a mut Scratch,
+}
+
+/// The collectors' reusable per-item state: one item being read per endpoint, and a request
+/// path. Strings keep their capacity between scrapes.
+#[derive(Default)]
+pub struct Scratch {
+    path: String,
+    node: node::Status,
+    usage: datastore::Usage,
+    group: groups::Group,
+    snapshot: snapshots::Snapshot,
+    aggregates: snapshots::Aggregates,
 }
 
 impl Ctx<'_> {

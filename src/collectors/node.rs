@@ -29,7 +29,7 @@ crate::families! {
 
 /// The fields of the node status this collector reads.
 #[derive(Default)]
-struct Status {
+pub(super) struct Status {
     numbers: [Option<f64>; 4],
     loads: [Option<f64>; 3],
     bytes: [Option<u64>; 9],
@@ -62,6 +62,19 @@ const BYTES: [(&[&str], Family); 9] = [
     (&["root", "used"], Family::RootUsed),
     (&["root", "avail"], Family::RootAvail),
 ];
+
+impl Status {
+    /// Forgets the fields, keeping the strings' capacity.
+    fn reset(&mut self) {
+        self.numbers = [None; 4];
+        self.loads = [None; 3];
+        self.bytes = [None; 9];
+        self.kernel.clear();
+        self.kversion.clear();
+        self.cpu_model.clear();
+        self.boot_mode.clear();
+    }
+}
 
 impl Sink for Status {
     fn scalar(&mut self, path: &Path<'_>, value: Scalar<'_>) {
@@ -99,16 +112,17 @@ impl Sink for Status {
 
 /// Reads the node status and writes the host families.
 pub async fn collect(ctx: &mut Ctx<'_>, out: &mut Families) {
-    let mut s = Status::default();
+    let s = &mut ctx.scratch.node;
+    s.reset();
     if let Err(e) = ctx
         .client
-        .get_json("/nodes/localhost/status", &mut s, ctx.deadline)
+        .get_json("/nodes/localhost/status", s, ctx.deadline)
         .await
     {
         ctx.fail(format_args!("reading the node status"), &e);
         return;
     }
-    write(&s, out);
+    write(&ctx.scratch.node, out);
 }
 
 /// Writes the host families from a node status body given in pieces (fuzzing, benchmarks).

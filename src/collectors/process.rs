@@ -54,9 +54,8 @@ impl ProcessStats {
         if read("/proc/self/stat", &mut self.buf) {
             write_stat(&self.buf, self.btime, out);
         }
-        if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
-            // One of them is the directory handle itself.
-            out.sample(Family::OpenFds, &[], dir.count().saturating_sub(1));
+        if let Some(n) = open_fds() {
+            out.sample(Family::OpenFds, &[], n);
         }
         if read("/proc/self/limits", &mut self.buf) {
             let text = String::from_utf8_lossy(&self.buf);
@@ -69,6 +68,20 @@ impl ProcessStats {
                 out.sample(Family::MaxFds, &[], v);
             }
         }
+    }
+}
+
+/// Open file descriptors. Linux 6.2+ reports their number as the size of `/proc/self/fd`, which
+/// costs no allocation; older kernels report 0 and the directory is counted instead.
+fn open_fds() -> Option<usize> {
+    match std::fs::metadata("/proc/self/fd") {
+        Ok(m) if m.len() > 0 => Some(m.len() as usize),
+        Ok(_) => {
+            // One of the entries is the directory handle itself.
+            let dir = std::fs::read_dir("/proc/self/fd").ok()?;
+            Some(dir.count().saturating_sub(1))
+        }
+        Err(_) => None,
     }
 }
 
@@ -108,6 +121,19 @@ fn write_stat(stat: &[u8], btime: Option<u64>, out: &mut Families) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn open_fds_counts_what_the_directory_lists() {
+        let listed = std::fs::read_dir("/proc/self/fd").unwrap().count() - 1;
+        let counted = open_fds().unwrap();
+        // Other test threads may open or close files in between.
+        assert!(counted.abs_diff(listed) <= 4, "{counted} vs {listed}");
+        let extra: Vec<_> = (0..8)
+            .map(|_| std::fs::File::open("/proc/self/stat").unwrap())
+            .collect();
+        assert!(open_fds().unwrap() >= counted + 8 - 4);
+        drop(extra);
+    }
 
     #[test]
     fn reads_this_process() {

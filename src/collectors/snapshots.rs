@@ -49,7 +49,7 @@ impl Verification {
 
 /// One item of `/snapshots`.
 #[derive(Default)]
-struct Snapshot {
+pub(super) struct Snapshot {
     backup_type: String,
     backup_id: String,
     comment: String,
@@ -89,7 +89,7 @@ struct GroupAgg {
 
 /// The groups of the namespace being read.
 #[derive(Default)]
-struct Aggregates {
+pub(super) struct Aggregates {
     groups: Vec<GroupAgg>,
     len: usize,
     /// Snapshots by verification state, in `Verification` order: none, ok, failed.
@@ -237,9 +237,9 @@ pub async fn collect(ctx: &mut Ctx<'_>, out: &mut Families) {
     let Some(count) = super::datastore_count(ctx).await else {
         return;
     };
-    let mut path = String::new();
-    let mut item = Snapshot::default();
-    let mut aggs = Aggregates::default();
+    let path = &mut ctx.scratch.path;
+    let item = &mut ctx.scratch.snapshot;
+    let aggs = &mut ctx.scratch.aggregates;
     for i in 0..count {
         let Some(store) =
             super::readable_store(ctx.inventory, ctx.client, ctx.deadline, ctx.errors, i).await
@@ -249,14 +249,11 @@ pub async fn collect(ctx: &mut Ctx<'_>, out: &mut Families) {
         let mut by_state = [0u64; 3];
         let mut complete = true;
         for ns in store.namespaces() {
-            datastore_path(&mut path, &store.name, "snapshots", ns);
+            datastore_path(path, &store.name, "snapshots", ns);
             aggs.clear();
             item.reset();
-            let mut sink = SnapshotSink {
-                item: &mut item,
-                aggs: &mut aggs,
-            };
-            match ctx.client.get_json(&path, &mut sink, ctx.deadline).await {
+            let mut sink = SnapshotSink { item, aggs };
+            match ctx.client.get_json(path, &mut sink, ctx.deadline).await {
                 Ok(()) => {
                     aggs.write(out, &store.name, ns);
                     for (total, n) in by_state.iter_mut().zip(aggs.by_state) {

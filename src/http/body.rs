@@ -2,9 +2,8 @@
 //! Each call hands out the next decoded piece straight from the connection's read buffer.
 
 use super::chunked::{ChunkError, ChunkedDecoder};
-use super::conn::Conn;
+use super::conn::{Conn, Transport};
 use super::head::Framing;
-use futures_lite::{AsyncRead, AsyncWrite};
 use std::io;
 
 /// Why a body could not be read to its end.
@@ -71,7 +70,7 @@ impl BodyReader {
     }
 
     /// The next piece of the body, or `None` at its end.
-    pub async fn next<'c, S: AsyncRead + AsyncWrite + Unpin>(
+    pub async fn next<'c, S: Transport>(
         &mut self,
         conn: &'c mut Conn<S>,
     ) -> Result<Option<&'c [u8]>, BodyError> {

@@ -2,7 +2,29 @@
 //! connection costs the same memory whatever it carries.
 
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use std::future::Future;
 use std::io;
+
+/// A byte stream a [`Conn`] reads and writes: a socket, the exporter's TLS stream, or a test
+/// cursor. Async methods rather than poll functions, so a stream can be written as plain
+/// async code.
+pub trait Transport {
+    /// Reads some bytes into `buf`; 0 at end of stream.
+    fn read(&mut self, buf: &mut [u8]) -> impl Future<Output = io::Result<usize>>;
+    /// Writes all of `buf` and flushes.
+    fn write_all(&mut self, buf: &[u8]) -> impl Future<Output = io::Result<()>>;
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> Transport for T {
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        AsyncReadExt::read(self, buf).await
+    }
+
+    async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        AsyncWriteExt::write_all(self, buf).await?;
+        self.flush().await
+    }
+}
 
 /// Why a message head could not be read.
 #[derive(Debug)]
@@ -40,7 +62,7 @@ pub struct Conn<S> {
     end: usize,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
+impl<S: Transport> Conn<S> {
     /// Wraps `stream` with a read buffer of `capacity` bytes.
     pub fn new(stream: S, capacity: usize) -> Self {
         Conn {
@@ -84,7 +106,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             self.end -= self.start;
             self.start = 0;
         }
-        let n = self.stream.read(&mut self.buf[self.end..]).await?;
+        let n = Transport::read(&mut self.stream, &mut self.buf[self.end..]).await?;
         self.end += n;
         Ok(n)
     }
@@ -114,8 +136,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
 
     /// Writes all of `bytes` and flushes.
     pub async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.stream.write_all(bytes).await?;
-        self.stream.flush().await
+        Transport::write_all(&mut self.stream, bytes).await
     }
 }
 
