@@ -7,6 +7,7 @@
 pub mod client;
 pub mod collectors;
 pub mod config;
+pub mod deadline;
 pub mod exposition;
 pub mod http;
 pub mod json;

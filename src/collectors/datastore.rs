@@ -4,7 +4,7 @@
 //! The usage `history` array (~1440 numbers per datastore) is skipped while parsing.
 
 use super::inventory::Datastore;
-use super::{Ctx, set};
+use super::{Ctx, Seen, set};
 use crate::exposition::Families;
 use crate::json::{JsonError, JsonReader, Path, Scalar, Sink};
 
@@ -54,6 +54,7 @@ const GC_FIELDS: [(&str, Family); 5] = [
 
 struct UsageSink<'a> {
     item: &'a mut Usage,
+    seen: &'a mut Seen,
     out: &'a mut Families,
     stores: &'a [Datastore],
 }
@@ -82,7 +83,9 @@ impl Sink for UsageSink<'_> {
 
     fn close(&mut self, path: &Path<'_>) {
         if path.is_item() {
-            write_usage(self.out, self.item, self.stores);
+            if self.seen.first(&[&self.item.store]) {
+                write_usage(self.out, self.item, self.stores);
+            }
             self.item.reset();
         }
     }
@@ -185,8 +188,10 @@ pub async fn collect(ctx: &mut Ctx<'_>, out: &mut Families) {
         }
     };
     ctx.scratch.usage.reset();
+    ctx.scratch.seen.clear();
     let mut sink = UsageSink {
         item: &mut ctx.scratch.usage,
+        seen: &mut ctx.scratch.seen,
         out,
         stores,
     };
@@ -206,10 +211,91 @@ pub fn from_json<'p>(
     out: &mut Families,
 ) -> Result<(), JsonError> {
     let mut item = Usage::default();
+    let mut seen = Seen::default();
     let mut sink = UsageSink {
         item: &mut item,
+        seen: &mut seen,
         out,
         stores: &[],
     };
     JsonReader::new().read_pieces(pieces, &mut sink)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(body: &[u8]) -> String {
+        let mut f = Families::new(Family::TABLE);
+        from_json([body], &mut f).unwrap();
+        let mut out = Vec::new();
+        f.write_to(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_repeated_datastore_writes_no_duplicate_series() {
+        let t = text(br#"{"data":[{"store":"a","total":1},{"store":"a","total":2}]}"#);
+        assert_eq!(t.matches("pbs_datastore_total_bytes{").count(), 1, "{t}");
+    }
+
+    #[test]
+    fn insane_full_estimates_are_left_out_and_sane_ones_kept() {
+        for (estimate, kept) in [
+            ("0", false),
+            ("-86400", false),
+            ("9223372036854775807", false),
+            ("1790000000", true),
+        ] {
+            let body = format!(r#"{{"data":[{{"store":"a","estimated-full-date":{estimate}}}]}}"#);
+            let t = text(body.as_bytes());
+            assert_eq!(
+                t.contains("pbs_datastore_estimated_full_timestamp_seconds{"),
+                kept,
+                "{estimate}: {t}"
+            );
+        }
+    }
+
+    #[test]
+    fn pbs_before_3_1_3_sends_minus_one_which_costs_only_those_samples() {
+        let t = text(br#"{"data":[{"store":"old","total":-1,"used":-1,"avail":-1,"gc-status":{"disk-bytes":10,"index-data-bytes":40}}]}"#);
+        assert!(!t.contains("pbs_datastore_total_bytes{"), "{t}");
+        assert!(t.contains("pbs_datastore_up{datastore=\"old\"} 1\n"), "{t}");
+        assert!(t.contains("pbs_datastore_info{datastore=\"old\",mount_status=\"unknown\",backend_type=\"filesystem\"} 1\n"), "{t}");
+        assert!(
+            t.contains("pbs_datastore_deduplication_ratio{datastore=\"old\"} 4\n"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn the_real_fixture_parses() {
+        // Pretty-printed, 4 stores: normal, removable not mounted, S3, offline maintenance.
+        let body = include_bytes!("../../tests/fixtures/datastore-usage.json");
+        let t = text(body);
+        for line in [
+            "pbs_datastore_total_bytes{datastore=\"store1\"} 7696581394432",
+            "pbs_datastore_used_bytes{datastore=\"store1\"} 3058720366592",
+            "pbs_datastore_available_bytes{datastore=\"store1\"} 4637861027840",
+            "pbs_datastore_estimated_full_timestamp_seconds{datastore=\"store1\"} 1828413392",
+            "pbs_datastore_gc_index_data_bytes{datastore=\"store1\"} 76470284992512",
+            "pbs_datastore_gc_disk_bytes{datastore=\"store1\"} 2987443921408",
+            "pbs_datastore_gc_disk_chunks{datastore=\"store1\"} 1203456",
+            "pbs_datastore_gc_pending_bytes{datastore=\"store1\"} 5368709120",
+            "pbs_datastore_gc_removed_bytes{datastore=\"store1\"} 41234567890",
+            "pbs_datastore_up{datastore=\"store1\"} 1",
+            "pbs_datastore_up{datastore=\"offsite-usb\"} 0",
+            "pbs_datastore_info{datastore=\"offsite-usb\",mount_status=\"notmounted\",backend_type=\"filesystem\"} 1",
+            "pbs_datastore_info{datastore=\"s3-archive\",mount_status=\"nonremovable\",backend_type=\"s3\"} 1",
+            "pbs_datastore_up{datastore=\"scratch\"} 0",
+        ] {
+            assert!(t.contains(&format!("{line}\n")), "missing {line}");
+        }
+        let dedup = 76470284992512.0 / 2987443921408.0;
+        assert!(t.contains(&format!(
+            "pbs_datastore_deduplication_ratio{{datastore=\"store1\"}} {dedup}\n"
+        )));
+        assert!(!t.contains("pbs_datastore_total_bytes{datastore=\"scratch\"}"));
+    }
 }

@@ -2,7 +2,7 @@
 //! `GET /admin/datastore/{store}/namespace` then `GET .../groups?ns=` per namespace (cheap for
 //! PBS). Answers "did every guest get backed up recently".
 
-use super::{Ctx, datastore_path, set};
+use super::{Ctx, Seen, datastore_path, set};
 use crate::exposition::{Families, truncate_utf8};
 use crate::json::{JsonError, JsonReader, Path, Scalar, Sink};
 
@@ -32,6 +32,7 @@ pub(super) struct Group {
 
 struct GroupSink<'a> {
     group: &'a mut Group,
+    seen: &'a mut Seen,
     store: &'a str,
     ns: &'a str,
     out: &'a mut Families,
@@ -57,7 +58,10 @@ impl Sink for GroupSink<'_> {
             return;
         }
         let g = &mut *self.group;
-        if !g.backup_type.is_empty() && !g.backup_id.is_empty() {
+        if !g.backup_type.is_empty()
+            && !g.backup_id.is_empty()
+            && self.seen.first(&[&g.backup_type, &g.backup_id])
+        {
             self.groups += 1;
             let set = self.out.labels(&[
                 ("datastore", self.store),
@@ -104,6 +108,7 @@ pub async fn collect(ctx: &mut Ctx<'_>, out: &mut Families) {
     };
     let path = &mut ctx.scratch.path;
     let group = &mut ctx.scratch.group;
+    let seen = &mut ctx.scratch.seen;
     for i in 0..count {
         let Some(store) =
             super::readable_store(ctx.inventory, ctx.client, ctx.deadline, ctx.errors, i).await
@@ -116,8 +121,10 @@ pub async fn collect(ctx: &mut Ctx<'_>, out: &mut Families) {
             datastore_path(path, &store.name, "groups", ns);
             out.mark();
             group.reset();
+            seen.clear();
             let mut sink = GroupSink {
                 group,
+                seen,
                 store: &store.name,
                 ns,
                 out,
@@ -153,8 +160,10 @@ pub fn from_json<'p>(
     out: &mut Families,
 ) -> Result<u64, JsonError> {
     let mut group = Group::default();
+    let mut seen = Seen::default();
     let mut sink = GroupSink {
         group: &mut group,
+        seen: &mut seen,
         store,
         ns,
         out,
@@ -162,4 +171,41 @@ pub fn from_json<'p>(
     };
     JsonReader::new().read_pieces(pieces, &mut sink)?;
     Ok(sink.groups)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(f: &Families) -> String {
+        let mut out = Vec::new();
+        f.write_to(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_repeated_group_writes_no_duplicate_series() {
+        let body = br#"{"data":[{"backup-type":"vm","backup-id":"1","backup-count":2,"last-backup":5},{"backup-type":"vm","backup-id":"1","backup-count":3,"last-backup":6},{"backup-type":"ct","backup-id":"1","backup-count":1,"last-backup":7}]}"#;
+        let mut f = Families::new(Family::TABLE);
+        assert_eq!(from_json("s", "", [&body[..]], &mut f).unwrap(), 2);
+        let t = text(&f);
+        assert_eq!(t.matches("pbs_group_snapshots{").count(), 2, "{t}");
+        assert!(
+            t.contains("backup_type=\"vm\",backup_id=\"1\"} 2\n"),
+            "the first one wins: {t}"
+        );
+    }
+
+    #[test]
+    fn empty_groups_have_a_count_but_no_last_backup() {
+        let body = br#"{"data":[{"backup-type":"vm","backup-id":"9","backup-count":0,"last-backup":0,"files":[],"owner":"root@pam"}]}"#;
+        let mut f = Families::new(Family::TABLE);
+        from_json("s", "ns", [&body[..]], &mut f).unwrap();
+        let t = text(&f);
+        assert!(t.contains("pbs_group_snapshots{datastore=\"s\",namespace=\"ns\",backup_type=\"vm\",backup_id=\"9\"} 0\n"), "{t}");
+        assert!(
+            !t.contains("pbs_group_last_backup_timestamp_seconds{"),
+            "{t}"
+        );
+    }
 }

@@ -14,6 +14,8 @@ pub mod snapshots;
 use crate::client::{PbsClient, PbsError};
 use crate::exposition::{Families, FamilyDesc};
 use inventory::Inventory;
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
 use std::time::Instant;
 
 /// The collectors, in the order a scrape runs them.
@@ -84,6 +86,27 @@ pub struct Ctx<'a> {
     pub scratch: &'a mut Scratch,
 }
 
+/// Keys of the items already written from one response. PBS never repeats an item, but a
+/// repeated one (a broken proxy, a fuzzer) must not become a duplicate series, which
+/// Prometheus would silently drop. Hashes only: the set keeps its capacity and allocates
+/// nothing in a steady state; a 64-bit collision between two real keys is negligible.
+#[derive(Default)]
+pub struct Seen(HashSet<u64, BuildHasherDefault<DefaultHasher>>);
+
+impl Seen {
+    /// Forgets the keys, keeping capacity.
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// True the first time this key (its parts in order) is offered.
+    pub fn first(&mut self, parts: &[&str]) -> bool {
+        let mut h = DefaultHasher::new();
+        parts.hash(&mut h);
+        self.0.insert(h.finish())
+    }
+}
+
 /// The collectors' reusable per-item state: one item being read per endpoint, and a request
 /// path. Strings keep their capacity between scrapes.
 #[derive(Default)]
@@ -94,6 +117,7 @@ pub struct Scratch {
     group: groups::Group,
     snapshot: snapshots::Snapshot,
     aggregates: snapshots::Aggregates,
+    seen: Seen,
 }
 
 impl Ctx<'_> {

@@ -319,3 +319,63 @@ fn write_datastore_counts(out: &mut Families, store: &str, by_state: [u64; 3]) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fixture read in pieces of `step` bytes.
+    fn text(step: usize) -> String {
+        let body: &[u8] = include_bytes!("../../tests/fixtures/snapshots.json");
+        let mut f = Families::new(Family::TABLE);
+        from_json("store1", "", body.chunks(step), &mut f).unwrap();
+        let mut out = Vec::new();
+        f.write_to(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    const VM100: &str = r#"datastore="store1",namespace="",backup_type="vm",backup_id="100""#;
+    const VM101: &str = r#"datastore="store1",namespace="",backup_type="vm",backup_id="101""#;
+    const VM102: &str = r#"datastore="store1",namespace="",backup_type="vm",backup_id="102""#;
+
+    #[test]
+    fn the_fixture_aggregates_per_group() {
+        let t = text(4096);
+        for line in [
+            // vm/100: three snapshots; the newest is not verified yet.
+            format!("pbs_group_newest_snapshot_size_bytes{{{VM100}}} 68720018698"),
+            format!("pbs_group_newest_snapshot_verification_state{{{VM100},state=\"none\"}} 1"),
+            format!("pbs_group_newest_snapshot_info{{{VM100},comment=\"web01\"}} 1"),
+            format!("pbs_group_last_verified_timestamp_seconds{{{VM100}}} 1784408400"),
+            format!("pbs_group_oldest_snapshot_timestamp_seconds{{{VM100}}} 1784322000"),
+            format!(
+                "pbs_group_snapshots_size_bytes{{{VM100}}} {}",
+                3 * 68720018698u64
+            ),
+            format!("pbs_group_protected_snapshots{{{VM100}}} 1"),
+            // vm/101: an older failed verification does not hide the newer ok one.
+            format!("pbs_group_newest_snapshot_verification_state{{{VM101},state=\"ok\"}} 1"),
+            format!("pbs_group_last_verified_timestamp_seconds{{{VM101}}} 1784495520"),
+            // vm/102: only a running backup: no "newest finished" samples, but it exists.
+            format!("pbs_group_oldest_snapshot_timestamp_seconds{{{VM102}}} 1784541480"),
+            format!("pbs_group_protected_snapshots{{{VM102}}} 0"),
+            "pbs_datastore_snapshots{datastore=\"store1\",verification=\"none\"} 3".to_string(),
+            "pbs_datastore_snapshots{datastore=\"store1\",verification=\"ok\"} 4".to_string(),
+            "pbs_datastore_snapshots{datastore=\"store1\",verification=\"failed\"} 1".to_string(),
+        ] {
+            assert!(t.contains(&format!("{line}\n")), "missing {line}\n{t}");
+        }
+        assert!(!t.contains(&format!("pbs_group_newest_snapshot_size_bytes{{{VM102}}}")));
+        assert!(!t.contains(&format!(
+            "pbs_group_last_verified_timestamp_seconds{{{VM102}}}"
+        )));
+    }
+
+    #[test]
+    fn chunking_does_not_change_the_result() {
+        let whole = text(1 << 20);
+        for step in [1, 7, 100, 1000] {
+            assert_eq!(text(step), whole, "step {step}");
+        }
+    }
+}
