@@ -64,7 +64,8 @@ fn help_lists_every_setting_with_its_variable_and_default() {
 
 #[test]
 fn bad_settings_exit_2_with_one_line_naming_the_setting() {
-    let cases: [(&[(&str, &str)], &[&str], &str); 6] = [
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a str);
+    let cases: [Case; 6] = [
         (&GOOD[1..], &[], "PBS_ENDPOINT"),
         (&[("PBS_FINGERPRINT", "12:34")], &[], "PBS_FINGERPRINT"),
         (&[("PBS_TIMEOUT", "fast")], &[], "PBS_TIMEOUT"),
