@@ -1,0 +1,209 @@
+//! Shared by the `memprof` binary and the budget tests: the PBS simulator as a child process
+//! (so none of its allocations land in the measured process), and the exporter's real scrape
+//! path (`Scraper` over a kept-alive, fingerprint-pinned TLS connection) against it.
+
+#![allow(dead_code)]
+
+use pbs_exporter::client::{Endpoint, PbsClient};
+use pbs_exporter::collectors::CollectorId;
+use pbs_exporter::scrape::{RenderCursor, Scraper};
+use pbs_exporter::sim;
+use pbs_exporter::tls::{self, Trust};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Per-request timeout of the client (generous: debug builds, a busy machine).
+pub const TIMEOUT: Duration = Duration::from_secs(120);
+/// Largest body accepted: the exporter's default (`PBS_MAX_BODY_BYTES`).
+pub const MAX_BODY: u64 = 1 << 30;
+/// Deadline of one scrape.
+pub const SCRAPE_DEADLINE: Duration = Duration::from_secs(300);
+
+/// A `pbs-sim` child process; killed (and reaped) on drop.
+pub struct SimChild {
+    child: Child,
+    // Kept open so the child never writes into a closed pipe.
+    _stdout: BufReader<ChildStdout>,
+    _stderr: BufReader<ChildStderr>,
+    /// `https://127.0.0.1:PORT`.
+    pub endpoint: String,
+    /// SHA-256 of its certificate, `aa:bb:...`.
+    pub fingerprint: String,
+}
+
+impl SimChild {
+    /// Starts `exe --listen 127.0.0.1:0 --profile PROFILE --print-fingerprint` and reads the
+    /// fingerprint (stdout) and the endpoint it listens on (its `serving ... on URL` line on
+    /// stderr).
+    pub fn spawn(exe: &Path, profile: &str) -> Result<SimChild, String> {
+        let mut child = Command::new(exe)
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--profile",
+                profile,
+                "--print-fingerprint",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut stderr = BufReader::new(child.stderr.take().expect("piped stderr"));
+        let mut fingerprint = String::new();
+        let mut endpoint = None;
+        let mut log = String::new();
+        let result = (|| {
+            stdout
+                .read_line(&mut fingerprint)
+                .map_err(|e| format!("reading the fingerprint: {e}"))?;
+            let fingerprint = fingerprint.trim().to_string();
+            // The startup line names the endpoint; give up after a few lines.
+            for _ in 0..20 {
+                let mut line = String::new();
+                if stderr.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+                    break;
+                }
+                log.push_str(&line);
+                if let Some(i) = line.find("https://") {
+                    let url = line[i..].split_whitespace().next().unwrap_or("");
+                    endpoint = Some(url.to_string());
+                    break;
+                }
+            }
+            match endpoint {
+                Some(e) if !fingerprint.is_empty() => Ok((e, fingerprint)),
+                _ => Err(format!(
+                    "pbs-sim did not report its fingerprint and endpoint; it said:\n{fingerprint}\n{log}"
+                )),
+            }
+        })();
+        match result {
+            Ok((endpoint, fingerprint)) => Ok(SimChild {
+                child,
+                _stdout: stdout,
+                _stderr: stderr,
+                endpoint,
+                fingerprint,
+            }),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Drop for SimChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A scraper with every collector, built like the exporter's `main` builds it: pinned
+/// fingerprint, the simulator's default token.
+pub fn scraper(sim: &SimChild) -> Result<Scraper, String> {
+    let fp = tls::parse_fingerprint(&sim.fingerprint)?;
+    let tls = tls::client_config(&Trust::Fingerprint(fp))?;
+    let endpoint = Endpoint::parse(&sim.endpoint)?;
+    let client = PbsClient::new(
+        endpoint,
+        sim::DEFAULT_TOKEN_ID,
+        sim::DEFAULT_TOKEN_SECRET,
+        Some(tls),
+        TIMEOUT,
+        MAX_BODY,
+    );
+    Ok(Scraper::new(client, &CollectorId::ALL))
+}
+
+/// Bytes rendered per chunk of a `/metrics` response: the server's `CHUNK` (src/server.rs).
+pub const RENDER_CHUNK: usize = 32 * 1024;
+
+/// How a scrape's exposition is rendered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Render {
+    /// As the server does: `Scraper::render` a chunk of at most ~32 KiB at a time into one
+    /// reused buffer (cleared after each chunk, as if written to the socket).
+    Chunked,
+    /// `Scraper::render_all`: the whole exposition in the buffer at once.
+    All,
+}
+
+/// What a rendered scrape held.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Summary {
+    /// Bytes of exposition.
+    pub bytes: u64,
+    /// Sample lines.
+    pub samples: u64,
+}
+
+/// One scrape as the exporter serves it: collect, then render into the reused buffer `buf`.
+/// Fails unless PBS was up and every collector succeeded (so a budget is never met by a scrape
+/// that failed early). Allocates nothing of its own unless it fails.
+pub fn scrape(scraper: &mut Scraper, buf: &mut Vec<u8>, render: Render) -> Result<Summary, String> {
+    let deadline = Instant::now() + SCRAPE_DEADLINE;
+    async_io::block_on(scraper.scrape(deadline));
+    let mut summary = Summary::default();
+    let mut up = false;
+    match render {
+        Render::All => {
+            buf.clear();
+            scraper.render_all(buf);
+            scan(buf, &mut summary, &mut up)?;
+        }
+        Render::Chunked => {
+            let mut cursor = RenderCursor::default();
+            loop {
+                buf.clear();
+                let more = scraper.render(&mut cursor, buf, RENDER_CHUNK);
+                // Chunks end after whole samples, so lines are never split.
+                scan(buf, &mut summary, &mut up)?;
+                if !more {
+                    break;
+                }
+            }
+        }
+    }
+    if !up {
+        return Err("pbs_up is not 1: the scrape did not reach the simulator".into());
+    }
+    Ok(summary)
+}
+
+fn scan(text: &[u8], summary: &mut Summary, up: &mut bool) -> Result<(), String> {
+    summary.bytes += text.len() as u64;
+    for line in text.split(|&b| b == b'\n') {
+        if line.is_empty() || line[0] == b'#' {
+            continue;
+        }
+        summary.samples += 1;
+        if line == b"pbs_up 1" {
+            *up = true;
+        }
+        if line.starts_with(b"pbs_scrape_collector_success{") && line.ends_with(b" 0") {
+            return Err(format!(
+                "a collector failed: {}",
+                String::from_utf8_lossy(line)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `n` bytes in KiB/MiB for people.
+pub fn human(n: u64) -> String {
+    if n >= 1 << 20 {
+        format!("{:.2} MiB", n as f64 / (1u64 << 20) as f64)
+    } else if n >= 1 << 10 {
+        format!("{:.1} KiB", n as f64 / 1024.0)
+    } else {
+        format!("{n} B")
+    }
+}
