@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Builds the static pbs-exporter binary (glibc, +crt-static, no .so needed at run time: it runs
+# in an empty root / FROM scratch image) and checks its size.
+#
+#   scripts/build-static.sh [--profile NAME] [--max-bytes N] [-- CARGO_ARGS...]
+#
+# --profile   cargo profile (default: static, i.e. release (lto, codegen-units=1, panic=abort,
+#             strip) with opt-level "s"; see [profile.static] in Cargo.toml for the measurements)
+# --max-bytes size limit (default 3145728 = 3 MiB); exit status 1 above it
+# -- ARGS     passed on to cargo build, e.g. -- --locked
+#
+# Prints "binary: PATH" and "size: ..." on stdout (other scripts read the "binary:" line).
+# Honours CARGO_TARGET_DIR and any RUSTFLAGS already set (crt-static is appended).
+#
+# --target is required: with it, RUSTFLAGS applies to the target only, so proc-macro crates and
+# build scripts (host artifacts) are not built with crt-static, which would fail.
+set -euo pipefail
+
+profile=static
+max_bytes=3145728
+cargo_args=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --profile) profile="$2"; shift 2 ;;
+        --profile=*) profile="${1#*=}"; shift ;;
+        --max-bytes) max_bytes="$2"; shift 2 ;;
+        --max-bytes=*) max_bytes="${1#*=}"; shift ;;
+        --) shift; cargo_args=("$@"); break ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        *) echo "build-static.sh: unknown argument '$1'" >&2; exit 2 ;;
+    esac
+done
+
+cd "$(dirname "$0")/.."
+target=x86_64-unknown-linux-gnu
+
+# The JSON messages name the executable even when nothing had to be rebuilt; diagnostics still
+# go to the terminal, rendered.
+messages=$(RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-C target-feature=+crt-static" \
+    cargo build --profile "$profile" --target "$target" --bin pbs-exporter \
+    --message-format=json-render-diagnostics ${cargo_args[@]+"${cargo_args[@]}"})
+bin=$(printf '%s\n' "$messages" | grep -o '"executable":"[^"]*pbs-exporter"' | tail -n 1 | cut -d'"' -f4)
+if [ -z "$bin" ] || [ ! -x "$bin" ]; then
+    echo "build-static.sh: cargo did not report the pbs-exporter executable" >&2
+    exit 1
+fi
+
+# A dynamically linked binary would need ld-linux and libc.so in the image: refuse it.
+if grep -q 'ld-linux' <(head -c 4096 "$bin" | tr -c '[:print:]' '\n'); then
+    echo "build-static.sh: $bin has an ELF interpreter (dynamically linked), expected static" >&2
+    exit 1
+fi
+
+bytes=$(stat -c %s "$bin")
+mib=$(awk -v b="$bytes" 'BEGIN { printf "%.2f", b / 1048576 }')
+max_mib=$(awk -v b="$max_bytes" 'BEGIN { printf "%.2f", b / 1048576 }')
+echo "binary: $bin"
+echo "size: $bytes bytes ($mib MiB), limit $max_bytes bytes ($max_mib MiB), profile $profile"
+if [ "$bytes" -gt "$max_bytes" ]; then
+    echo "build-static.sh: FAIL: binary is $bytes bytes, above the $max_bytes-byte limit" >&2
+    exit 1
+fi

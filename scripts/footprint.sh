@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Measures the exporter's footprint (idle RSS, peak RSS, CPU per scrape, scrape latency) against
+# the built-in PBS simulator, per profile, and compares it with the budgets.
+#
+#   scripts/footprint.sh [--binary PATH] [--profiles reference,large,deep] [--repeats N]
+#                        [--scrapes N] [--settle-ms MS]
+#
+# Without --binary it builds the static binary first (scripts/build-static.sh) and measures it.
+# Exit status 0 even when a budget is not met (it is a measurement: read the table); non-zero
+# only when the build or a measurement failed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+args=("$@")
+have_binary=false
+for a in "$@"; do
+    case "$a" in --binary|--binary=*) have_binary=true ;; esac
+done
+if ! $have_binary; then
+    out=$(scripts/build-static.sh)
+    printf '%s\n' "$out"
+    bin=$(printf '%s\n' "$out" | sed -n 's/^binary: //p')
+    args=(--binary "$bin" "${args[@]}")
+fi
+# The example itself (simulator + client) is built without crt-static, in target/release.
+cargo build --release --example footprint
+exec cargo run --quiet --release --example footprint -- "${args[@]}"
