@@ -38,6 +38,11 @@ impl SimChild {
     /// fingerprint (stdout) and the endpoint it listens on (its `serving ... on URL` line on
     /// stderr).
     pub fn spawn(exe: &Path, profile: &str) -> Result<SimChild, String> {
+        Self::spawn_with(exe, profile, &[])
+    }
+
+    /// Like [`SimChild::spawn`], with more simulator flags (e.g. `--no-tls`).
+    pub fn spawn_with(exe: &Path, profile: &str, extra: &[&str]) -> Result<SimChild, String> {
         let mut child = Command::new(exe)
             .args([
                 "--listen",
@@ -46,6 +51,7 @@ impl SimChild {
                 profile,
                 "--print-fingerprint",
             ])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -68,7 +74,7 @@ impl SimChild {
                     break;
                 }
                 log.push_str(&line);
-                if let Some(i) = line.find("https://") {
+                if let Some(i) = line.find("https://").or_else(|| line.find("http://")) {
                     let url = line[i..].split_whitespace().next().unwrap_or("");
                     endpoint = Some(url.to_string());
                     break;
@@ -109,13 +115,17 @@ impl Drop for SimChild {
 /// fingerprint, the simulator's default token.
 pub fn scraper(sim: &SimChild) -> Result<Scraper, String> {
     let fp = tls::parse_fingerprint(&sim.fingerprint)?;
-    let tls = tls::client_config(&Trust::Fingerprint(fp))?;
     let endpoint = Endpoint::parse(&sim.endpoint)?;
+    let tls = if endpoint.tls {
+        Some(tls::client_config(&Trust::Fingerprint(fp))?)
+    } else {
+        None
+    };
     let client = PbsClient::new(
         endpoint,
         sim::DEFAULT_TOKEN_ID,
         sim::DEFAULT_TOKEN_SECRET,
-        Some(tls),
+        tls,
         TIMEOUT,
         MAX_BODY,
     );

@@ -2,17 +2,16 @@
 //! responses are streamed through the JSON reader into an endpoint's extractor. Errors are
 //! worded for the PBS admin who has to act on them.
 
+use crate::deadline::Watchdog;
 use crate::http::body::{BodyError, BodyReader};
-use crate::http::conn::{Conn, HeadError};
+use crate::http::conn::{Conn, HeadError, Transport};
 use crate::http::head::parse_response;
 use crate::json::{JsonError, JsonReader, Sink};
 use crate::tls::{ClientTls, format_fingerprint};
+use crate::tls_stream::TlsStream;
 use async_io::{Async, Timer};
-use futures_lite::{AsyncRead, AsyncWrite};
 use std::io;
 use std::net::{TcpStream, ToSocketAddrs};
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// Read buffer per PBS connection; also the longest response head accepted.
@@ -145,43 +144,31 @@ impl std::fmt::Display for PbsError {
 /// A PBS connection, plain or TLS.
 enum Stream {
     Plain(Async<TcpStream>),
-    Tls(Box<futures_rustls::client::TlsStream<Async<TcpStream>>>),
+    Tls(Box<TlsStream>),
 }
 
-impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(s) => Pin::new(s).poll_read(cx, buf),
+impl Stream {
+    /// The TCP socket, under TLS or not.
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s.get_ref(),
+            Stream::Tls(s) => s.tcp(),
         }
     }
 }
 
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s).poll_write(cx, buf),
+impl Transport for Stream {
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => Transport::read(s, buf).await,
+            Stream::Tls(s) => s.read(buf).await,
         }
     }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s).poll_flush(cx),
-        }
-    }
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_close(cx),
-            Stream::Tls(s) => Pin::new(s).poll_close(cx),
+
+    async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => Transport::write_all(s, buf).await,
+            Stream::Tls(s) => s.write_all(buf).await,
         }
     }
 }
@@ -201,6 +188,9 @@ pub struct PbsClient {
     timeout: Duration,
     /// Largest body accepted.
     max_body: u64,
+    /// Ends a request whose deadline passed (`None` if its thread could not start: the
+    /// reactor's timer does it then).
+    watchdog: Option<Watchdog>,
 }
 
 impl PbsClient {
@@ -230,6 +220,7 @@ impl PbsClient {
             error_text: Vec::new(),
             timeout,
             max_body,
+            watchdog: Watchdog::new().ok(),
         }
     }
 
@@ -238,9 +229,21 @@ impl PbsClient {
         &self.endpoint
     }
 
+    /// TLS records received and requests encrypted on the current connection (`None` when
+    /// there is none, or it is plain HTTP). For the memory budget tests.
+    pub fn tls_records(&self) -> Option<(u64, u64)> {
+        match &self.conn.as_ref()?.stream {
+            Stream::Tls(s) => Some(s.records()),
+            Stream::Plain(_) => None,
+        }
+    }
+
     /// Drops the kept-alive connection (the next request opens a new one).
     pub fn disconnect(&mut self) {
-        self.conn = None;
+        self.conn.take();
+        if let Some(w) = &self.watchdog {
+            w.unwatch();
+        }
     }
 
     /// GETs `/api2/json{path}` and streams the JSON body into `sink`. `path` must already be
@@ -252,17 +255,24 @@ impl PbsClient {
         deadline: Instant,
     ) -> Result<(), PbsError> {
         let deadline = deadline.min(Instant::now() + self.timeout);
-        let timeout = async {
-            Timer::at(deadline).await;
-            Err(PbsError::Timeout(String::new()))
+        let result = if let Some(w) = &self.watchdog {
+            w.arm(deadline);
+            let result = self.exchange(path, sink, deadline).await;
+            let fired = self.watchdog.as_ref().is_some_and(Watchdog::disarm);
+            if fired {
+                Err(PbsError::Timeout(String::new()))
+            } else {
+                result
+            }
+        } else {
+            futures_lite::future::or(self.exchange(path, sink, deadline), timer(deadline)).await
         };
-        let result = futures_lite::future::or(self.exchange(path, sink), timeout).await;
         if let Err(e) = &result {
             if !matches!(
                 e,
                 PbsError::Unauthorized(_) | PbsError::Forbidden(_) | PbsError::Status(_)
             ) {
-                self.conn = None;
+                self.disconnect();
             }
             if let PbsError::Timeout(_) = e {
                 let secs = self.timeout.as_secs_f64();
@@ -275,20 +285,35 @@ impl PbsClient {
         result
     }
 
+    /// Connects if there is no kept-alive connection. Connecting is rare (the first scrape, or
+    /// after an error), so the reactor's timer bounds it; the watchdog then watches the socket.
+    async fn ensure_connected(&mut self, deadline: Instant) -> Result<(), PbsError> {
+        if self.conn.is_some() {
+            return Ok(());
+        }
+        let conn = futures_lite::future::or(self.connect(), timer(deadline)).await?;
+        if let (Some(w), Ok(socket)) = (&self.watchdog, conn.stream.tcp().try_clone()) {
+            w.watch(socket);
+        }
+        self.conn = Some(conn);
+        Ok(())
+    }
+
     /// One request and response, retried once on a fresh connection when a kept-alive one turns
     /// out to have been closed by PBS.
     async fn exchange<S: Sink + ?Sized>(
         &mut self,
         path: &str,
         sink: &mut S,
+        deadline: Instant,
     ) -> Result<(), PbsError> {
         self.build_request(path);
         let reused = self.conn.is_some();
-        match self.send_and_read_head(path).await {
+        match self.send_and_read_head(path, deadline).await {
             Ok(head) => self.read_response(path, head, sink).await,
             Err(HeadOrIo::Stale) if reused => {
-                self.conn = None;
-                match self.send_and_read_head(path).await {
+                self.disconnect();
+                match self.send_and_read_head(path, deadline).await {
                     Ok(head) => self.read_response(path, head, sink).await,
                     Err(e) => Err(self.head_error(path, e)),
                 }
@@ -314,11 +339,11 @@ impl PbsClient {
     async fn send_and_read_head(
         &mut self,
         _path: &str,
+        deadline: Instant,
     ) -> Result<crate::http::head::ResponseHead, HeadOrIo> {
-        if self.conn.is_none() {
-            let conn = self.connect().await.map_err(HeadOrIo::Connect)?;
-            self.conn = Some(conn);
-        }
+        self.ensure_connected(deadline)
+            .await
+            .map_err(HeadOrIo::Connect)?;
         let conn = self.conn.as_mut().ok_or(HeadOrIo::Stale)?;
         if conn.write_all(&self.request).await.is_err() {
             return Err(HeadOrIo::Stale);
@@ -338,7 +363,7 @@ impl PbsClient {
     }
 
     fn head_error(&mut self, path: &str, e: HeadOrIo) -> PbsError {
-        self.conn = None;
+        self.disconnect();
         match e {
             HeadOrIo::Connect(e) => e,
             HeadOrIo::Stale => PbsError::Protocol(format!(
@@ -384,7 +409,7 @@ impl PbsClient {
                 }
             }
             if !(complete && head.keep_alive) {
-                self.conn = None;
+                self.disconnect();
             }
             return Err(self.status_error(path, head.status));
         }
@@ -424,7 +449,7 @@ impl PbsClient {
             }
         };
         if result.is_err() || !head.keep_alive || !body.is_done() {
-            self.conn = None;
+            self.disconnect();
         }
         result
     }
@@ -496,8 +521,7 @@ impl PbsClient {
         let name = rustls::pki_types::ServerName::try_from(ep.host.clone()).map_err(|e| {
             PbsError::Tls(format!("'{}' is not a valid TLS server name: {e}", ep.host))
         })?;
-        let connector = futures_rustls::TlsConnector::from(tls.config.clone());
-        match connector.connect(name, tcp).await {
+        match TlsStream::connect(tls.config.clone(), name, tcp).await {
             Ok(s) => Ok(Conn::new(Stream::Tls(Box::new(s)), READ_BUFFER)),
             Err(e) => Err(PbsError::Tls(tls_message(ep, tls, &e))),
         }
@@ -515,6 +539,12 @@ fn json_error(ep: &Endpoint, path: &str, e: &JsonError) -> PbsError {
     PbsError::Body(format!(
         "response of PBS at {ep} to GET {path} is not valid JSON: {e}"
     ))
+}
+
+/// A future that fails with a timeout at `deadline`.
+async fn timer<T>(deadline: Instant) -> Result<T, PbsError> {
+    Timer::at(deadline).await;
+    Err(PbsError::Timeout(String::new()))
 }
 
 /// Words a failed handshake for the admin, naming the fingerprint the server presented.

@@ -16,3 +16,4 @@ pub mod scrape;
 pub mod server;
 pub mod sim;
 pub mod tls;
+pub mod tls_stream;

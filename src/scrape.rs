@@ -91,6 +91,11 @@ impl Scraper {
         }
     }
 
+    /// The PBS client.
+    pub fn client(&self) -> &PbsClient {
+        &self.client
+    }
+
     /// Renders the last scrape's exposition from `cursor` into `out`, until `out` holds at least
     /// `limit` bytes or all is rendered; returns true when there is more.
     pub fn render(&self, cursor: &mut RenderCursor, out: &mut Vec<u8>, limit: usize) -> bool {
