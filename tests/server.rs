@@ -175,6 +175,15 @@ fn sigterm_stops_the_exporter_with_status_0_even_mid_scrape() {
 }
 
 #[test]
+fn sigint_stops_the_exporter_with_status_0() {
+    let sim = start_sim(PROFILE, |_| {});
+    let exp = Exporter::start(&sim, &[], &[]);
+    assert_eq!(exp.scrape().value("pbs_up", &[]), 1.0);
+    let status = exp.signal(2);
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+#[test]
 fn http10_clients_get_a_plain_body_and_a_closed_connection() {
     let sim = start_sim(PROFILE, |_| {});
     let exp = Exporter::start(&sim, &[], &[]);

@@ -125,8 +125,13 @@ impl Exporter {
     }
 
     /// Sends SIGTERM and returns the exit status.
-    pub fn terminate(mut self) -> std::process::ExitStatus {
-        unsafe_kill(self.child.id(), 15);
+    pub fn terminate(self) -> std::process::ExitStatus {
+        self.signal(15)
+    }
+
+    /// Sends `sig` and returns the exit status (panics if it does not exit within 5 s).
+    pub fn signal(mut self, sig: i32) -> std::process::ExitStatus {
+        unsafe_kill(self.child.id(), sig);
         let until = Instant::now() + Duration::from_secs(5);
         loop {
             if let Some(s) = self.child.try_wait().unwrap() {
