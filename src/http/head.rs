@@ -126,10 +126,7 @@ pub fn parse_response(head: &[u8], head_request: bool) -> Result<ResponseHead, P
         if h.name.eq_ignore_ascii_case("connection") {
             keep_alive = connection_keep_alive(h.value, keep_alive);
         } else if h.name.eq_ignore_ascii_case("content-length") {
-            let n = std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|s| s.trim().parse::<u64>().ok())
-                .ok_or(ParseError::Framing("invalid Content-Length"))?;
+            let n = content_length(h.value).ok_or(ParseError::Framing("invalid Content-Length"))?;
             if length.is_some_and(|l| l != n) {
                 return Err(ParseError::Framing("conflicting Content-Length"));
             }
@@ -162,6 +159,16 @@ pub fn parse_response(head: &[u8], head_request: bool) -> Result<ResponseHead, P
         framing,
         keep_alive,
     })
+}
+
+/// A `Content-Length` value: digits only (RFC 9110; no sign, no other whitespace than
+/// spaces and tabs around it), no overflow.
+fn content_length(value: &[u8]) -> Option<u64> {
+    let digits = value.trim_ascii();
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 /// Applies a `Connection` header value to the version's default.
@@ -263,6 +270,8 @@ mod tests {
         for head in [
             &b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"[..],
             b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n",
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
             b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
         ] {
