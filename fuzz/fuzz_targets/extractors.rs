@@ -1,0 +1,198 @@
+//! The endpoint extractors, fed through `JsonReader` exactly as the collectors feed them.
+//!
+//! Input: byte 0 picks the endpoint (`% 5`: node, datastore, groups, snapshots, inventory) and
+//! the datastore/namespace label values (`/ 5`), byte 1 the split size, the rest is the body.
+//!
+//! Asserts:
+//! * result and rendered output are identical whatever the split size, and rendering a chunk
+//!   at a time (`Families::render`, as the server does) joins to the same text as `write_to`;
+//! * on success the output is valid exposition: `# HELP`, `# TYPE`, then samples of that family
+//!   only, each family one contiguous block, every sample line parses back (strict parser in
+//!   `pbs_exporter_fuzz::expo`), label values unescape to valid UTF-8, no series twice;
+//! * per endpoint: the datastore/namespace labels are the ones given, free-text labels are at
+//!   most 256 bytes, `groups::from_json`'s count matches the `pbs_group_info` samples, the
+//!   snapshot datastore counts are exactly none/ok/failed, the node info sample is there once;
+//! * `Inventory::list_from_json` returns names sorted, unique and non-empty, and an inventory
+//!   reused after another list gives the same result as a fresh one.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use pbs_exporter::collectors::inventory::Inventory;
+use pbs_exporter::collectors::{datastore, groups, node, snapshots};
+use pbs_exporter::exposition::{Cursor, Families, FamilyDesc};
+use pbs_exporter::json::JsonError;
+use pbs_exporter_fuzz::expo::{self, Sample};
+use pbs_exporter_fuzz::split_size;
+
+/// (datastore, namespace) label values the body is read under.
+const NAMES: [(&str, &str); 4] = [
+    ("store1", ""),
+    ("backup", "prod/vm"),
+    ("a\"b\\c\nd", "ns\"\n\\"),
+    ("é€😀", "x\\n"),
+];
+
+#[derive(Debug, PartialEq)]
+enum Out {
+    /// Rendered families (also on error: what was written before it), result, extra count.
+    Expo(Vec<u8>, Result<u64, JsonError>),
+    /// (name, mount status, maintenance) of every datastore listed.
+    List(Result<Vec<(String, String, String)>, JsonError>),
+}
+
+fn run<'p>(
+    endpoint: u8,
+    (store, ns): (&str, &str),
+    pieces: impl IntoIterator<Item = &'p [u8]>,
+    inv: &mut Inventory,
+) -> Out {
+    let mut pieces = Some(pieces);
+    let mut take = || pieces.take().unwrap();
+    match endpoint {
+        0 => expo(node::Family::TABLE, &mut |f| node::from_json(take(), f).map(|_| 0)),
+        1 => expo(datastore::Family::TABLE, &mut |f| {
+            datastore::from_json(take(), f).map(|_| 0)
+        }),
+        2 => expo(groups::Family::TABLE, &mut |f| {
+            groups::from_json(store, ns, take(), f)
+        }),
+        3 => expo(snapshots::Family::TABLE, &mut |f| {
+            snapshots::from_json(store, ns, take(), f).map(|_| 0)
+        }),
+        _ => Out::List(inv.list_from_json(take()).map(|list| {
+            list.iter()
+                .map(|d| {
+                    (
+                        d.name.clone(),
+                        d.mount_status.clone(),
+                        d.maintenance.clone(),
+                    )
+                })
+                .collect()
+        })),
+    }
+}
+
+fn expo(
+    table: &'static [FamilyDesc],
+    f: &mut dyn FnMut(&mut Families) -> Result<u64, JsonError>,
+) -> Out {
+    let mut fam = Families::new(table);
+    let r = f(&mut fam);
+    let mut out = Vec::new();
+    fam.write_to(&mut out);
+    // The server renders a chunk at a time: the chunks must join to the same text, each call
+    // stopping soon after the limit and every call but the last making progress.
+    let limit = RENDER_LIMIT.with(|l| l.get());
+    let mut cursor = Cursor::default();
+    let mut joined = Vec::new();
+    let mut calls = 0;
+    loop {
+        calls += 1;
+        assert!(calls <= fam.len() + table.len() + 2, "render does not progress");
+        let mut chunk = Vec::new();
+        let more = fam.render(&mut cursor, &mut chunk, limit);
+        joined.extend_from_slice(&chunk);
+        if !more {
+            break;
+        }
+        assert!(chunk.len() >= limit, "render stopped short of the limit with more to come");
+    }
+    assert_eq!(joined, out, "render({limit}) in chunks differs from write_to");
+    Out::Expo(out, r)
+}
+
+thread_local! {
+    static RENDER_LIMIT: std::cell::Cell<usize> = const { std::cell::Cell::new(1) };
+}
+
+fn label<'s>(s: &'s Sample, name: &str) -> Option<&'s str> {
+    s.labels
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn check_samples(endpoint: u8, (store, ns): (&str, &str), samples: &[Sample], count: u64) {
+    for s in samples {
+        for (name, value) in &s.labels {
+            if name == "notes" || name == "comment" {
+                assert!(value.len() <= groups::MAX_TEXT_LABEL, "{name} label too long");
+            }
+        }
+    }
+    match endpoint {
+        0 => {
+            let info = samples.iter().filter(|s| s.name == "pbs_host_info").count();
+            assert_eq!(info, 1, "pbs_host_info written {info} times");
+            assert!(samples.iter().all(|s| s.name == "pbs_host_info" || s.labels.is_empty()));
+        }
+        1 => {
+            for s in samples {
+                let ds = label(s, "datastore");
+                assert!(ds.is_some_and(|d| !d.is_empty()), "sample without datastore: {s:?}");
+            }
+        }
+        2 | 3 => {
+            for s in samples {
+                assert_eq!(label(s, "datastore"), Some(store), "{s:?}");
+                if s.name != "pbs_datastore_snapshots" {
+                    assert_eq!(label(s, "namespace"), Some(ns), "{s:?}");
+                    assert!(label(s, "backup_type").is_some_and(|t| !t.is_empty()));
+                    assert!(label(s, "backup_id").is_some_and(|t| !t.is_empty()));
+                }
+            }
+            if endpoint == 2 {
+                let info = samples.iter().filter(|s| s.name == "pbs_group_info").count();
+                assert_eq!(info as u64, count, "group count vs pbs_group_info samples");
+            } else {
+                let states: Vec<_> = samples
+                    .iter()
+                    .filter(|s| s.name == "pbs_datastore_snapshots")
+                    .filter_map(|s| label(s, "verification"))
+                    .collect();
+                assert_eq!(states, ["none", "ok", "failed"]);
+            }
+        }
+        _ => {}
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    if data.len() < 2 {
+        return;
+    }
+    let endpoint = data[0] % 5;
+    let names = NAMES[(data[0] / 5) as usize % NAMES.len()];
+    let step = split_size(data[1]);
+    let body = &data[2..];
+    RENDER_LIMIT.with(|l| l.set(split_size(data[1].wrapping_mul(31))));
+
+    let mut fresh = Inventory::default();
+    let whole = run(endpoint, names, [body], &mut fresh);
+    // Reuse an inventory that has held another list, as scrapes do.
+    let mut reused = Inventory::default();
+    let _ = reused.list_from_json([&br#"{"data":[{"store":"zz","maintenance":"offline"},{"store":"a","mount-status":"mounted"}]}"#[..]]);
+    let split = run(endpoint, names, body.chunks(step), &mut reused);
+    assert_eq!(whole, split, "split size {step} changed the result");
+
+    match whole {
+        Out::Expo(out, Ok(count)) => match expo::check(&out) {
+            Ok(samples) => check_samples(endpoint, names, &samples, count),
+            Err(e) => panic!("bad exposition: {e}\n{}", String::from_utf8_lossy(&out)),
+        },
+        Out::Expo(out, Err(_)) => {
+            // Partial output (samples written before the error) must still be well formed.
+            if let Err(e) = expo::check(&out) {
+                panic!("bad partial exposition: {e}\n{}", String::from_utf8_lossy(&out));
+            }
+        }
+        Out::List(Ok(list)) => {
+            for w in list.windows(2) {
+                assert!(w[0].0 < w[1].0, "names not sorted and unique: {list:?}");
+            }
+            assert!(list.iter().all(|d| !d.0.is_empty()), "empty name: {list:?}");
+        }
+        Out::List(Err(_)) => {}
+    }
+});

@@ -1,0 +1,96 @@
+//! `json::Tokenizer`: the first byte picks a split size, the rest is the document.
+//!
+//! Asserts:
+//! * the events and the outcome (including the error) are the same fed whole, fed in pieces of
+//!   the split size, and fed in pieces to a tokenizer reused after `reset`;
+//! * differential against serde_json for documents whose top level is `{` or `[`: if serde_json
+//!   accepts it with nesting depth < 64 and no token over 64 KiB, ours accepts it with the same
+//!   events (strings decoded identically, numbers with the same text); if ours accepts, serde_json
+//!   does too with the same events. Lone UTF-16 surrogates are the one documented difference:
+//!   serde_json refuses them, ours decodes them as U+FFFD.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use pbs_exporter::json::tokenizer::{MAX_DEPTH, MAX_TOKEN};
+use pbs_exporter::json::{JsonError, Tokenizer};
+use pbs_exporter_fuzz::json_ref::{Ev, NUMBER_TOKEN, as_serde_spells, reference, tokenize};
+use pbs_exporter_fuzz::split_size;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&b, doc)) = data.split_first() else {
+        return;
+    };
+    let step = split_size(b);
+
+    let whole = tokenize(&mut Tokenizer::new(), [doc]);
+    let split = tokenize(&mut Tokenizer::new(), doc.chunks(step));
+    assert_eq!(whole, split, "split size {step} changed the events");
+    let mut reused = Tokenizer::new();
+    let _ = tokenize(&mut reused, doc.chunks(7));
+    reused.reset();
+    let again = tokenize(&mut reused, doc.chunks(step));
+    assert_eq!(whole, again, "a reset tokenizer behaves differently");
+
+    let (events, outcome) = whole;
+    // Balanced containers on success; never deeper than MAX_DEPTH.
+    let mut depth = 0usize;
+    for ev in &events {
+        match ev {
+            Ev::StartObject | Ev::StartArray => {
+                depth += 1;
+                assert!(depth <= MAX_DEPTH);
+            }
+            Ev::EndObject | Ev::EndArray => depth -= 1,
+            Ev::Str(s) | Ev::Key(s) | Ev::Number(s) => assert!(s.len() <= MAX_TOKEN),
+            _ => {}
+        }
+    }
+    if outcome.is_ok() {
+        assert_eq!(depth, 0);
+    }
+
+    // Differential check, only for a top-level object or array.
+    let first = doc
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    if !matches!(first, Some(b'{' | b'[')) {
+        return;
+    }
+    if events
+        .iter()
+        .any(|e| matches!(e, Ev::Key(k) if k == NUMBER_TOKEN))
+    {
+        return;
+    }
+    match (reference(doc), &outcome) {
+        (Ok(r), _) if r.ambiguous => {}
+        (Ok(r), Ok(())) => assert_eq!(
+            as_serde_spells(&events),
+            r.events,
+            "events differ from serde_json"
+        ),
+        (Ok(r), Err(e)) => {
+            let within_caps = r.depth < MAX_DEPTH && r.longest < MAX_TOKEN;
+            assert!(
+                // Token length is counted raw by us and decoded by serde_json, so only a
+                // too-long token may still be refused within the caps.
+                !within_caps || matches!(e, JsonError::TokenTooLong),
+                "serde_json accepts (depth {}, longest token {}) but we refuse: {e:?}",
+                r.depth,
+                r.longest
+            );
+        }
+        (Err(se), Ok(())) => {
+            let msg = se.to_string();
+            assert!(
+                msg.contains("surrogate") || msg.contains("end of hex escape"),
+                "we accept but serde_json refuses: {msg}"
+            );
+            assert!(
+                events.iter().any(|e| matches!(e, Ev::Str(s) | Ev::Key(s) if s.contains('\u{FFFD}'))),
+                "serde_json refuses a lone surrogate, but no string of ours has U+FFFD: {msg}"
+            );
+        }
+        (Err(_), Err(_)) => {}
+    }
+});
