@@ -259,10 +259,15 @@ impl PbsClient {
             w.arm(deadline);
             let result = self.exchange(path, sink, deadline).await;
             let fired = self.watchdog.as_ref().is_some_and(Watchdog::disarm);
-            if fired {
-                Err(PbsError::Timeout(String::new()))
-            } else {
-                result
+            match result {
+                // The request failed because the watchdog shut the socket down.
+                Err(_) if fired => Err(PbsError::Timeout(String::new())),
+                // It finished just as the deadline passed: keep the answer, not the socket.
+                Ok(()) if fired => {
+                    self.disconnect();
+                    Ok(())
+                }
+                other => other,
             }
         } else {
             futures_lite::future::or(self.exchange(path, sink, deadline), timer(deadline)).await
