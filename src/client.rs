@@ -356,7 +356,13 @@ impl PbsClient {
         let n = match conn.read_head().await {
             Ok(n) => n,
             Err(HeadError::Closed) => return Err(HeadOrIo::Stale),
-            Err(HeadError::Io(e)) if e.kind() == io::ErrorKind::ConnectionReset => {
+            Err(HeadError::Io(e))
+                if matches!(
+                    e.kind(),
+                    // A kept-alive connection PBS closed, over TLS possibly without close_notify.
+                    io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof
+                ) =>
+            {
                 return Err(HeadOrIo::Stale);
             }
             Err(e) => return Err(HeadOrIo::Head(e)),

@@ -79,7 +79,11 @@ impl BodyReader {
                 return Ok(None);
             }
             if conn.buffered().is_empty() {
-                let n = conn.fill().await.map_err(BodyError::Io)?;
+                let n = conn.fill().await.map_err(|e| match e.kind() {
+                    // A TLS stream closed without close_notify: the body was cut off.
+                    std::io::ErrorKind::UnexpectedEof => BodyError::Truncated,
+                    _ => BodyError::Io(e),
+                })?;
                 if n == 0 {
                     if let Kind::UntilClose = self.kind {
                         self.kind = Kind::Done;
