@@ -63,7 +63,7 @@ echo "== simulator: $(cat "$tmp/sim.log")"
 echo "== exporter:  $(cat "$tmp/exporter.log")"
 echo "== a scrape of http://127.0.0.1:$exporter_port/metrics ($(grep -vc '^#' "$tmp/metrics") samples), some of it:"
 grep -E '^(pbs_up|pbs_version_info|pbs_scrape_collector_success|pbs_datastore_(used_bytes|up|snapshots)\{datastore="store1"|process_resident_memory_bytes)' "$tmp/metrics"
-grep -E '^pbs_group_(last_backup_timestamp_seconds|newest_snapshot_verification_state)\{' "$tmp/metrics" | head -n 4
+grep -m 4 -E '^pbs_group_(last_backup_timestamp_seconds|newest_snapshot_verification_state)\{' "$tmp/metrics"
 grep -q '^pbs_up 1$' "$tmp/metrics" || { echo "pbs_up is not 1" >&2; exit 1; }
 
 if ! $once; then
