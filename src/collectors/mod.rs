@@ -15,7 +15,7 @@ use crate::client::{PbsClient, PbsError};
 use crate::exposition::{Families, FamilyDesc};
 use inventory::Inventory;
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::time::Instant;
 
 /// The collectors, in the order a scrape runs them.
@@ -89,21 +89,42 @@ pub struct Ctx<'a> {
 /// Keys of the items already written from one response. PBS never repeats an item, but a
 /// repeated one (a broken proxy, a fuzzer) must not become a duplicate series, which
 /// Prometheus would silently drop. Hashes only: the set keeps its capacity and allocates
-/// nothing in a steady state; a 64-bit collision between two real keys is negligible.
+/// nothing in a steady state. The hash key is random per process, so nobody who names backup
+/// groups can precompute a collision that would hide a group; a chance collision between two
+/// real keys (64 bits) is negligible.
 #[derive(Default)]
-pub struct Seen(HashSet<u64, BuildHasherDefault<DefaultHasher>>);
+pub struct Seen {
+    hashes: HashSet<u64, BuildHasherDefault<IdentityHasher>>,
+    keys: RandomState,
+}
 
 impl Seen {
     /// Forgets the keys, keeping capacity.
     pub fn clear(&mut self) {
-        self.0.clear();
+        self.hashes.clear();
     }
 
     /// True the first time this key (its parts in order) is offered.
     pub fn first(&mut self, parts: &[&str]) -> bool {
-        let mut h = DefaultHasher::new();
-        parts.hash(&mut h);
-        self.0.insert(h.finish())
+        self.hashes.insert(self.keys.hash_one(parts))
+    }
+}
+
+/// The set's values are already hashes.
+#[derive(Default)]
+struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 }
 
