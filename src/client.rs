@@ -111,20 +111,6 @@ pub enum PbsError {
     Body(String),
 }
 
-impl PbsError {
-    /// True when PBS could not be reached or refused the credentials: nothing else in this
-    /// scrape can succeed, so `pbs_up` is 0.
-    pub fn is_down(&self) -> bool {
-        matches!(
-            self,
-            PbsError::Resolve(_)
-                | PbsError::Connect(_)
-                | PbsError::Tls(_)
-                | PbsError::Unauthorized(_)
-        )
-    }
-}
-
 impl std::fmt::Display for PbsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -365,10 +351,10 @@ impl PbsClient {
             {
                 return Err(HeadOrIo::Stale);
             }
-            Err(e) => return Err(HeadOrIo::Head(e)),
+            Err(e) => return Err(HeadOrIo::Bad(e.to_string())),
         };
         let head = parse_response(&conn.buffered()[..n], false)
-            .map_err(|e| HeadOrIo::Parse(e.to_string()))?;
+            .map_err(|e| HeadOrIo::Bad(e.to_string()))?;
         conn.consume(n);
         Ok(head)
     }
@@ -381,11 +367,7 @@ impl PbsClient {
                 "PBS at {} closed the connection without answering GET {path}",
                 self.endpoint
             )),
-            HeadOrIo::Head(e) => PbsError::Protocol(format!(
-                "bad response from PBS at {} to GET {path}: {e}",
-                self.endpoint
-            )),
-            HeadOrIo::Parse(e) => PbsError::Protocol(format!(
+            HeadOrIo::Bad(e) => PbsError::Protocol(format!(
                 "bad response from PBS at {} to GET {path}: {e}",
                 self.endpoint
             )),
@@ -542,8 +524,8 @@ impl PbsClient {
 enum HeadOrIo {
     Connect(PbsError),
     Stale,
-    Head(HeadError),
-    Parse(String),
+    /// The head could not be read or parsed.
+    Bad(String),
 }
 
 fn json_error(ep: &Endpoint, path: &str, e: &JsonError) -> PbsError {

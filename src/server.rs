@@ -75,11 +75,6 @@ impl Shared {
             config,
         })
     }
-
-    /// Connections open now.
-    pub fn active_connections(&self) -> usize {
-        self.active.get()
-    }
 }
 
 /// Accepts connections forever, each served by a task on `ex`.

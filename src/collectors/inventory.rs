@@ -232,7 +232,7 @@ struct NamespaceSink<'a> {
 
 impl Sink for NamespaceSink<'_> {
     fn scalar(&mut self, path: &Path<'_>, value: Scalar<'_>) {
-        if let (true, Some(ns)) = (path.is_item_field(&["ns"]), value.as_str()) {
+        if let (Some("ns"), Some(ns)) = (path.item_key(), value.as_str()) {
             let s = &mut *self.store;
             if s.ns_len == s.namespaces.len() {
                 s.namespaces.push(String::new());

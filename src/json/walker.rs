@@ -46,23 +46,6 @@ impl Path<'_> {
         self.frames.get(i).filter(|f| f.is_array).map(|f| f.index)
     }
 
-    /// The last segment's key, if it is inside an object.
-    pub fn last_key(&self) -> Option<&str> {
-        self.len().checked_sub(1).and_then(|i| self.key(i))
-    }
-
-    /// True when the path is `data` then an array index (an item of a `{"data":[...]}` list),
-    /// followed by exactly `rest` keys.
-    pub fn is_item_field(&self, rest: &[&str]) -> bool {
-        self.len() == 2 + rest.len()
-            && self.key(0) == Some("data")
-            && self.index(1).is_some()
-            && rest
-                .iter()
-                .enumerate()
-                .all(|(i, k)| self.key(2 + i) == Some(*k))
-    }
-
     /// True when the path is `data` then exactly `rest` keys (a field of `{"data":{...}}`).
     pub fn is_data_field(&self, rest: &[&str]) -> bool {
         self.len() == 1 + rest.len()
