@@ -6,6 +6,7 @@
 
 pub mod budget;
 pub mod client;
+pub mod collection;
 pub mod collectors;
 pub mod config;
 pub mod deadline;
