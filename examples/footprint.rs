@@ -18,7 +18,7 @@
 //! (exporter did not start, a scrape failed its sanity check, ...); 2 on bad arguments.
 
 use argh::FromArgs;
-use pbs_exporter::sim::{self, Profile, SimConfig};
+use pbs_sim::{self as sim, Profile, SimConfig};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
