@@ -20,7 +20,7 @@
 mod support;
 
 use argh::FromArgs;
-use pbs_exporter::sim::{self, Profile, SimConfig};
+use pbs_sim::{self as sim, Profile, SimConfig};
 use std::io;
 use std::net::TcpStream;
 use std::path::PathBuf;

@@ -23,7 +23,7 @@
 mod support;
 
 use argh::FromArgs;
-use pbs_exporter::sim::{self, Profile, SimConfig};
+use pbs_sim::{self as sim, Profile, SimConfig};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;

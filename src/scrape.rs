@@ -5,7 +5,7 @@
 use crate::client::PbsClient;
 use crate::collectors::inventory::Inventory;
 use crate::collectors::process::{self, ProcessStats};
-use crate::collectors::{self, CollectorId, Ctx, Scratch};
+use crate::collectors::{self, CollectorId, Ctx};
 use crate::exposition::{Cursor, Families};
 use crate::json::{Path, Scalar, Sink};
 use crate::{log_info, log_warn};
@@ -24,6 +24,8 @@ crate::families! {
 /// The state of one collector between scrapes.
 struct Slot {
     id: CollectorId,
+    /// What the collector keeps between scrapes.
+    state: collectors::State,
     /// This scrape's failures.
     errors: Vec<String>,
     /// A digest of the previous scrape's failures, to log only changes.
@@ -76,7 +78,6 @@ pub struct Scraper {
     output: Output,
     process_stats: ProcessStats,
     inventory: Inventory,
-    scratch: Scratch,
     version: Version,
     /// Whether the previous scrape found PBS up (`None` before the first).
     was_up: Option<bool>,
@@ -106,10 +107,12 @@ impl Scraper {
     /// A scraper that runs `enabled` collectors against PBS through `client`.
     pub fn new(client: PbsClient, enabled: &[CollectorId]) -> Self {
         let slots: Vec<Slot> = CollectorId::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|id| enabled.contains(id))
             .map(|id| Slot {
                 id,
+                state: id.new_state(),
                 errors: Vec::new(),
                 last_errors: digest(&[]),
             })
@@ -120,7 +123,6 @@ impl Scraper {
             slots,
             process_stats: ProcessStats::new(),
             inventory: Inventory::default(),
-            scratch: Scratch::default(),
             version: Version::default(),
             was_up: None,
         }
@@ -212,9 +214,8 @@ impl Scraper {
                     inventory: &mut self.inventory,
                     deadline,
                     errors: &mut slot.errors,
-                    scratch: &mut self.scratch,
                 };
-                collectors::collect(slot.id, &mut ctx, families).await;
+                collectors::collect(&mut slot.state, &mut ctx, families).await;
             }
             let ok = slot.errors.is_empty();
             let labels = [("collector", name)];

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use pbs_exporter::sim;
+use pbs_sim as sim;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
