@@ -129,6 +129,9 @@ pub async fn serve(
             connection::handle(&mut conn, &task_shared.collection, cfg, &ticket.activity).await;
         })
         .detach();
+        // Let the new task, and those of evicted connections, run before the next accept: a
+        // burst of connections then never piles up as tasks not yet run.
+        futures_lite::future::yield_now().await;
     }
 }
 
