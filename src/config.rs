@@ -278,10 +278,7 @@ pub fn load(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         Some((list, from)) => {
             parse_collectors(&list).map_err(|e| ConfigError(format!("{from}: {e}")))?
         }
-        None => CollectorId::ALL
-            .into_iter()
-            .filter(|c| c.default_enabled())
-            .collect(),
+        None => CollectorId::defaults().collect(),
     };
 
     let max_body = match src.get(
@@ -382,10 +379,7 @@ pub fn parse_collectors(list: &str) -> Result<Vec<CollectorId>, String> {
     let mut on: Vec<CollectorId> = if replaces {
         Vec::new()
     } else {
-        CollectorId::ALL
-            .into_iter()
-            .filter(|c| c.default_enabled())
-            .collect()
+        CollectorId::defaults().collect()
     };
     for item in items {
         let (add, name) = match item.as_bytes()[0] {
@@ -403,7 +397,8 @@ pub fn parse_collectors(list: &str) -> Result<Vec<CollectorId>, String> {
         }
     }
     Ok(CollectorId::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|c| on.contains(c))
         .collect())
 }
@@ -436,7 +431,7 @@ mod tests {
         assert_eq!(c.timeout, Duration::from_secs(10));
         assert_eq!(c.metrics_path, "/metrics");
         assert_eq!(c.trust, Trust::System);
-        assert_eq!(c.collectors, CollectorId::ALL.to_vec());
+        assert_eq!(c.collectors, CollectorId::defaults().collect::<Vec<_>>());
         assert_eq!(c.listen[0].port(), 10019);
     }
 
