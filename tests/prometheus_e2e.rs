@@ -22,7 +22,7 @@
 //!   [`CLOCK_AHEAD`] after `BASE`.
 //!
 //! The test takes about 70–100 s and needs `prometheus` on PATH, so it runs only when
-//! `PBS_EXPORTER_E2E=1` (`.ci/run` sets it and installs Prometheus); otherwise it says it skipped.
+//! `PROMETHEUS_E2E=1` (`.ci/run` sets it and installs Prometheus); otherwise it says it skipped.
 
 mod common;
 
@@ -117,8 +117,8 @@ const READ: [(usize, usize); 3] = [(0, 0), (1, 0), (1, 1)];
 
 #[test]
 fn the_dashboard_returns_data_and_the_simulators_faults_fire_exactly_their_alerts() {
-    if std::env::var_os("PBS_EXPORTER_E2E").is_none() {
-        eprintln!("skipped: set PBS_EXPORTER_E2E=1 to run it (needs Debian's prometheus)");
+    if std::env::var_os("PROMETHEUS_E2E").is_none() {
+        eprintln!("skipped: set PROMETHEUS_E2E=1 to run it (needs Debian's prometheus)");
         return;
     }
     let sim = start_sim(PROFILE, |c| {
