@@ -260,7 +260,7 @@ fn check_dashboard(prom: &Prometheus, main: &str, started: Instant) {
     let queries = panel_queries(&dashboard);
     assert!(queries.len() >= 40, "{} queries", queries.len());
     let mut empty = Vec::new();
-    let mut pending = 0;
+    let (mut runs, mut with_data, mut pending) = (0, 0, 0);
     for q in &queries {
         assert!(
             q.expr.contains("$target"),
@@ -292,8 +292,9 @@ fn check_dashboard(prom: &Prometheus, main: &str, started: Instant) {
             let allowed = EMPTY_FROM_THE_SIMULATOR
                 .iter()
                 .any(|(title, r, _)| *title == q.title && *r == q.ref_id);
+            runs += 1;
             match (has_data, is_pending || allowed) {
-                (true, _) => {}
+                (true, _) => with_data += 1,
                 (false, true) => pending += 1,
                 (false, false) => empty.push(format!("{} (namespace {ns}): {expr}", q.id())),
             }
@@ -308,7 +309,8 @@ fn check_dashboard(prom: &Prometheus, main: &str, started: Instant) {
         empty.join("\n")
     );
     eprintln!(
-        "{} panel queries returned data; {pending} read families not exported yet",
+        "{} panel queries, {runs} runs: {with_data} returned data, {pending} read families \
+         not exported yet",
         queries.len()
     );
 }
