@@ -28,9 +28,13 @@ fn main() -> ExitCode {
         }
     };
     log::set_level(config.log_level);
+    let Some(default) = config.routes.default.clone() else {
+        eprintln!("pbs-exporter: multi-target routing is not wired yet: set PBS_ENDPOINT");
+        return ExitCode::from(2);
+    };
 
-    let tls = if config.endpoint.tls {
-        match tls::client_config(&config.trust) {
+    let tls = if default.endpoint.tls {
+        match tls::client_config(&default.trust) {
             Ok(t) => Some(t),
             Err(e) => {
                 eprintln!("pbs-exporter: PBS_CA_FILE / --ca-file: {e}");
@@ -40,7 +44,7 @@ fn main() -> ExitCode {
     } else {
         None
     };
-    let trust = match (&config.trust, config.endpoint.tls) {
+    let trust = match (&default.trust, default.endpoint.tls) {
         (_, false) => "none (plain http)".to_string(),
         (Trust::Fingerprint(fp), _) => {
             format!("pinned fingerprint {}", tls::format_fingerprint(fp))
@@ -49,7 +53,7 @@ fn main() -> ExitCode {
         (Trust::System, _) => "system CA store".to_string(),
         (Trust::Insecure, _) => "none (insecure)".to_string(),
     };
-    if config.trust == Trust::Insecure && config.endpoint.tls {
+    if default.trust == Trust::Insecure && default.endpoint.tls {
         log_warn!(
             "TLS certificate verification is OFF (PBS_INSECURE / --insecure): anyone between the exporter and PBS can read the API token; pin the certificate with PBS_FINGERPRINT instead"
         );
@@ -75,15 +79,15 @@ fn main() -> ExitCode {
     };
 
     let client = PbsClient::new(
-        config.endpoint.clone(),
-        &config.token_id,
-        config.secret.expose(),
+        default.endpoint.clone(),
+        &default.token_id,
+        default.secret.expose(),
         tls,
-        config.timeout,
+        default.timeout,
         config.max_body,
     );
-    let scraper = Scraper::new(client, &config.collectors);
-    let names: Vec<&str> = config.collectors.iter().map(|c| c.name()).collect();
+    let scraper = Scraper::new(client, &default.collectors, config.compat);
+    let names: Vec<&str> = default.collectors.iter().map(|c| c.name()).collect();
     log_info!(
         "pbs-exporter {} listening on {} (metrics at {}), scraping {} as token {} (TLS trust: {trust}), collectors: {}",
         env!("CARGO_PKG_VERSION"),
@@ -93,8 +97,8 @@ fn main() -> ExitCode {
             .map(|a| a.to_string())
             .unwrap_or_default(),
         config.metrics_path,
-        config.endpoint,
-        config.token_id,
+        default.endpoint,
+        default.token_id,
         names.join(",")
     );
 

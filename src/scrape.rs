@@ -4,10 +4,11 @@
 
 use crate::client::PbsClient;
 use crate::collectors::inventory::Inventory;
-use crate::collectors::process::{self, ProcessStats};
 use crate::collectors::{self, CollectorId, Ctx, Scratch};
+use crate::config::Compat;
 use crate::exposition::{Cursor, Families};
 use crate::json::{Path, Scalar, Sink};
+use crate::natrontech;
 use crate::{log_info, log_warn};
 use std::time::Instant;
 
@@ -17,7 +18,6 @@ crate::families! {
         Version => Gauge "pbs_version_info" "The PBS version as labels (version, release, repoid). Always 1.",
         CollectorSuccess => Gauge "pbs_scrape_collector_success" "1 when the collector got everything it asked PBS for in this scrape.",
         CollectorDuration => Gauge "pbs_scrape_collector_duration_seconds" "Wall time the collector took in this scrape.",
-        BuildInfo => Gauge "pbs_exporter_build_info" "The exporter's version as a label. Always 1.",
     }
 }
 
@@ -36,8 +36,8 @@ pub struct Scraper {
     client: PbsClient,
     slots: Vec<Slot>,
     core: Families,
-    process: Families,
-    process_stats: ProcessStats,
+    /// natrontech's families (`--compat natrontech`), written by the same collectors.
+    compat: Option<Families>,
     inventory: Inventory,
     scratch: Scratch,
     version: Version,
@@ -66,8 +66,9 @@ impl Sink for Version {
 }
 
 impl Scraper {
-    /// A scraper that runs `enabled` collectors against PBS through `client`.
-    pub fn new(client: PbsClient, enabled: &[CollectorId]) -> Self {
+    /// A scraper that runs `enabled` collectors against PBS through `client`, writing
+    /// `compat`'s families too.
+    pub fn new(client: PbsClient, enabled: &[CollectorId], compat: Compat) -> Self {
         let slots = CollectorId::ALL
             .into_iter()
             .filter(|id| enabled.contains(id))
@@ -82,8 +83,7 @@ impl Scraper {
             client,
             slots,
             core: Families::new(Family::TABLE),
-            process: Families::new(process::Family::TABLE),
-            process_stats: ProcessStats::new(),
+            compat: (compat == Compat::Natrontech).then(natrontech::families),
             inventory: Inventory::default(),
             scratch: Scratch::default(),
             version: Version::default(),
@@ -99,12 +99,13 @@ impl Scraper {
     /// Renders the last scrape's exposition from `cursor` into `out`, until `out` holds at least
     /// `limit` bytes or all is rendered; returns true when there is more.
     pub fn render(&self, cursor: &mut RenderCursor, out: &mut Vec<u8>, limit: usize) -> bool {
-        let sets = 2 + self.slots.len();
+        let sets = 1 + self.slots.len() + self.compat.is_some() as usize;
         while cursor.set < sets {
-            let families = match cursor.set {
-                0 => &self.core,
-                i if i <= self.slots.len() => &self.slots[i - 1].families,
-                _ => &self.process,
+            let families = match (cursor.set, &self.compat) {
+                (0, _) => &self.core,
+                (i, _) if i <= self.slots.len() => &self.slots[i - 1].families,
+                (_, Some(compat)) => compat,
+                (_, None) => &self.core,
             };
             if families.render(&mut cursor.inner, out, limit) {
                 return true;
@@ -127,6 +128,9 @@ impl Scraper {
     /// Scrapes PBS, finishing by `deadline`. Render the result with [`Scraper::render`].
     pub async fn scrape(&mut self, deadline: Instant) {
         self.core.clear();
+        if let Some(c) = &mut self.compat {
+            c.clear();
+        }
         self.inventory.clear();
         for s in &mut self.slots {
             s.families.clear();
@@ -153,9 +157,25 @@ impl Scraper {
             log_info!("PBS at {} answers again", self.client.endpoint());
         }
         self.was_up = Some(up);
-        self.core.sample(Family::Up, &[], up);
+        if let Some(c) = &mut self.compat {
+            // Same name as ours: natrontech's HELP, our semantics.
+            c.sample(natrontech::Family::Up, &[], up);
+        } else {
+            self.core.sample(Family::Up, &[], up);
+        }
         if up {
             let v = &self.version;
+            if let Some(c) = &mut self.compat {
+                c.sample(
+                    natrontech::Family::Version,
+                    &[
+                        ("release", &v.release),
+                        ("repoid", &v.repoid),
+                        ("version", &v.version),
+                    ],
+                    1u64,
+                );
+            }
             self.core.sample(
                 Family::Version,
                 &[
@@ -182,6 +202,7 @@ impl Scraper {
                     deadline,
                     errors: &mut slot.errors,
                     scratch: &mut self.scratch,
+                    compat: self.compat.as_mut(),
                 };
                 collectors::collect(slot.id, &mut ctx, &mut slot.families).await;
             }
@@ -197,13 +218,9 @@ impl Scraper {
                 report_changes(slot);
             }
         }
-        self.core.sample(
-            Family::BuildInfo,
-            &[("version", env!("CARGO_PKG_VERSION"))],
-            1u64,
-        );
-        self.process.clear();
-        self.process_stats.collect(&mut self.process);
+        if let Some(c) = &mut self.compat {
+            c.sort_samples();
+        }
     }
 }
 

@@ -84,6 +84,8 @@ pub struct Ctx<'a> {
     pub errors: &'a mut Vec<String>,
     /// Per-item state kept from scrape to scrape, so a steady-state scrape reuses its strings.
     pub scratch: &'a mut Scratch,
+    /// natrontech's families, when `--compat natrontech` asks for them.
+    pub compat: Option<&'a mut Families>,
 }
 
 /// Keys of the items already written from one response. PBS never repeats an item, but a
@@ -138,6 +140,7 @@ pub struct Scratch {
     group: groups::Group,
     snapshot: snapshots::Snapshot,
     aggregates: snapshots::Aggregates,
+    ids: crate::natrontech::SnapshotIds,
     seen: Seen,
 }
 
