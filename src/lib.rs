@@ -4,6 +4,7 @@
 //! (`json`) → one collector per PBS area (`collectors`) → exposition writer (`exposition`) →
 //! the exporter's HTTP server.
 
+pub mod budget;
 pub mod client;
 pub mod collectors;
 pub mod config;

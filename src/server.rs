@@ -3,6 +3,7 @@
 //! scrapes from one collection at a time: a scrape that arrives while a collection is running
 //! waits for it and is answered with its result, so PBS never sees more than one collection.
 
+use crate::budget;
 use crate::exposition::CONTENT_TYPE;
 use crate::http::conn::{Conn, HeadError};
 use crate::http::head::parse_request;
@@ -34,6 +35,8 @@ pub struct ServerConfig {
     pub write_timeout: Duration,
     /// Deadline of a scrape when Prometheus does not send its scrape timeout.
     pub default_scrape_timeout: Duration,
+    /// Longest deadline of a scrape, whatever Prometheus sends.
+    pub max_scrape_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -46,6 +49,7 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(30),
             default_scrape_timeout: Duration::from_secs(60),
+            max_scrape_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -172,7 +176,11 @@ async fn handle(stream: Async<TcpStream>, shared: &Shared) -> io::Result<()> {
         // This server reads no request bodies: answer, then close.
         let keep_alive = req.keep_alive && !req.has_body;
         let is_head = req.method == "HEAD";
-        let scrape_timeout = req.scrape_timeout;
+        let budget = budget::scrape_budget(
+            req.scrape_timeout,
+            cfg.default_scrape_timeout,
+            cfg.max_scrape_timeout,
+        );
         let http11 = req.http11;
         enum Route {
             Metrics,
@@ -195,10 +203,7 @@ async fn handle(stream: Async<TcpStream>, shared: &Shared) -> io::Result<()> {
         conn.consume(head_len);
         match route {
             Route::Metrics => {
-                let budget = scrape_timeout
-                    .map(|t| Duration::from_secs_f64((t - 0.5).max(t * 0.5)))
-                    .unwrap_or(cfg.default_scrape_timeout);
-                let deadline = arrived + budget;
+                let deadline = budget::deadline(arrived, budget);
                 let guard = collect(shared, deadline).await;
                 let chunked = http11 && keep_alive;
                 let write = write_metrics(&mut conn, &guard, is_head, chunked, &mut head_buf);

@@ -196,3 +196,21 @@ fn http10_clients_get_a_plain_body_and_a_closed_connection() {
     assert_eq!(common::expo::parse(body).value("pbs_up", &[]), 1.0);
     let _ = get;
 }
+
+#[test]
+fn no_scrape_timeout_header_takes_the_exporter_down() {
+    let sim = start_sim(PROFILE, |_| {});
+    let exp = Exporter::start(&sim, &[], &[]);
+    let long = "9".repeat(400);
+    for v in [
+        "1e20", "1e300", "NaN", "inf", "-inf", "0", "-0", "-5", "0x10", "", &long, "1e-300",
+    ] {
+        let r = get(
+            exp.addr,
+            "/metrics",
+            &[("X-Prometheus-Scrape-Timeout-Seconds", v)],
+        );
+        assert_eq!(r.status, 200, "{v:?}");
+        assert_eq!(exp.scrape().value("pbs_up", &[]), 1.0, "after {v:?}");
+    }
+}

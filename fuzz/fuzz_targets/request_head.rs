@@ -5,7 +5,8 @@
 //! Asserts:
 //! * `parse_request` never panics; on success `method`, `path` and a non-empty `query` are
 //!   slices of the input, `path` has no `?`, `query` is non-empty only if the target had a `?`,
-//!   a `Connection: close` token means no keep-alive, a scrape timeout is finite and positive;
+//!   a `Connection: close` token means no keep-alive, the scrape budget made of its
+//!   scrape timeout is within the maximum and its deadline computes;
 //! * `read_head` returns the length of the input up to and including its first CRLFCRLF, which
 //!   fits the buffer, and leaves the bytes after it buffered or unread; `TooLarge` only when the
 //!   buffer is full without a CRLFCRLF, `Closed` only on empty input, `Truncated` only when the
@@ -14,10 +15,12 @@
 
 use futures_lite::future::block_on;
 use libfuzzer_sys::fuzz_target;
+use pbs_exporter::budget::{self, scrape_budget};
 use pbs_exporter::http::conn::{Conn, HeadError};
 use pbs_exporter::http::head::{RequestHead, parse_request};
 use pbs_exporter_fuzz::stream::source;
 use pbs_exporter_fuzz::{contains_ignore_case, is_subslice};
+use std::time::{Duration, Instant};
 
 fn find_crlfcrlf(b: &[u8]) -> Option<usize> {
     b.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
@@ -38,9 +41,12 @@ fn check_request(input: &[u8], r: &RequestHead<'_>) {
         // Without a `close` token anywhere, only HTTP/1.0 turns keep-alive off.
         assert!(contains_ignore_case(input, b"HTTP/1.0"), "keep-alive off without reason");
     }
-    if let Some(t) = r.scrape_timeout {
-        assert!(t.is_finite() && t > 0.0, "scrape timeout {t}");
-    }
+    // What the server does with the scrape timeout: a budget within the maximum, a deadline.
+    let max = Duration::from_secs(60);
+    let b = scrape_budget(r.scrape_timeout, Duration::from_secs(30), max);
+    assert!(b <= max, "budget {b:?} over the maximum");
+    let now = Instant::now();
+    assert!(budget::deadline(now, b) >= now);
 }
 
 fuzz_target!(|data: &[u8]| {
