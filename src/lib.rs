@@ -6,6 +6,7 @@
 
 pub mod budget;
 pub mod client;
+pub mod collection;
 pub mod collectors;
 pub mod config;
 pub mod deadline;
@@ -21,5 +22,6 @@ pub mod scrape;
 pub mod server;
 pub mod sim;
 pub mod target;
+pub mod target_map;
 pub mod tls;
 pub mod tls_stream;

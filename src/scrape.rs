@@ -43,6 +43,8 @@ pub struct Scraper {
     version: Version,
     /// Whether the previous scrape found PBS up (`None` before the first).
     was_up: Option<bool>,
+    /// Names the target in log lines.
+    label: String,
 }
 
 /// `/version`'s fields.
@@ -88,7 +90,19 @@ impl Scraper {
             scratch: Scratch::default(),
             version: Version::default(),
             was_up: None,
+            label: String::new(),
         }
+    }
+
+    /// Names the target in this scraper's log lines (the endpoint, and the module).
+    pub fn with_label(mut self, label: String) -> Self {
+        self.label = label;
+        self
+    }
+
+    /// The target's name for log lines.
+    fn target(&self) -> Target<'_> {
+        Target(&self.label, self.client.endpoint())
     }
 
     /// The PBS client.
@@ -148,13 +162,16 @@ impl Scraper {
             Ok(()) => true,
             Err(e) => {
                 if self.was_up != Some(false) {
-                    log_warn!("PBS is down for this exporter: {e}");
+                    log_warn!(
+                        "target {}: PBS is down for this exporter: {e}",
+                        self.target()
+                    );
                 }
                 false
             }
         };
         if up && self.was_up == Some(false) {
-            log_info!("PBS at {} answers again", self.client.endpoint());
+            log_info!("target {}: PBS answers again", self.target());
         }
         self.was_up = Some(up);
         if let Some(c) = &mut self.compat {
@@ -215,7 +232,7 @@ impl Scraper {
                 started.elapsed().as_secs_f64(),
             );
             if up {
-                report_changes(slot);
+                report_changes(slot, &self.label, self.client.endpoint());
             }
         }
         if let Some(c) = &mut self.compat {
@@ -232,18 +249,39 @@ pub struct RenderCursor {
 }
 
 /// Logs a collector's failures when they differ from the previous scrape's, and its recovery.
-fn report_changes(slot: &mut Slot) {
+fn report_changes(slot: &mut Slot, label: &str, endpoint: &crate::client::Endpoint) {
     let digest = digest(&slot.errors);
     if digest == slot.last_errors {
         return;
     }
     if slot.errors.is_empty() {
-        log_info!("collector {} works again", slot.id.name());
+        log_info!(
+            "target {}: collector {} works again",
+            Target(label, endpoint),
+            slot.id.name()
+        );
     }
     for e in &slot.errors {
-        log_warn!("collector {} failed: {e}", slot.id.name());
+        log_warn!(
+            "target {}: collector {} failed: {e}",
+            Target(label, endpoint),
+            slot.id.name()
+        );
     }
     slot.last_errors = digest;
+}
+
+/// A target's name in a log line: its label, else its endpoint.
+struct Target<'a>(&'a str, &'a crate::client::Endpoint);
+
+impl std::fmt::Display for Target<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            write!(f, "{}", self.1)
+        } else {
+            f.write_str(self.0)
+        }
+    }
 }
 
 /// FNV-1a over a list of messages.

@@ -7,12 +7,15 @@ use crate::budget;
 use crate::exposition::CONTENT_TYPE;
 use crate::http::conn::{Conn, HeadError};
 use crate::http::head::parse_request;
-use crate::log_debug;
+use crate::http::query::parse_scrape_query;
+use crate::own::{OwnCursor, OwnMetrics};
+use crate::routing::{Route as Scrape, Routes};
 use crate::scrape::{RenderCursor, Scraper};
+use crate::target_map::TargetMap;
+use crate::{log_debug, log_error};
 use async_executor::LocalExecutor;
 use async_io::{Async, Timer};
-use async_lock::Mutex;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io::{self, Write};
 use std::net::{TcpListener, TcpStream};
 use std::rc::Rc;
@@ -54,30 +57,49 @@ impl Default for ServerConfig {
     }
 }
 
-/// The scraper shared by all connections, with what is needed to share one collection.
+/// What all connections share: the routing table, the targets' state, the exporter's own
+/// metrics.
 pub struct Shared {
-    scraper: Mutex<Scraper>,
-    /// Collections started so far; the running one has this number.
-    started: Cell<u64>,
-    /// Number of the last collection that finished.
-    finished: Cell<u64>,
-    /// A collection is running now.
-    running: Cell<bool>,
+    routes: RefCell<Routes>,
+    targets: RefCell<TargetMap>,
+    own: RefCell<OwnMetrics>,
     active: Cell<usize>,
     config: ServerConfig,
 }
 
 impl Shared {
-    /// Shares `scraper` between the connections of a server configured by `config`.
-    pub fn new(scraper: Scraper, config: ServerConfig) -> Rc<Shared> {
+    /// State for a server configured by `config` that routes by `routes` and keeps its targets
+    /// in `targets`.
+    pub fn new(routes: Routes, targets: TargetMap, config: ServerConfig) -> Rc<Shared> {
         Rc::new(Shared {
-            scraper: Mutex::new(scraper),
-            started: Cell::new(0),
-            finished: Cell::new(0),
-            running: Cell::new(false),
+            routes: RefCell::new(routes),
+            targets: RefCell::new(targets),
+            own: RefCell::new(OwnMetrics::new()),
             active: Cell::new(0),
             config,
         })
+    }
+
+    /// Replaces the routing table (SIGHUP) and drops every target, so new credentials and trust
+    /// apply from the next scrape on; scrapes running now finish with the old ones.
+    pub fn reload(&self, routes: Routes) {
+        *self.routes.borrow_mut() = routes;
+        self.targets.borrow_mut().clear();
+    }
+
+    /// The exporter's own metrics now, as text (about 1 KB; not held across an await, so
+    /// concurrent requests never contend for it).
+    fn own_text(&self) -> Vec<u8> {
+        let mut own = self.own.borrow_mut();
+        own.collect();
+        let mut out = Vec::with_capacity(1024);
+        own.render(&mut OwnCursor::default(), &mut out, usize::MAX);
+        out
+    }
+
+    /// Number of targets kept now.
+    pub fn targets_kept(&self) -> usize {
+        self.targets.borrow().len()
     }
 }
 
@@ -182,6 +204,8 @@ async fn handle(stream: Async<TcpStream>, shared: &Shared) -> io::Result<()> {
             cfg.max_scrape_timeout,
         );
         let http11 = req.http11;
+        // Copied (no allocation when empty): the head's buffer is consumed below.
+        let query = String::from(req.query);
         enum Route {
             Metrics,
             Health,
@@ -203,11 +227,78 @@ async fn handle(stream: Async<TcpStream>, shared: &Shared) -> io::Result<()> {
         conn.consume(head_len);
         match route {
             Route::Metrics => {
-                let deadline = budget::deadline(arrived, budget);
-                let guard = collect(shared, deadline).await;
+                let route =
+                    parse_scrape_query(&query).and_then(|q| shared.routes.borrow().resolve(&q));
+                let spec = match route {
+                    Err(msg) => {
+                        let msg = format!("{msg}\n");
+                        respond(
+                            &mut conn,
+                            &mut head_buf,
+                            "400 Bad Request",
+                            "text/plain",
+                            msg.as_bytes(),
+                            keep_alive,
+                        )
+                        .await?;
+                        if !keep_alive {
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                    Ok(Scrape::Own) => None,
+                    Ok(Scrape::Default(spec)) => Some((spec, true)),
+                    Ok(Scrape::Target(spec)) => Some((spec, false)),
+                };
+                let with_own = spec.as_ref().is_none_or(|(_, own)| *own);
                 let chunked = http11 && keep_alive;
-                let write = write_metrics(&mut conn, &guard, is_head, chunked, &mut head_buf);
-                timeout(cfg.write_timeout, write).await?;
+                match spec {
+                    None => {
+                        let own = shared.own_text();
+                        let write = write_metrics(
+                            &mut conn,
+                            None,
+                            Some(&own),
+                            is_head,
+                            chunked,
+                            &mut head_buf,
+                        );
+                        timeout(cfg.write_timeout, write).await?;
+                    }
+                    Some((spec, _)) => {
+                        let collection = shared.targets.borrow_mut().get(&spec, arrived);
+                        let collection = match collection {
+                            Ok(c) => c,
+                            Err(e) => {
+                                log_error!("{e}");
+                                let msg = format!("{e}\n");
+                                respond(
+                                    &mut conn,
+                                    &mut head_buf,
+                                    "500 Internal Server Error",
+                                    "text/plain",
+                                    msg.as_bytes(),
+                                    false,
+                                )
+                                .await?;
+                                return Ok(());
+                            }
+                        };
+                        let deadline = budget::deadline(arrived, budget);
+                        let guard = collection.collect(deadline).await;
+                        // Read after the collection: the own metrics of this moment.
+                        let own = with_own.then(|| shared.own_text());
+                        let write = write_metrics(
+                            &mut conn,
+                            Some(&guard),
+                            own.as_deref(),
+                            is_head,
+                            chunked,
+                            &mut head_buf,
+                        );
+                        timeout(cfg.write_timeout, write).await?;
+                    }
+                }
                 if !chunked {
                     return Ok(());
                 }
@@ -274,7 +365,8 @@ const SIZE_LINE: usize = 10;
 /// text never exists whole), or until close for HTTP/1.0.
 async fn write_metrics(
     conn: &mut Conn<Async<TcpStream>>,
-    scraper: &Scraper,
+    scraper: Option<&Scraper>,
+    own: Option<&[u8]>,
     is_head: bool,
     chunked: bool,
     buf: &mut Vec<u8>,
@@ -291,13 +383,18 @@ async fn write_metrics(
         return Ok(());
     }
     let mut cursor = RenderCursor::default();
+    let mut own = own;
     let mut more = true;
     while more {
         buf.clear();
         if chunked {
             buf.extend_from_slice(b"00000000\r\n");
         }
-        more = scraper.render(&mut cursor, buf, CHUNK);
+        more = scraper.is_some_and(|s| s.render(&mut cursor, buf, CHUNK));
+        if !more {
+            // The exporter's own metrics follow the target's (about 1 KB, in the last chunk).
+            buf.extend_from_slice(own.take().unwrap_or_default());
+        }
         if chunked {
             let len = buf.len() - SIZE_LINE;
             if len == 0 {
@@ -312,25 +409,6 @@ async fn write_metrics(
         conn.write_all(b"0\r\n\r\n").await?;
     }
     Ok(())
-}
-
-/// Runs a collection, or joins the one running when this request arrived; returns the scraper
-/// locked, its output being this request's answer.
-async fn collect(shared: &Shared, deadline: Instant) -> async_lock::MutexGuard<'_, Scraper> {
-    let joined = shared.running.get().then(|| shared.started.get());
-    let mut guard = shared.scraper.lock().await;
-    if let Some(n) = joined {
-        if shared.finished.get() >= n {
-            return guard;
-        }
-    }
-    let n = shared.started.get() + 1;
-    shared.started.set(n);
-    shared.running.set(true);
-    guard.scrape(deadline).await;
-    shared.running.set(false);
-    shared.finished.set(n);
-    guard
 }
 
 fn head_io(e: HeadError) -> io::Error {
