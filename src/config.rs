@@ -237,10 +237,7 @@ pub fn load(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         Some((list, from)) => {
             parse_collectors(&list).map_err(|e| ConfigError(format!("{from}: {e}")))?
         }
-        None => CollectorId::ALL
-            .into_iter()
-            .filter(|c| c.default_enabled())
-            .collect(),
+        None => CollectorId::defaults().collect(),
     };
 
     // The environment's credentials, needed for PBS_ENDPOINT and PBS_TARGETS.
@@ -524,10 +521,7 @@ pub fn parse_collectors(list: &str) -> Result<Vec<CollectorId>, String> {
     let mut on: Vec<CollectorId> = if replaces {
         Vec::new()
     } else {
-        CollectorId::ALL
-            .into_iter()
-            .filter(|c| c.default_enabled())
-            .collect()
+        CollectorId::defaults().collect()
     };
     for item in items {
         let (add, name) = match item.as_bytes()[0] {
@@ -545,7 +539,8 @@ pub fn parse_collectors(list: &str) -> Result<Vec<CollectorId>, String> {
         }
     }
     Ok(CollectorId::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|c| on.contains(c))
         .collect())
 }
@@ -584,7 +579,7 @@ mod tests {
         assert_eq!(d.timeout, Duration::from_secs(10));
         assert_eq!(c.metrics_path, "/metrics");
         assert_eq!(d.trust, Trust::System);
-        assert_eq!(d.collectors, CollectorId::ALL.to_vec());
+        assert_eq!(d.collectors, CollectorId::defaults().collect::<Vec<_>>());
         assert_eq!(c.listen[0].port(), 10019);
         assert!(c.routes.env_allow.is_none() && c.routes.modules.is_none());
         assert_eq!((c.compat, c.max_targets), (Compat::None, 64));

@@ -20,7 +20,6 @@ pub mod own;
 pub mod routing;
 pub mod scrape;
 pub mod server;
-pub mod sim;
 pub mod target;
 pub mod target_map;
 pub mod tls;

@@ -173,7 +173,7 @@ mod tests {
         Routes {
             modules: Some(modules),
             timeout: Duration::from_secs(10),
-            collectors: CollectorId::ALL.to_vec(),
+            collectors: CollectorId::defaults().collect(),
             ..Routes::default()
         }
     }

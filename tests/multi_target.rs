@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Exporter, get, start_sim};
-use pbs_exporter::sim::{Profile, SimHandle};
+use pbs_sim::{Profile, SimHandle};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

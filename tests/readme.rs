@@ -11,7 +11,7 @@ fn readme() -> String {
 
 fn code_families() -> BTreeSet<&'static str> {
     let mut all: Vec<&'static str> = Vec::new();
-    for id in CollectorId::ALL {
+    for &id in CollectorId::ALL {
         all.extend(id.families().iter().map(|f| f.name));
     }
     all.extend(scrape::Family::TABLE.iter().map(|f| f.name));

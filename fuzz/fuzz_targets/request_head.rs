@@ -7,10 +7,11 @@
 //!   slices of the input, `path` has no `?`, `query` is non-empty only if the target had a `?`,
 //!   a `Connection: close` token means no keep-alive, the scrape budget made of its
 //!   scrape timeout is within the maximum and its deadline computes;
-//! * `read_head` returns the length of the input up to and including its first CRLFCRLF, which
+//! * `read_head` returns the length of the input up to and including its first blank line
+//!   (CRLFCRLF, or bare LF ends: `\n\n`, `\n\r\n`), which
 //!   fits the buffer, and leaves the bytes after it buffered or unread; `TooLarge` only when the
-//!   buffer is full without a CRLFCRLF, `Closed` only on empty input, `Truncated` only when the
-//!   input ends without a CRLFCRLF.
+//!   buffer is full without a blank line, `Closed` only on empty input, `Truncated` only when the
+//!   input ends without a blank line.
 #![no_main]
 
 use futures_lite::future::block_on;
@@ -22,8 +23,14 @@ use pbs_exporter_fuzz::stream::source;
 use pbs_exporter_fuzz::{contains_ignore_case, is_subslice};
 use std::time::{Duration, Instant};
 
-fn find_crlfcrlf(b: &[u8]) -> Option<usize> {
-    b.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
+/// The end of the first blank line, CRLF or bare LF (`\n\n`, `\n\r\n`), written differently.
+fn find_blank_line(b: &[u8]) -> Option<usize> {
+    let lflf = b.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
+    let lfcrlf = b.windows(3).position(|w| w == b"\n\r\n").map(|i| i + 3);
+    match (lflf, lfcrlf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 fn check_request(input: &[u8], r: &RequestHead<'_>) {
@@ -63,7 +70,7 @@ fuzz_target!(|data: &[u8]| {
     let mut conn = Conn::new(source(input, data[1]), cap);
     match block_on(conn.read_head()) {
         Ok(n) => {
-            let want = find_crlfcrlf(input).expect("head found without CRLFCRLF");
+            let want = find_blank_line(input).expect("head found without a blank line");
             assert_eq!(n, want, "head length");
             assert!(n <= cap);
             let buffered = conn.buffered();
@@ -78,12 +85,12 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(HeadError::TooLarge) => {
             assert!(input.len() >= cap, "TooLarge with {} < {cap} bytes", input.len());
-            assert!(find_crlfcrlf(&input[..cap]).is_none(), "TooLarge but head fits");
+            assert!(find_blank_line(&input[..cap]).is_none(), "TooLarge but head fits");
         }
         Err(HeadError::Closed) => assert!(input.is_empty(), "Closed on non-empty input"),
         Err(HeadError::Truncated) => {
             assert!(!input.is_empty() && input.len() < cap, "Truncated with {} bytes", input.len());
-            assert!(find_crlfcrlf(input).is_none(), "Truncated but a head is there");
+            assert!(find_blank_line(input).is_none(), "Truncated but a head is there");
         }
         Err(HeadError::Io(e)) => panic!("I/O error from an in-memory stream: {e}"),
     }

@@ -33,7 +33,7 @@ fn routes() -> &'static Routes {
     ROUTES.get_or_init(|| Routes {
         modules: Some(Modules::parse(CONFIG).unwrap()),
         timeout: Duration::from_secs(1),
-        collectors: CollectorId::ALL.to_vec(),
+        collectors: CollectorId::defaults().collect(),
         ..Routes::default()
     })
 }

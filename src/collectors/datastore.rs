@@ -32,7 +32,7 @@ const LATEST_SANE_ESTIMATE: i64 = 32_503_680_000;
 
 /// One item of `/status/datastore-usage`.
 #[derive(Default)]
-pub(super) struct Usage {
+struct Usage {
     store: String,
     mount_status: String,
     backend_type: String,
@@ -201,8 +201,16 @@ fn write_usage(out: &mut Families, it: &Usage, stores: &[Datastore]) {
     }
 }
 
+/// What the datastore collector keeps between scrapes: the usage item being read and the
+/// datastores already written.
+#[derive(Default)]
+pub struct State {
+    usage: Usage,
+    seen: Seen,
+}
+
 /// Reads the datastore list (for maintenance modes) and the usage of every datastore.
-pub async fn collect(ctx: &mut Ctx<'_>, out: &mut Families) {
+pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
     let stores = match ctx.inventory.datastores(ctx.client, ctx.deadline).await {
         Ok(s) => s,
         Err(e) => {
@@ -211,11 +219,11 @@ pub async fn collect(ctx: &mut Ctx<'_>, out: &mut Families) {
             &[]
         }
     };
-    ctx.scratch.usage.reset();
-    ctx.scratch.seen.clear();
+    state.usage.reset();
+    state.seen.clear();
     let mut sink = UsageSink {
-        item: &mut ctx.scratch.usage,
-        seen: &mut ctx.scratch.seen,
+        item: &mut state.usage,
+        seen: &mut state.seen,
         out,
         stores,
         compat: ctx.compat.as_deref_mut(),

@@ -28,9 +28,15 @@ crate::families! {
     }
 }
 
+/// What the node collector keeps between scrapes: the status being read.
+#[derive(Default)]
+pub struct State {
+    status: Status,
+}
+
 /// The fields of the node status this collector reads.
 #[derive(Default)]
-pub(super) struct Status {
+struct Status {
     numbers: [Option<f64>; 4],
     loads: [Option<f64>; 3],
     bytes: [Option<u64>; 9],
@@ -112,8 +118,8 @@ impl Sink for Status {
 }
 
 /// Reads the node status and writes the host families.
-pub async fn collect(ctx: &mut Ctx<'_>, out: &mut Families) {
-    let s = &mut ctx.scratch.node;
+pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
+    let s = &mut state.status;
     s.reset();
     if let Err(e) = ctx
         .client
@@ -123,7 +129,7 @@ pub async fn collect(ctx: &mut Ctx<'_>, out: &mut Families) {
         ctx.fail(format_args!("reading the node status"), &e);
         return;
     }
-    write(&ctx.scratch.node, out, ctx.compat.as_deref_mut());
+    write(s, out, ctx.compat.as_deref_mut());
 }
 
 /// Writes the host families from a node status body given in pieces (fuzzing, benchmarks).

@@ -6,8 +6,7 @@
 //! "Newest snapshot" means the newest *finished* one (it has a size): a backup running right now
 //! must not make the group look unverified.
 
-use super::groups::MAX_TEXT_LABEL;
-use super::{Ctx, datastore_path, set};
+use super::{Ctx, MAX_TEXT_LABEL, datastore_path, set};
 use crate::exposition::{Families, truncate_utf8};
 use crate::json::{JsonError, JsonReader, Path, Scalar, Sink};
 use crate::natrontech::SnapshotIds;
@@ -50,7 +49,7 @@ impl Verification {
 
 /// One item of `/snapshots`.
 #[derive(Default)]
-pub(super) struct Snapshot {
+struct Snapshot {
     backup_type: String,
     backup_id: String,
     comment: String,
@@ -90,7 +89,7 @@ struct GroupAgg {
 
 /// The groups of the namespace being read.
 #[derive(Default)]
-pub(super) struct Aggregates {
+struct Aggregates {
     groups: Vec<GroupAgg>,
     len: usize,
     /// Snapshots by verification state, in `Verification` order: none, ok, failed.
@@ -240,15 +239,28 @@ impl Sink for SnapshotSink<'_> {
     }
 }
 
+/// What the snapshots collector keeps between scrapes: the request path, the snapshot being
+/// read and the running aggregates of a namespace's groups.
+#[derive(Default)]
+pub struct State {
+    path: String,
+    snapshot: Snapshot,
+    aggregates: Aggregates,
+    /// natrontech's per-`backup-id` figures (`--compat natrontech`).
+    ids: SnapshotIds,
+}
+
 /// Reads the snapshots of every namespace of every readable datastore.
-pub async fn collect(ctx: &mut Ctx<'_>, out: &mut Families) {
+pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
     let Some(count) = super::datastore_count(ctx).await else {
         return;
     };
-    let path = &mut ctx.scratch.path;
-    let item = &mut ctx.scratch.snapshot;
-    let aggs = &mut ctx.scratch.aggregates;
-    let ids = &mut ctx.scratch.ids;
+    let State {
+        path,
+        snapshot: item,
+        aggregates: aggs,
+        ids,
+    } = state;
     for i in 0..count {
         let Some(store) =
             super::readable_store(ctx.inventory, ctx.client, ctx.deadline, ctx.errors, i).await
