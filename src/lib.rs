@@ -16,6 +16,5 @@ pub mod json;
 pub mod log;
 pub mod scrape;
 pub mod server;
-pub mod sim;
 pub mod tls;
 pub mod tls_stream;

@@ -27,8 +27,8 @@
 mod common;
 
 use common::{Exporter, start_sim};
-use pbs_exporter::sim::Profile;
-use pbs_exporter::sim::model::{self, VerifyState};
+use pbs_sim::Profile;
+use pbs_sim::model::{self, VerifyState};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};

@@ -79,15 +79,8 @@ pub async fn handle<S: Transport, M: Metrics>(
         {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                let _ = respond(
-                    conn,
-                    &mut buf,
-                    cfg,
-                    TOO_LARGE,
-                    b"request head too large\n",
-                    false,
-                )
-                .await;
+                let reply = Reply::closing(TOO_LARGE, b"request head too large\n");
+                let _ = respond(conn, &mut buf, cfg, &reply).await;
                 return;
             }
             Err(_) => return,
@@ -103,7 +96,7 @@ pub async fn handle<S: Transport, M: Metrics>(
                     "400 Bad Request"
                 };
                 let msg = format!("{e}\n");
-                let _ = respond(conn, &mut buf, cfg, status, msg.as_bytes(), false).await;
+                let _ = respond(conn, &mut buf, cfg, &Reply::closing(status, msg.as_bytes())).await;
                 return;
             }
         };
@@ -128,43 +121,64 @@ pub async fn handle<S: Transport, M: Metrics>(
             Route::NotFound
         };
         conn.consume(head_len);
-        let written = match route {
+        let landing;
+        let reply = match route {
             Route::Metrics => {
                 let result = metrics.collect(budget::deadline(arrived, budget)).await;
                 let chunked = http11 && keep_alive;
                 let write = write_metrics(conn, &result, is_head, chunked, &mut buf);
                 match timeout(cfg.write_timeout, write).await {
-                    Ok(()) if chunked => Ok(()),
+                    Ok(()) if chunked => continue,
                     _ => return,
                 }
             }
-            Route::Health => respond(conn, &mut buf, cfg, "200 OK", b"ok\n", keep_alive).await,
+            Route::Health => Reply::text("200 OK", b"ok\n"),
             Route::Landing => {
-                let page = landing_page(&cfg.metrics_path);
-                let ct = "text/html; charset=utf-8";
-                write_head(&mut buf, "200 OK", ct, page.len(), keep_alive);
-                buf.extend_from_slice(page.as_bytes());
-                timeout(cfg.write_timeout, conn.write_all(&buf)).await
+                landing = landing_page(&cfg.metrics_path);
+                Reply {
+                    content_type: "text/html; charset=utf-8",
+                    ..Reply::text("200 OK", landing.as_bytes())
+                }
             }
-            Route::NotFound => {
-                respond(
-                    conn,
-                    &mut buf,
-                    cfg,
-                    "404 Not Found",
-                    b"not found\n",
-                    keep_alive,
-                )
-                .await
-            }
-            Route::BadMethod => {
-                let msg = b"only GET and HEAD\n";
-                let _ = respond(conn, &mut buf, cfg, "405 Method Not Allowed", msg, false).await;
-                return;
-            }
+            Route::NotFound => Reply::text("404 Not Found", b"not found\n"),
+            Route::BadMethod => Reply::closing("405 Method Not Allowed", b"only GET and HEAD\n"),
         };
-        if written.is_err() || !keep_alive {
+        let reply = Reply {
+            keep_alive: reply.keep_alive && keep_alive,
+            head_only: is_head,
+            ..reply
+        };
+        if respond(conn, &mut buf, cfg, &reply).await.is_err() || !reply.keep_alive {
             return;
+        }
+    }
+}
+
+/// A short response, written whole.
+struct Reply<'a> {
+    status: &'a str,
+    content_type: &'a str,
+    body: &'a [u8],
+    keep_alive: bool,
+    /// Answers a HEAD request: the head only.
+    head_only: bool,
+}
+
+impl<'a> Reply<'a> {
+    fn text(status: &'a str, body: &'a [u8]) -> Self {
+        Reply {
+            status,
+            content_type: "text/plain",
+            body,
+            keep_alive: true,
+            head_only: false,
+        }
+    }
+
+    fn closing(status: &'a str, body: &'a [u8]) -> Self {
+        Reply {
+            keep_alive: false,
+            ..Reply::text(status, body)
         }
     }
 }
@@ -223,31 +237,30 @@ fn head_io(e: HeadError) -> io::Error {
     }
 }
 
-fn write_head(buf: &mut Vec<u8>, status: &str, content_type: &str, len: usize, keep_alive: bool) {
+/// Writes `reply` within the write timeout.
+async fn respond<S: Transport>(
+    conn: &mut Conn<S>,
+    buf: &mut Vec<u8>,
+    cfg: &ServerConfig,
+    reply: &Reply<'_>,
+) -> io::Result<()> {
     buf.clear();
     // Writing to a Vec cannot fail.
     let _ = write!(
         buf,
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len}\r\n{}\r\n",
-        if keep_alive {
+        "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}\r\n",
+        reply.status,
+        reply.content_type,
+        reply.body.len(),
+        if reply.keep_alive {
             ""
         } else {
             "Connection: close\r\n"
         }
     );
-}
-
-/// A short plain-text response, within the write timeout.
-async fn respond<S: Transport>(
-    conn: &mut Conn<S>,
-    buf: &mut Vec<u8>,
-    cfg: &ServerConfig,
-    status: &str,
-    body: &[u8],
-    keep_alive: bool,
-) -> io::Result<()> {
-    write_head(buf, status, "text/plain", body.len(), keep_alive);
-    buf.extend_from_slice(body);
+    if !reply.head_only {
+        buf.extend_from_slice(reply.body);
+    }
     timeout(cfg.write_timeout, conn.write_all(buf)).await
 }
 
@@ -301,6 +314,37 @@ mod tests {
         async fn write_all(&mut self, _buf: &[u8]) -> io::Result<()> {
             std::future::pending().await
         }
+    }
+
+    /// Reads `input`; keeps what is written.
+    struct Memory(&'static [u8], Vec<u8>);
+
+    impl Transport for Memory {
+        async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            Stuck::read(&mut Stuck(self.0), buf)
+                .await
+                .inspect(|&n| self.0 = &self.0[n..])
+        }
+        async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+            self.1.extend_from_slice(buf);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn head_requests_get_no_body_and_pipelining_goes_on() {
+        let input = b"HEAD /health HTTP/1.1\n\nGET /health HTTP/1.1\r\n\r\nHEAD /metrics HTTP/1.1\r\n\r\nGET /metrics HTTP/1.0\r\n\r\n";
+        let mut conn = Conn::new(Memory(input, Vec::new()), 8192);
+        let metrics = Fixed(b"x 1\n".to_vec());
+        let cfg = ServerConfig::default();
+        async_io::block_on(handle(&mut conn, &metrics, &cfg, &Activity::new()));
+        let out = String::from_utf8(conn.stream.1).unwrap();
+        let ok = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\n";
+        let metrics_head = format!("HTTP/1.1 200 OK\r\nContent-Type: {CONTENT_TYPE}\r\n");
+        let want = format!(
+            "{ok}{ok}ok\n{metrics_head}Transfer-Encoding: chunked\r\n\r\n{metrics_head}Connection: close\r\n\r\nx 1\n"
+        );
+        assert_eq!(out, want);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 pub mod expo;
 
-use pbs_exporter::sim::{self, Profile, SimConfig, SimHandle};
+use pbs_sim::{self as sim, Profile, SimConfig, SimHandle};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
