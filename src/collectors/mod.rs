@@ -125,6 +125,8 @@ pub struct Ctx<'a> {
     pub deadline: Instant,
     /// Failures of the running collector, worded for the admin.
     pub errors: &'a mut Vec<String>,
+    /// natrontech's families, when `--compat natrontech` asks for them.
+    pub compat: Option<&'a mut Families>,
 }
 
 /// Keys of the items already written from one response. PBS never repeats an item, but a
