@@ -4,6 +4,7 @@
 //! (`json`) → one collector per PBS area (`collectors`) → exposition writer (`exposition`) →
 //! the exporter's HTTP server.
 
+pub mod basic_auth;
 pub mod client;
 pub mod collectors;
 pub mod config;
@@ -16,4 +17,7 @@ pub mod scrape;
 pub mod server;
 pub mod sim;
 pub mod tls;
+pub mod tls_server;
 pub mod tls_stream;
+pub mod web_config;
+pub mod yaml;
