@@ -153,26 +153,16 @@ impl Credentials {
 /// Parses `Basic base64(user:password)`; the scheme is matched in any case. `None` for any
 /// other scheme, bad base64 or no `:`.
 pub fn parse_basic(value: &[u8]) -> Option<Credentials> {
-    let value = trim(value);
+    let value = value.trim_ascii();
     let (scheme, rest) = value.split_at(value.iter().position(|&b| b == b' ')?);
     if !scheme.eq_ignore_ascii_case(b"basic") {
         return None;
     }
     let decoded = base64::engine::general_purpose::STANDARD
-        .decode(trim(rest))
+        .decode(rest.trim_ascii())
         .ok()?;
     let colon = decoded.iter().position(|&b| b == b':')?;
     Some(Credentials { decoded, colon })
-}
-
-fn trim(mut s: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = s {
-        s = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = s {
-        s = rest;
-    }
-    s
 }
 
 #[cfg(test)]

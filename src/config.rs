@@ -5,7 +5,7 @@
 
 use crate::client::Endpoint;
 use crate::collectors::CollectorId;
-use crate::log::Level;
+use crate::log::{Format, Level};
 use crate::tls::{Trust, parse_fingerprint};
 use argh::FromArgs;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -61,6 +61,13 @@ pub struct Args {
     /// log level: error, warn, info or debug (env PBS_LOGLEVEL, default info)
     #[argh(option)]
     pub loglevel: Option<String>,
+    /// log line format: text, logfmt or json (env PBS_LOG_FORMAT, default text)
+    #[argh(option)]
+    pub log_format: Option<String>,
+    /// exporter-toolkit web config file (YAML) for TLS and basic auth of the metrics
+    /// endpoint; re-read on SIGHUP (env PBS_WEB_CONFIG_FILE)
+    #[argh(option)]
+    pub web_config_file: Option<String>,
     /// collectors to run: a list such as node,datastore replaces the default set;
     /// -snapshots removes one from it, +name adds one (env PBS_COLLECTORS,
     /// default node,datastore,groups,snapshots)
@@ -112,6 +119,10 @@ pub struct Config {
     pub metrics_path: String,
     /// Log level.
     pub log_level: Level,
+    /// Log line format.
+    pub log_format: Format,
+    /// The web config file (TLS, basic auth), and where its name came from (for messages).
+    pub web_config: Option<(std::path::PathBuf, String)>,
     /// Collectors to run, in run order.
     pub collectors: Vec<CollectorId>,
     /// Largest PBS response accepted.
@@ -274,6 +285,21 @@ pub fn load(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         None => Level::Info,
     };
 
+    let log_format = match src.get(args.log_format.as_ref(), "log-format", "PBS_LOG_FORMAT") {
+        Some((f, from)) => Format::parse(&f).ok_or_else(|| {
+            ConfigError(format!("{from}: '{f}' is not one of text, logfmt, json"))
+        })?,
+        None => Format::Text,
+    };
+
+    let web_config = src
+        .get(
+            args.web_config_file.as_ref(),
+            "web-config-file",
+            "PBS_WEB_CONFIG_FILE",
+        )
+        .map(|(path, from)| (std::path::PathBuf::from(path), from));
+
     let collectors = match src.get(args.collectors.as_ref(), "collectors", "PBS_COLLECTORS") {
         Some((list, from)) => {
             parse_collectors(&list).map_err(|e| ConfigError(format!("{from}: {e}")))?
@@ -311,6 +337,8 @@ pub fn load(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         listen_text,
         metrics_path,
         log_level,
+        log_format,
+        web_config,
         collectors,
         max_body,
     })
@@ -527,6 +555,11 @@ mod tests {
                 [BASE.to_vec(), vec![("PBS_LOGLEVEL", "loud")]].concat(),
                 Args::default(),
                 "PBS_LOGLEVEL",
+            ),
+            (
+                [BASE.to_vec(), vec![("PBS_LOG_FORMAT", "xml")]].concat(),
+                Args::default(),
+                "PBS_LOG_FORMAT",
             ),
             (
                 [BASE.to_vec(), vec![("PBS_INSECURE", "maybe")]].concat(),

@@ -10,6 +10,7 @@ pub mod collectors;
 pub mod config;
 pub mod deadline;
 pub mod exposition;
+pub mod gzip;
 pub mod http;
 pub mod json;
 pub mod log;
