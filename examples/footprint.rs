@@ -14,6 +14,10 @@
 //! each. utime+stime (/proc/PID/stat, all threads, 100 ticks/s) before and after the N scrapes
 //! give CPU per scrape; VmHWM after them is the peak RSS. Finally SIGTERM, expecting status 0.
 //!
+//! `--gzip` sends `Accept-Encoding: gzip` (as Prometheus does), checks the answer is gzip and
+//! decompresses it for the sanity check; the body column then shows the compressed bytes on
+//! the wire.
+//!
 //! Exit status: 0 when every measurement ran, budgets met or not; 1 when a measurement failed
 //! (exporter did not start, a scrape failed its sanity check, ...); 2 on bad arguments.
 
@@ -47,6 +51,9 @@ struct Args {
     /// how long the exporter settles before the idle RSS is read, in ms (default 300)
     #[argh(option, default = "300")]
     settle_ms: u64,
+    /// ask for gzip (Accept-Encoding: gzip), as Prometheus does
+    #[argh(switch)]
+    gzip: bool,
 }
 
 /// Clock ticks per second of /proc/PID/stat (USER_HZ: 100 on every Linux architecture that
@@ -273,20 +280,53 @@ struct Client {
     conn: Option<BufReader<TcpStream>>,
     reconnects: usize,
     line: String,
+    /// Send `Accept-Encoding: gzip`.
+    gzip: bool,
+    /// The body as received, before decompression.
+    wire: Vec<u8>,
 }
 
 impl Client {
-    fn new(addr: SocketAddr) -> Client {
+    fn new(addr: SocketAddr, gzip: bool) -> Client {
         Client {
             addr,
             conn: None,
             reconnects: 0,
             line: String::new(),
+            gzip,
+            wire: Vec::new(),
         }
     }
 
-    /// GET `path`; the body (chunked transfer coding removed) goes into `body`.
-    fn get(&mut self, path: &str, body: &mut Vec<u8>) -> Result<u16, String> {
+    /// GET `path`; the body (chunked transfer coding removed, gzip decompressed) goes into
+    /// `body`. Returns the status and the body's size on the wire.
+    fn get(&mut self, path: &str, body: &mut Vec<u8>) -> Result<(u16, usize), String> {
+        let gzipped = self.get_raw(path)?;
+        let status = gzipped.0;
+        body.clear();
+        if gzipped.1 {
+            flate2::read::GzDecoder::new(&self.wire[..])
+                .read_to_end(body)
+                .map_err(|e| format!("gzip body: {e}"))?;
+        } else if self.gzip {
+            return Err("asked for gzip, got a plain body".to_string());
+        } else {
+            std::mem::swap(body, &mut self.wire);
+        }
+        Ok((
+            status,
+            if gzipped.1 {
+                self.wire.len()
+            } else {
+                body.len()
+            },
+        ))
+    }
+
+    /// GET `path`; the body as sent goes into `self.wire`. Returns the status and whether the
+    /// body is gzip.
+    fn get_raw(&mut self, path: &str) -> Result<(u16, bool), String> {
+        let body = &mut self.wire;
         body.clear();
         if self.conn.is_none() {
             let s = TcpStream::connect(self.addr).map_err(|e| format!("connect: {e}"))?;
@@ -298,8 +338,13 @@ impl Client {
         }
         let r = self.conn.as_mut().expect("connected");
         let req = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: */*\r\n\r\n",
-            self.addr
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: */*\r\n{}\r\n",
+            self.addr,
+            if self.gzip {
+                "Accept-Encoding: gzip\r\n"
+            } else {
+                ""
+            }
         );
         r.get_mut()
             .write_all(req.as_bytes())
@@ -312,7 +357,7 @@ impl Client {
             .nth(1)
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| format!("bad status line {line:?}"))?;
-        let (mut chunked, mut length, mut close) = (false, None, false);
+        let (mut chunked, mut length, mut close, mut gzip) = (false, None, false, false);
         loop {
             read_line(r, line)?;
             if line.is_empty() {
@@ -328,6 +373,8 @@ impl Client {
                 length = Some(value.parse::<usize>().map_err(|_| "bad Content-Length")?);
             } else if name.eq_ignore_ascii_case("connection") {
                 close = value.eq_ignore_ascii_case("close");
+            } else if name.eq_ignore_ascii_case("content-encoding") {
+                gzip = value.eq_ignore_ascii_case("gzip");
             }
         }
         if chunked {
@@ -365,7 +412,7 @@ impl Client {
         if close {
             self.conn = None;
         }
-        Ok(status)
+        Ok((status, gzip))
     }
 }
 
@@ -407,6 +454,8 @@ struct Sample {
     warmup_ms: f64,
     latencies_ms: Vec<f64>,
     body_bytes: usize,
+    /// The last body's size on the wire (compressed with `--gzip`).
+    wire_bytes: usize,
     reconnects: usize,
 }
 
@@ -434,27 +483,30 @@ fn measure(args: &Args, binary: &PathBuf, profile: Profile) -> Result<Sample, St
     std::thread::sleep(Duration::from_millis(args.settle_ms));
     let idle = read_status(pid).map_err(proc_err)?;
 
-    let mut client = Client::new(exporter.addr);
+    let mut client = Client::new(exporter.addr, args.gzip);
     let mut body = Vec::new();
-    let scrape = |client: &mut Client, body: &mut Vec<u8>| -> Result<f64, String> {
+    let scrape = |client: &mut Client, body: &mut Vec<u8>| -> Result<(f64, usize), String> {
         let t = Instant::now();
-        let status = client.get("/metrics", body)?;
+        let (status, wire) = client.get("/metrics", body)?;
         let ms = t.elapsed().as_secs_f64() * 1e3;
         if status != 200 {
             return Err(format!("/metrics answered {status}"));
         }
         check_body(body)?;
-        Ok(ms)
+        Ok((ms, wire))
     };
-    let warmup_ms = scrape(&mut client, &mut body)?;
+    let warmup_ms = scrape(&mut client, &mut body)?.0;
     let reconnects_before = client.reconnects;
 
     let hwm_before_kib = read_status(pid).map_err(proc_err)?.hwm_kib;
     let cpu_before = read_cpu_ticks(pid).map_err(proc_err)?;
     let mut latencies_ms = Vec::with_capacity(args.scrapes);
+    let mut wire_bytes = 0;
     for i in 0..args.scrapes {
-        latencies_ms
-            .push(scrape(&mut client, &mut body).map_err(|e| format!("scrape {}: {e}", i + 1))?);
+        let (ms, wire) =
+            scrape(&mut client, &mut body).map_err(|e| format!("scrape {}: {e}", i + 1))?;
+        latencies_ms.push(ms);
+        wire_bytes = wire;
     }
     let cpu_after = read_cpu_ticks(pid).map_err(proc_err)?;
     let after = read_status(pid).map_err(proc_err)?;
@@ -478,6 +530,7 @@ fn measure(args: &Args, binary: &PathBuf, profile: Profile) -> Result<Sample, St
         warmup_ms,
         latencies_ms,
         body_bytes,
+        wire_bytes,
         reconnects,
     })
 }
@@ -569,11 +622,16 @@ fn main() -> ExitCode {
 
     let size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
     println!(
-        "footprint: {} ({size} bytes, {:.2} MiB); {} repeat(s) × (1 warm-up + {} scrapes) per profile",
+        "footprint: {} ({size} bytes, {:.2} MiB); {} repeat(s) × (1 warm-up + {} scrapes) per profile; {}",
         binary.display(),
         size as f64 / 1048576.0,
         args.repeats,
-        args.scrapes
+        args.scrapes,
+        if args.gzip {
+            "Accept-Encoding: gzip"
+        } else {
+            "plain (no Accept-Encoding)"
+        }
     );
 
     // Repeats are the outer loop, so slow drift on the machine spreads over all profiles.
@@ -584,7 +642,7 @@ fn main() -> ExitCode {
                 Ok(s) => {
                     let lat = Stat::of(&s.latencies_ms);
                     println!(
-                        "  {:<9} #{rep}: idle {:.2} MiB (anon {:.2}, file {:.2}, {} threads); peak {:.2} MiB (VmHWM before scrapes {:.2}); after {:.2} MiB (anon {:.2}, file {:.2}); CPU {:.2} ms/scrape; latency median {:.2} ms ({:.2}–{:.2}), warm-up {:.1} ms; body {} bytes{}",
+                        "  {:<9} #{rep}: idle {:.2} MiB (anon {:.2}, file {:.2}, {} threads); peak {:.2} MiB (VmHWM before scrapes {:.2}); after {:.2} MiB (anon {:.2}, file {:.2}); CPU {:.2} ms/scrape; latency median {:.2} ms ({:.2}–{:.2}), warm-up {:.1} ms; body {} bytes, {} on the wire{}",
                         profile_name(profile),
                         mib(s.idle.rss_kib),
                         mib(s.idle.anon_kib),
@@ -601,6 +659,7 @@ fn main() -> ExitCode {
                         lat.max,
                         s.warmup_ms,
                         s.body_bytes,
+                        s.wire_bytes,
                         if s.reconnects > 0 {
                             format!(
                                 "; WARNING: {} reconnect(s), keep-alive not kept",
@@ -641,6 +700,7 @@ fn main() -> ExitCode {
             .flat_map(|s| s.latencies_ms.iter().copied())
             .collect();
         let lat_all = Stat::of(&all_lat);
+        let wire_kb = ss.last().map_or(0.0, |s| s.wire_bytes as f64 / 1000.0);
         let name = profile_name(*profile);
         println!("  {name} ({profile}):");
         println!("    idle RSS        {} MiB", idle.show(2));
@@ -680,7 +740,7 @@ fn main() -> ExitCode {
             None => ("–".into(), "–".into(), "–".into(), "no budget".into()),
         };
         rows.push(format!(
-            "| {name} ({}) | {} | {b_idle} | {} | {b_peak} | {} | {b_cpu} | {:.2} ({:.2}–{:.2}) | {verdict} |",
+            "| {name} ({}) | {} | {b_idle} | {} | {b_peak} | {} | {b_cpu} | {:.2} ({:.2}–{:.2}) | {wire_kb:.0} | {verdict} |",
             profile.to_string().replace('x', "×"),
             idle.show(2),
             peak.show(2),
@@ -693,9 +753,9 @@ fn main() -> ExitCode {
 
     println!();
     println!(
-        "| Profile (D×N×G×S) | Idle RSS (MiB) | Budget | Peak RSS (MiB) | Budget | CPU/scrape (ms) | Budget | Scrape latency (ms), median (min–max) | Budgets |"
+        "| Profile (D×N×G×S) | Idle RSS (MiB) | Budget | Peak RSS (MiB) | Budget | CPU/scrape (ms) | Budget | Scrape latency (ms), median (min–max) | Body on the wire (kB) | Budgets |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for row in rows {
         println!("{row}");
     }

@@ -76,6 +76,7 @@ impl<'a> Node<'a> {
         let entries = self.entries()?;
         if let Some((key, node)) = entries.iter().find(|(k, _)| !allowed.contains(k)) {
             let expected = allowed.join(", ");
+            let key = key.escape_debug();
             return Err(node.error(format!("unknown key '{key}' (expected one of: {expected})")));
         }
         Ok(Map {
@@ -138,9 +139,11 @@ impl<'a> Node<'a> {
         }
     }
 
+    /// The node under `key`; the key is escaped in the path, so a message stays on one line.
     fn child(&self, key: &str, yaml: &'a Yaml) -> Node<'a> {
+        let key = key.escape_debug().to_string();
         let path = match (self.path.is_empty(), key.starts_with('[')) {
-            (true, _) => key.to_string(),
+            (true, _) => key,
             (false, true) => format!("{}{key}", self.path),
             (false, false) => format!("{}.{key}", self.path),
         };
@@ -262,6 +265,13 @@ mod tests {
         assert_eq!(err.to_string(), "expected one YAML document, found 2");
         let err = Node::root(&parse("- 1\n").unwrap()).map(&[]).unwrap_err();
         assert_eq!(err.to_string(), "expected a mapping, got a list");
+        let err = Node::root(&parse("\"a\\nb\": x\n").unwrap())
+            .map(&[])
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "a\\nb: unknown key 'a\\nb' (expected one of: )"
+        );
         let err = Node::root(&parse("1: x\n").unwrap()).entries().unwrap_err();
         assert_eq!(err.to_string(), "keys must be strings, got an integer 1");
     }
