@@ -3,7 +3,11 @@
 //! the plain nor the compressed exposition ever exists whole.
 //!
 //! The deflate state is about 300 KiB (32 KiB window, its hash chains, the pending LZ codes and
-//! output), allocated once per encoder and reused with [`GzipEncoder::reset`].
+//! output), allocated once per encoder and reused with [`GzipEncoder::reset`]. The server keeps
+//! one, in a [`GzipSlot`]: a response that finds it in use is sent plain, so gzip never holds
+//! more than one encoder's memory however many scrapes run at once.
+
+use std::cell::{Cell, RefCell};
 
 use miniz_oxide::DataFormat;
 use miniz_oxide::deflate::core::{
@@ -107,6 +111,70 @@ impl GzipEncoder {
     }
 }
 
+/// An encoder and the buffer a plain chunk is rendered into before it is compressed.
+#[derive(Debug, Default)]
+pub struct GzipBody {
+    /// The encoder, reset for each response.
+    pub encoder: GzipEncoder,
+    /// Plain text of the current chunk.
+    pub plain: Vec<u8>,
+}
+
+/// The server's one gzip encoder, lent to one response at a time.
+#[derive(Debug, Default)]
+pub struct GzipSlot {
+    /// The encoder while no response has it (`None` before the first gzip response).
+    kept: RefCell<Option<Box<GzipBody>>>,
+    /// A response has it now.
+    leased: Cell<bool>,
+}
+
+impl GzipSlot {
+    /// The encoder, reset, unless another response has it. It comes back when the lease drops.
+    pub fn lease(&self) -> Option<GzipLease<'_>> {
+        if self.leased.replace(true) {
+            return None;
+        }
+        let mut body = self.kept.borrow_mut().take().unwrap_or_default();
+        body.encoder.reset();
+        Some(GzipLease {
+            slot: self,
+            body: Some(body),
+        })
+    }
+}
+
+/// A response's use of the [`GzipSlot`]'s encoder.
+#[derive(Debug)]
+pub struct GzipLease<'a> {
+    slot: &'a GzipSlot,
+    body: Option<Box<GzipBody>>,
+}
+
+impl std::ops::Deref for GzipLease<'_> {
+    type Target = GzipBody;
+    fn deref(&self) -> &GzipBody {
+        self.body
+            .as_deref()
+            .unwrap_or_else(|| unreachable!("taken only on drop"))
+    }
+}
+
+impl std::ops::DerefMut for GzipLease<'_> {
+    fn deref_mut(&mut self) -> &mut GzipBody {
+        self.body
+            .as_deref_mut()
+            .unwrap_or_else(|| unreachable!("taken only on drop"))
+    }
+}
+
+impl Drop for GzipLease<'_> {
+    fn drop(&mut self) {
+        *self.slot.kept.borrow_mut() = self.body.take();
+        self.slot.leased.set(false);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +238,23 @@ mod tests {
             emitted_before_finish > out.len() / 2,
             "output is produced as input arrives, not all at the end"
         );
+    }
+
+    #[test]
+    fn one_lease_at_a_time_and_the_encoder_is_kept() {
+        let slot = GzipSlot::default();
+        let mut first = slot.lease().expect("free");
+        assert!(slot.lease().is_none(), "in use");
+        let mut out = Vec::new();
+        first.encoder.write(b"half a response", &mut out);
+        let kept = &*first as *const GzipBody;
+        drop(first);
+        let mut again = slot.lease().expect("given back");
+        assert_eq!(&*again as *const GzipBody, kept, "the same allocation");
+        let mut out = Vec::new();
+        again.encoder.write(b"fresh", &mut out);
+        again.encoder.finish(&mut out);
+        assert_eq!(gunzip(&out), b"fresh", "reset after the abandoned response");
     }
 
     #[test]

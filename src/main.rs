@@ -28,6 +28,8 @@ fn main() -> ExitCode {
         }
     };
     log::set_level(config.log_level);
+    log::set_format(config.log_format);
+    log::redact(config.secret.expose());
 
     let tls = if config.endpoint.tls {
         match tls::client_config(&config.trust) {

@@ -9,7 +9,9 @@
 use crate::basic_auth::BasicAuth;
 use crate::tls_server;
 use crate::yaml::{self, Node, YamlError};
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::Arc;
 
 /// exporter-toolkit keys that pbs-exporter understands but does not implement: refused with
@@ -99,6 +101,29 @@ impl WebSecurity {
             Some(a) => format!("{tls}, basic auth ({} users)", a.users()),
             None => format!("{tls}, no auth"),
         }
+    }
+}
+
+/// The security in force, shared by the server's connections and replaced on SIGHUP. A
+/// connection reads it per request, so a kept-alive Prometheus connection sees new users at
+/// its next scrape (TLS settings apply to connections accepted after the reload).
+#[derive(Debug, Default)]
+pub struct WebState(RefCell<Rc<WebSecurity>>);
+
+impl WebState {
+    /// Starts with `security`.
+    pub fn new(security: WebSecurity) -> WebState {
+        WebState(RefCell::new(Rc::new(security)))
+    }
+
+    /// What is in force now.
+    pub fn current(&self) -> Rc<WebSecurity> {
+        self.0.borrow().clone()
+    }
+
+    /// Puts `security` in force for what comes next.
+    pub fn replace(&self, security: WebSecurity) {
+        *self.0.borrow_mut() = Rc::new(security);
     }
 }
 
