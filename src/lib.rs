@@ -5,7 +5,9 @@
 //! the exporter's HTTP server.
 
 pub mod basic_auth;
+pub mod budget;
 pub mod client;
+pub mod collection;
 pub mod collectors;
 pub mod config;
 pub mod deadline;
