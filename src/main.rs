@@ -3,12 +3,14 @@
 
 use async_executor::LocalExecutor;
 use async_io::Async;
+use async_signal::Signal;
 use futures_lite::StreamExt;
 use pbs_exporter::client::PbsClient;
 use pbs_exporter::config::{self, Args};
 use pbs_exporter::scrape::Scraper;
 use pbs_exporter::server::{self, ServerConfig, Shared};
 use pbs_exporter::tls::{self, Trust};
+use pbs_exporter::web_config::{self, WebSecurity, WebState};
 use pbs_exporter::{log, log_error, log_info, log_warn};
 use std::net::TcpListener;
 use std::process::ExitCode;
@@ -57,6 +59,18 @@ fn main() -> ExitCode {
         );
     }
 
+    // Read before listening: a bad file exits 2 and nothing is served unprotected meanwhile.
+    let web = match &config.web_config {
+        Some((path, from)) => match web_config::load(path) {
+            Ok(w) => w,
+            Err(e) => {
+                eprintln!("pbs-exporter: {from}: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => WebSecurity::default(),
+    };
+
     let listener = match config.listen.iter().find_map(|a| TcpListener::bind(a).ok()) {
         Some(l) => l,
         None => {
@@ -87,7 +101,7 @@ fn main() -> ExitCode {
     let scraper = Scraper::new(client, &config.collectors);
     let names: Vec<&str> = config.collectors.iter().map(|c| c.name()).collect();
     log_info!(
-        "pbs-exporter {} listening on {} (metrics at {}), scraping {} as token {} (TLS trust: {trust}), collectors: {}",
+        "pbs-exporter {} listening on {} (metrics at {}; {}), scraping {} as token {} (TLS trust: {trust}), collectors: {}",
         env!("CARGO_PKG_VERSION"),
         listener
             .get_ref()
@@ -95,33 +109,59 @@ fn main() -> ExitCode {
             .map(|a| a.to_string())
             .unwrap_or_default(),
         config.metrics_path,
+        web.describe(),
         config.endpoint,
         config.token_id,
         names.join(",")
     );
 
-    let signals =
-        match async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int]) {
-            Ok(s) => s,
-            Err(e) => {
-                log_error!("cannot install signal handlers: {e}");
-                return ExitCode::from(1);
-            }
-        };
+    let signals = match async_signal::Signals::new([Signal::Term, Signal::Int, Signal::Hup]) {
+        Ok(s) => s,
+        Err(e) => {
+            log_error!("cannot install signal handlers: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let web = Rc::new(WebState::new(web));
     let shared = Shared::new(
         scraper,
         ServerConfig {
             metrics_path: config.metrics_path.clone(),
             ..ServerConfig::default()
         },
+        web.clone(),
     );
     let ex = Rc::new(LocalExecutor::new());
     let serve = server::serve(listener, shared, ex.clone());
     let stop = async {
         let mut signals = signals;
-        let sig = signals.next().await;
-        log_info!("received {sig:?}, shutting down");
+        loop {
+            match signals.next().await {
+                Some(Ok(Signal::Hup)) => reload(config.web_config.as_ref(), &web),
+                sig => {
+                    log_info!("received {sig:?}, shutting down");
+                    return;
+                }
+            }
+        }
     };
     async_io::block_on(ex.run(futures_lite::future::or(serve, stop)));
     ExitCode::SUCCESS
+}
+
+/// SIGHUP: reads the web config file again; a bad file leaves the one in force.
+fn reload(file: Option<&(std::path::PathBuf, String)>, web: &WebState) {
+    let Some((path, _)) = file else {
+        log_info!("received SIGHUP; no web config file to reload");
+        return;
+    };
+    match web_config::load(path) {
+        Ok(new) => {
+            log_info!("reloaded web config {}: {}", path.display(), new.describe());
+            web.replace(new);
+        }
+        Err(e) => {
+            log_error!("cannot reload the web config, keeping the previous one: {e}")
+        }
+    }
 }

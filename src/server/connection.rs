@@ -2,6 +2,11 @@
 //! writes the responses. Generic over the byte stream and over where `/metrics` comes from, so
 //! the fuzz target drives exactly this code over an in-memory stream with a stub result.
 //!
+//! Access and encoding follow the web config in force ([`WebState`], re-read per request so a
+//! SIGHUP applies to kept-alive connections too): with `basic_auth_users`, every path but
+//! `/health` needs a user's credentials (else 401 with a `Basic` challenge); a metrics response
+//! is gzip when the request accepts it and the server's one encoder is free.
+//!
 //! Every request is answered or the connection closed: a head that is too large gets 431, a
 //! malformed one 400 (then close), a request with a body is answered and the connection
 //! closed (bodies are not read). Each loop consumes a complete head, so a connection makes
@@ -11,8 +16,10 @@ use super::ServerConfig;
 use super::admission::Activity;
 use crate::budget;
 use crate::exposition::CONTENT_TYPE;
+use crate::gzip::{GzipLease, GzipSlot};
 use crate::http::conn::{Conn, HeadError, Transport};
 use crate::http::head::{ParseError, parse_request};
+use crate::web_config::WebState;
 use async_io::Timer;
 use std::future::Future;
 use std::io::{self, Write};
@@ -55,6 +62,16 @@ enum Route {
     Landing,
     NotFound,
     BadMethod,
+    Unauthorized,
+}
+
+/// What a response depends on besides the request: who may see it, and the gzip encoder.
+#[derive(Debug, Default)]
+pub struct Access {
+    /// The web config in force.
+    pub web: std::rc::Rc<WebState>,
+    /// The server's one gzip encoder.
+    pub gzip: GzipSlot,
 }
 
 /// Serves requests on `conn` until the client closes, a limit is passed, or a response says
@@ -64,6 +81,7 @@ pub async fn handle<S: Transport, M: Metrics>(
     metrics: &M,
     cfg: &ServerConfig,
     activity: &Activity,
+    access: &Access,
 ) {
     let mut buf = Vec::with_capacity(160);
     let mut first = true;
@@ -116,7 +134,7 @@ pub async fn handle<S: Transport, M: Metrics>(
             cfg.default_scrape_timeout,
             cfg.max_scrape_timeout,
         );
-        let route = if req.method != "GET" && !is_head {
+        let mut route = if req.method != "GET" && !is_head {
             Route::BadMethod
         } else if req.path == cfg.metrics_path {
             Route::Metrics
@@ -127,12 +145,22 @@ pub async fn handle<S: Transport, M: Metrics>(
         } else {
             Route::NotFound
         };
+        if !matches!(route, Route::Health) {
+            if let Some(auth) = &access.web.current().auth {
+                if !auth.check(req.authorization).await {
+                    route = Route::Unauthorized;
+                }
+            }
+        }
+        let accepts_gzip = req.accept_encoding.gzip();
         conn.consume(head_len);
         let written = match route {
             Route::Metrics => {
                 let result = metrics.collect(budget::deadline(arrived, budget)).await;
                 let chunked = http11 && keep_alive;
-                let write = write_metrics(conn, &result, is_head, chunked, &mut buf);
+                // Taken after the collection, so waiting for one never holds the encoder.
+                let gzip = accepts_gzip.then(|| access.gzip.lease()).flatten();
+                let write = write_metrics(conn, &result, is_head, chunked, gzip, &mut buf);
                 match timeout(cfg.write_timeout, write).await {
                     Ok(()) if chunked => Ok(()),
                     _ => return,
@@ -142,7 +170,7 @@ pub async fn handle<S: Transport, M: Metrics>(
             Route::Landing => {
                 let page = landing_page(&cfg.metrics_path);
                 let ct = "text/html; charset=utf-8";
-                write_head(&mut buf, "200 OK", ct, page.len(), keep_alive);
+                write_head(&mut buf, "200 OK", ct, page.len(), keep_alive, "");
                 buf.extend_from_slice(page.as_bytes());
                 timeout(cfg.write_timeout, conn.write_all(&buf)).await
             }
@@ -157,6 +185,19 @@ pub async fn handle<S: Transport, M: Metrics>(
                 )
                 .await
             }
+            Route::Unauthorized => {
+                let msg = b"unauthorized\n";
+                write_head(
+                    &mut buf,
+                    "401 Unauthorized",
+                    "text/plain",
+                    msg.len(),
+                    keep_alive,
+                    CHALLENGE,
+                );
+                buf.extend_from_slice(msg);
+                timeout(cfg.write_timeout, conn.write_all(&buf)).await
+            }
             Route::BadMethod => {
                 let msg = b"only GET and HEAD\n";
                 let _ = respond(conn, &mut buf, cfg, "405 Method Not Allowed", msg, false).await;
@@ -170,18 +211,28 @@ pub async fn handle<S: Transport, M: Metrics>(
 }
 
 const TOO_LARGE: &str = "431 Request Header Fields Too Large";
+/// What a 401 asks for (exporter-toolkit sends the same).
+const CHALLENGE: &str = "WWW-Authenticate: Basic\r\n";
 
 /// Writes the exposition: chunked for HTTP/1.1 (rendered a chunk at a time, so the text never
-/// exists whole), or until close for HTTP/1.0.
+/// exists whole), or until close for HTTP/1.0. With `gzip`, each rendered chunk is compressed
+/// and whatever the encoder produced goes out as the next chunk.
 async fn write_metrics<S: Transport, R: Render>(
     conn: &mut Conn<S>,
     result: &R,
     is_head: bool,
     chunked: bool,
+    mut gzip: Option<GzipLease<'_>>,
     buf: &mut Vec<u8>,
 ) -> io::Result<()> {
     buf.clear();
-    let _ = write!(buf, "HTTP/1.1 200 OK\r\nContent-Type: {CONTENT_TYPE}\r\n");
+    let _ = write!(
+        buf,
+        "HTTP/1.1 200 OK\r\nContent-Type: {CONTENT_TYPE}\r\nVary: Accept-Encoding\r\n"
+    );
+    if gzip.is_some() {
+        buf.extend_from_slice(b"Content-Encoding: gzip\r\n");
+    }
     buf.extend_from_slice(if chunked {
         b"Transfer-Encoding: chunked\r\n\r\n"
     } else {
@@ -198,7 +249,17 @@ async fn write_metrics<S: Transport, R: Render>(
         if chunked {
             buf.extend_from_slice(b"00000000\r\n");
         }
-        more = result.render(&mut cursor, buf, CHUNK);
+        match gzip.as_deref_mut() {
+            Some(gz) => {
+                gz.plain.clear();
+                more = result.render(&mut cursor, &mut gz.plain, CHUNK);
+                gz.encoder.write(&gz.plain, buf);
+                if !more {
+                    gz.encoder.finish(buf);
+                }
+            }
+            None => more = result.render(&mut cursor, buf, CHUNK),
+        }
         if chunked {
             let len = buf.len() - SIZE_LINE;
             if len == 0 {
@@ -223,12 +284,21 @@ fn head_io(e: HeadError) -> io::Error {
     }
 }
 
-fn write_head(buf: &mut Vec<u8>, status: &str, content_type: &str, len: usize, keep_alive: bool) {
+/// A response head with a body of `len` bytes; `extra` is more header lines, each ending in
+/// CRLF.
+fn write_head(
+    buf: &mut Vec<u8>,
+    status: &str,
+    content_type: &str,
+    len: usize,
+    keep_alive: bool,
+    extra: &str,
+) {
     buf.clear();
     // Writing to a Vec cannot fail.
     let _ = write!(
         buf,
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len}\r\n{}\r\n",
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len}\r\n{extra}{}\r\n",
         if keep_alive {
             ""
         } else {
@@ -246,7 +316,7 @@ async fn respond<S: Transport>(
     body: &[u8],
     keep_alive: bool,
 ) -> io::Result<()> {
-    write_head(buf, status, "text/plain", body.len(), keep_alive);
+    write_head(buf, status, "text/plain", body.len(), keep_alive, "");
     buf.extend_from_slice(body);
     timeout(cfg.write_timeout, conn.write_all(buf)).await
 }
@@ -319,7 +389,8 @@ mod tests {
             let mut conn = Conn::new(Stuck(input), 8192);
             let started = Instant::now();
             let metrics = Fixed(b"x 1\n".to_vec());
-            async_io::block_on(handle(&mut conn, &metrics, &cfg, &Activity::new()));
+            let access = Access::default();
+            async_io::block_on(handle(&mut conn, &metrics, &cfg, &Activity::new(), &access));
             let took = started.elapsed();
             assert!(took < Duration::from_secs(2), "{took:?}");
         }

@@ -21,10 +21,12 @@ use crate::collection::Collection;
 use crate::http::conn::Conn;
 use crate::log_debug;
 use crate::scrape::{Output, RenderCursor, Scraper};
+use crate::tls_stream::TlsStream;
+use crate::web_config::WebState;
 use admission::Admission;
 use async_executor::LocalExecutor;
 use async_io::{Async, Timer};
-use connection::{Metrics, Render};
+use connection::{Access, Metrics, Render};
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::rc::Rc;
@@ -71,15 +73,22 @@ pub struct Shared {
     collection: Collection,
     admission: Rc<Admission>,
     config: ServerConfig,
+    /// The web config in force and the gzip encoder.
+    access: Access,
 }
 
 impl Shared {
-    /// Shares `scraper` between the connections of a server configured by `config`.
-    pub fn new(scraper: Scraper, config: ServerConfig) -> Rc<Shared> {
+    /// Shares `scraper` between the connections of a server configured by `config`, secured
+    /// as `web` says at each connection and request.
+    pub fn new(scraper: Scraper, config: ServerConfig, web: Rc<WebState>) -> Rc<Shared> {
         Rc::new(Shared {
             collection: Collection::new(scraper),
             admission: Admission::new(config.max_connections),
             config,
+            access: Access {
+                web,
+                gzip: Default::default(),
+            },
         })
     }
 }
@@ -124,9 +133,31 @@ pub async fn serve(
         let _ = stream.get_ref().set_nodelay(true);
         let task_shared = shared.clone();
         ex.spawn(async move {
-            let cfg = &task_shared.config;
-            let mut conn = Conn::new(stream, cfg.max_head);
-            connection::handle(&mut conn, &task_shared.collection, cfg, &ticket.activity).await;
+            let shared = &*task_shared;
+            let (cfg, activity) = (&shared.config, &ticket.activity);
+            let tls = shared.access.web.current().tls.clone();
+            let Some(tls) = tls else {
+                let mut conn = Conn::new(stream, cfg.max_head);
+                connection::handle(&mut conn, &shared.collection, cfg, activity, &shared.access)
+                    .await;
+                return;
+            };
+            // The handshake counts against the head timeout; until it is done the connection
+            // is idle for admission, so a stalled handshake makes room for others.
+            match connection::timeout(cfg.head_timeout, TlsStream::accept(tls, stream)).await {
+                Ok(stream) => {
+                    let mut conn = Conn::new(stream, cfg.max_head);
+                    connection::handle(
+                        &mut conn,
+                        &shared.collection,
+                        cfg,
+                        activity,
+                        &shared.access,
+                    )
+                    .await;
+                }
+                Err(e) => log_debug!("TLS handshake with a client failed: {e}"),
+            }
         })
         .detach();
     }
