@@ -192,10 +192,7 @@ fn parse_tls(node: &Node<'_>, base: &Path) -> Result<TlsSettings, YamlError> {
     allowed.extend_from_slice(UNSUPPORTED);
     let map = node.map(&allowed)?;
     if let Some(key) = UNSUPPORTED.iter().find(|k| map.get(k).is_some()) {
-        return Err(map.get(key).map_or_else(
-            || node.error("unsupported key"),
-            |n| n.error("not supported by pbs-exporter"),
-        ));
+        return Err(map.error(key, "not supported by pbs-exporter"));
     }
     let path = |key: &str| -> Result<Option<PathBuf>, YamlError> {
         Ok(map.str(key)?.map(|p| base.join(p)))
@@ -205,13 +202,11 @@ fn parse_tls(node: &Node<'_>, base: &Path) -> Result<TlsSettings, YamlError> {
         Some("VerifyClientCertIfGiven") => ClientAuth::VerifyIfGiven,
         Some("RequireAndVerifyClientCert") => ClientAuth::Require,
         Some(other) => {
-            return Err(map.get("client_auth_type").map_or_else(
-                || node.error("bad client_auth_type"),
-                |n| {
-                    n.error(format!(
-                        "'{other}' is not supported: use NoClientCert, VerifyClientCertIfGiven or RequireAndVerifyClientCert"
-                    ))
-                },
+            return Err(map.error(
+                "client_auth_type",
+                format!(
+                    "'{other}' is not supported: use NoClientCert, VerifyClientCertIfGiven or RequireAndVerifyClientCert"
+                ),
             ));
         }
     };
@@ -233,13 +228,9 @@ fn parse_tls(node: &Node<'_>, base: &Path) -> Result<TlsSettings, YamlError> {
         None | Some("TLS10" | "TLS11" | "TLS12") => MinVersion::Tls12,
         Some("TLS13") => MinVersion::Tls13,
         Some(other) => {
-            return Err(map.get("min_version").map_or_else(
-                || node.error("bad min_version"),
-                |n| {
-                    n.error(format!(
-                        "'{other}' is not a TLS version: use TLS12 or TLS13"
-                    ))
-                },
+            return Err(map.error(
+                "min_version",
+                format!("'{other}' is not a TLS version: use TLS12 or TLS13"),
             ));
         }
     };

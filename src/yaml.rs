@@ -180,9 +180,15 @@ impl<'a> Map<'a> {
         })
     }
 
-    /// Dotted path of this mapping.
-    pub fn path(&self) -> &str {
-        &self.path
+    /// An error about the value under `key`.
+    pub fn error(&self, key: &str, message: impl Into<String>) -> YamlError {
+        match self.get(key) {
+            Some(node) => node.error(message),
+            None => YamlError {
+                path: self.path.clone(),
+                message: message.into(),
+            },
+        }
     }
 }
 

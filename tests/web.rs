@@ -101,6 +101,18 @@ fn tls_section(client_auth: bool) -> String {
     s
 }
 
+/// Certificates and a web config with TLS (no client certificates) and the user `prometheus`
+/// with [`PASSWORD`]; returns the config's path.
+fn tls_and_password(dir: &Dir) -> String {
+    write_pki(dir);
+    let text = format!(
+        "{}{}",
+        tls_section(false),
+        users(&[("prometheus", PASSWORD)])
+    );
+    dir.write("web.yml", &text)
+}
+
 /// True when `tool` runs; otherwise false, unless CI requires it.
 fn have(tool: &str) -> bool {
     if Command::new(tool).arg("--version").output().is_ok() {
@@ -167,15 +179,7 @@ fn tls_and_basic_auth_with_curl() {
         return;
     }
     let dir = Dir::new("auth");
-    write_pki(&dir);
-    let config = dir.write(
-        "web.yml",
-        &format!(
-            "{}{}",
-            tls_section(false),
-            users(&[("prometheus", PASSWORD)])
-        ),
-    );
+    let config = tls_and_password(&dir);
     let sim = start_sim(Profile::DEMO, |_| {});
     let exp = Exporter::start(&sim, &[("PBS_WEB_CONFIG_FILE", &config)], &[]);
     assert!(
@@ -594,15 +598,7 @@ fn prometheus_scrapes_through_tls_and_basic_auth() {
         return;
     }
     let dir = Dir::new("prom-exporter");
-    write_pki(&dir);
-    let config = dir.write(
-        "web.yml",
-        &format!(
-            "{}{}",
-            tls_section(false),
-            users(&[("prometheus", PASSWORD)])
-        ),
-    );
+    let config = tls_and_password(&dir);
     let password_file = dir.write("password", PASSWORD);
     let sim = start_sim(Profile::DEMO, |_| {});
     let exp = Exporter::start(&sim, &[("PBS_WEB_CONFIG_FILE", &config)], &[]);
