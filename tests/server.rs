@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Exporter, get, start_sim};
-use pbs_exporter::sim::{Faults, Profile};
+use pbs_sim::{Faults, Profile};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};

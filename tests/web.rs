@@ -8,7 +8,7 @@
 mod common;
 
 use common::{Exporter, start_sim};
-use pbs_exporter::sim::Profile;
+use pbs_sim::Profile;
 use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

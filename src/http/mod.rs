@@ -9,3 +9,4 @@ pub mod body;
 pub mod chunked;
 pub mod conn;
 pub mod head;
+pub mod query;

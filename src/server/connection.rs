@@ -38,8 +38,22 @@ pub trait Render {
 pub trait Metrics {
     /// A result readable without holding the collection.
     type Result: Render;
-    /// A collection's result that finishes by `deadline`.
-    fn collect(&self, deadline: Instant) -> impl Future<Output = Self::Result>;
+    /// The result for a metrics request with the query string `query` (`target`, `module`),
+    /// finishing by `deadline`; or why it is refused.
+    fn collect(
+        &self,
+        query: &str,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<Self::Result, Refusal>>;
+}
+
+/// A metrics request that is not answered with metrics: one line, and its status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// `400 Bad Request` (a target not allowed, an unknown module, a bad query), or `500 ...`.
+    pub status: &'static str,
+    /// One line saying why, ending in a newline.
+    pub message: String,
 }
 
 /// Bytes rendered per chunk of a metrics response.
@@ -97,15 +111,8 @@ pub async fn handle<S: Transport, M: Metrics>(
         {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                let _ = respond(
-                    conn,
-                    &mut buf,
-                    cfg,
-                    TOO_LARGE,
-                    b"request head too large\n",
-                    false,
-                )
-                .await;
+                let reply = Reply::closing(TOO_LARGE, b"request head too large\n");
+                let _ = respond(conn, &mut buf, cfg, &reply).await;
                 return;
             }
             Err(_) => return,
@@ -121,7 +128,7 @@ pub async fn handle<S: Transport, M: Metrics>(
                     "400 Bad Request"
                 };
                 let msg = format!("{e}\n");
-                let _ = respond(conn, &mut buf, cfg, status, msg.as_bytes(), false).await;
+                let _ = respond(conn, &mut buf, cfg, &Reply::closing(status, msg.as_bytes())).await;
                 return;
             }
         };
@@ -129,6 +136,8 @@ pub async fn handle<S: Transport, M: Metrics>(
         let keep_alive = req.keep_alive && !req.has_body;
         let is_head = req.method == "HEAD";
         let http11 = req.http11;
+        // Copied (no allocation when empty): the head's buffer is consumed below.
+        let query = String::from(req.query);
         let budget = budget::scrape_budget(
             req.scrape_timeout,
             cfg.default_scrape_timeout,
@@ -154,58 +163,87 @@ pub async fn handle<S: Transport, M: Metrics>(
         }
         let accepts_gzip = req.accept_encoding.gzip();
         conn.consume(head_len);
-        let written = match route {
+        let landing;
+        let reply = match route {
             Route::Metrics => {
-                let result = metrics.collect(budget::deadline(arrived, budget)).await;
+                let deadline = budget::deadline(arrived, budget);
+                let result = match metrics.collect(&query, deadline).await {
+                    Ok(r) => r,
+                    Err(refusal) => {
+                        let reply = Reply {
+                            keep_alive,
+                            head_only: is_head,
+                            ..Reply::text(refusal.status, refusal.message.as_bytes())
+                        };
+                        if respond(conn, &mut buf, cfg, &reply).await.is_err() || !keep_alive {
+                            return;
+                        }
+                        continue;
+                    }
+                };
                 let chunked = http11 && keep_alive;
                 // Taken after the collection, so waiting for one never holds the encoder.
                 let gzip = accepts_gzip.then(|| access.gzip.lease()).flatten();
                 let write = write_metrics(conn, &result, is_head, chunked, gzip, &mut buf);
                 match timeout(cfg.write_timeout, write).await {
-                    Ok(()) if chunked => Ok(()),
+                    Ok(()) if chunked => continue,
                     _ => return,
                 }
             }
-            Route::Health => respond(conn, &mut buf, cfg, "200 OK", b"ok\n", keep_alive).await,
+            Route::Health => Reply::text("200 OK", b"ok\n"),
             Route::Landing => {
-                let page = landing_page(&cfg.metrics_path);
-                let ct = "text/html; charset=utf-8";
-                write_head(&mut buf, "200 OK", ct, page.len(), keep_alive, "");
-                buf.extend_from_slice(page.as_bytes());
-                timeout(cfg.write_timeout, conn.write_all(&buf)).await
+                landing = landing_page(&cfg.metrics_path);
+                Reply {
+                    content_type: "text/html; charset=utf-8",
+                    ..Reply::text("200 OK", landing.as_bytes())
+                }
             }
-            Route::NotFound => {
-                respond(
-                    conn,
-                    &mut buf,
-                    cfg,
-                    "404 Not Found",
-                    b"not found\n",
-                    keep_alive,
-                )
-                .await
-            }
-            Route::Unauthorized => {
-                let msg = b"unauthorized\n";
-                write_head(
-                    &mut buf,
-                    "401 Unauthorized",
-                    "text/plain",
-                    msg.len(),
-                    keep_alive,
-                    CHALLENGE,
-                );
-                buf.extend_from_slice(msg);
-                timeout(cfg.write_timeout, conn.write_all(&buf)).await
-            }
-            Route::BadMethod => {
-                let msg = b"only GET and HEAD\n";
-                let _ = respond(conn, &mut buf, cfg, "405 Method Not Allowed", msg, false).await;
-                return;
-            }
+            Route::NotFound => Reply::text("404 Not Found", b"not found\n"),
+            Route::BadMethod => Reply::closing("405 Method Not Allowed", b"only GET and HEAD\n"),
+            Route::Unauthorized => Reply {
+                extra: CHALLENGE,
+                ..Reply::text("401 Unauthorized", b"unauthorized\n")
+            },
         };
-        if written.is_err() || !keep_alive {
+        let reply = Reply {
+            keep_alive: reply.keep_alive && keep_alive,
+            head_only: is_head,
+            ..reply
+        };
+        if respond(conn, &mut buf, cfg, &reply).await.is_err() || !reply.keep_alive {
             return;
+        }
+    }
+}
+
+/// A short response, written whole.
+struct Reply<'a> {
+    status: &'a str,
+    content_type: &'a str,
+    body: &'a [u8],
+    keep_alive: bool,
+    /// Answers a HEAD request: the head only.
+    head_only: bool,
+    /// More header lines, each ending in CRLF.
+    extra: &'a str,
+}
+
+impl<'a> Reply<'a> {
+    fn text(status: &'a str, body: &'a [u8]) -> Self {
+        Reply {
+            status,
+            content_type: "text/plain",
+            body,
+            keep_alive: true,
+            head_only: false,
+            extra: "",
+        }
+    }
+
+    fn closing(status: &'a str, body: &'a [u8]) -> Self {
+        Reply {
+            keep_alive: false,
+            ..Reply::text(status, body)
         }
     }
 }
@@ -284,40 +322,31 @@ fn head_io(e: HeadError) -> io::Error {
     }
 }
 
-/// A response head with a body of `len` bytes; `extra` is more header lines, each ending in
-/// CRLF.
-fn write_head(
+/// Writes `reply` within the write timeout.
+async fn respond<S: Transport>(
+    conn: &mut Conn<S>,
     buf: &mut Vec<u8>,
-    status: &str,
-    content_type: &str,
-    len: usize,
-    keep_alive: bool,
-    extra: &str,
-) {
+    cfg: &ServerConfig,
+    reply: &Reply<'_>,
+) -> io::Result<()> {
     buf.clear();
     // Writing to a Vec cannot fail.
     let _ = write!(
         buf,
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len}\r\n{extra}{}\r\n",
-        if keep_alive {
+        "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}{}\r\n",
+        reply.status,
+        reply.content_type,
+        reply.body.len(),
+        reply.extra,
+        if reply.keep_alive {
             ""
         } else {
             "Connection: close\r\n"
         }
     );
-}
-
-/// A short plain-text response, within the write timeout.
-async fn respond<S: Transport>(
-    conn: &mut Conn<S>,
-    buf: &mut Vec<u8>,
-    cfg: &ServerConfig,
-    status: &str,
-    body: &[u8],
-    keep_alive: bool,
-) -> io::Result<()> {
-    write_head(buf, status, "text/plain", body.len(), keep_alive, "");
-    buf.extend_from_slice(body);
+    if !reply.head_only {
+        buf.extend_from_slice(reply.body);
+    }
     timeout(cfg.write_timeout, conn.write_all(buf)).await
 }
 
@@ -349,8 +378,8 @@ impl Render for Fixed {
 
 impl Metrics for Fixed {
     type Result = Fixed;
-    async fn collect(&self, _deadline: Instant) -> Fixed {
-        self.clone()
+    async fn collect(&self, _query: &str, _deadline: Instant) -> Result<Fixed, Refusal> {
+        Ok(self.clone())
     }
 }
 
@@ -373,6 +402,44 @@ mod tests {
         }
     }
 
+    /// Reads `input`; keeps what is written.
+    struct Memory(&'static [u8], Vec<u8>);
+
+    impl Transport for Memory {
+        async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            Stuck::read(&mut Stuck(self.0), buf)
+                .await
+                .inspect(|&n| self.0 = &self.0[n..])
+        }
+        async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+            self.1.extend_from_slice(buf);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn head_requests_get_no_body_and_pipelining_goes_on() {
+        let input = b"HEAD /health HTTP/1.1\n\nGET /health HTTP/1.1\r\n\r\nHEAD /metrics HTTP/1.1\r\n\r\nGET /metrics HTTP/1.0\r\n\r\n";
+        let mut conn = Conn::new(Memory(input, Vec::new()), 8192);
+        let metrics = Fixed(b"x 1\n".to_vec());
+        let cfg = ServerConfig::default();
+        async_io::block_on(handle(
+            &mut conn,
+            &metrics,
+            &cfg,
+            &Activity::new(),
+            &Access::default(),
+        ));
+        let out = String::from_utf8(conn.stream.1).unwrap();
+        let ok = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\n";
+        let metrics_head =
+            format!("HTTP/1.1 200 OK\r\nContent-Type: {CONTENT_TYPE}\r\nVary: Accept-Encoding\r\n");
+        let want = format!(
+            "{ok}{ok}ok\n{metrics_head}Transfer-Encoding: chunked\r\n\r\n{metrics_head}Connection: close\r\n\r\nx 1\n"
+        );
+        assert_eq!(out, want);
+    }
+
     #[test]
     fn short_responses_give_up_after_the_configured_write_timeout() {
         let cfg = ServerConfig {
@@ -389,8 +456,13 @@ mod tests {
             let mut conn = Conn::new(Stuck(input), 8192);
             let started = Instant::now();
             let metrics = Fixed(b"x 1\n".to_vec());
-            let access = Access::default();
-            async_io::block_on(handle(&mut conn, &metrics, &cfg, &Activity::new(), &access));
+            async_io::block_on(handle(
+                &mut conn,
+                &metrics,
+                &cfg,
+                &Activity::new(),
+                &Access::default(),
+            ));
             let took = started.elapsed();
             assert!(took < Duration::from_secs(2), "{took:?}");
         }
