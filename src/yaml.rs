@@ -76,7 +76,7 @@ impl<'a> Node<'a> {
         let entries = self.entries()?;
         if let Some((key, node)) = entries.iter().find(|(k, _)| !allowed.contains(k)) {
             let expected = allowed.join(", ");
-            let key = key.escape_debug();
+            let key = shown(key);
             return Err(node.error(format!("unknown key '{key}' (expected one of: {expected})")));
         }
         Ok(Map {
@@ -139,9 +139,9 @@ impl<'a> Node<'a> {
         }
     }
 
-    /// The node under `key`; the key is escaped in the path, so a message stays on one line.
+    /// The node under `key` (shown escaped and bounded in the path).
     fn child(&self, key: &str, yaml: &'a Yaml) -> Node<'a> {
-        let key = key.escape_debug().to_string();
+        let key = shown(key);
         let path = match (self.path.is_empty(), key.starts_with('[')) {
             (true, _) => key,
             (false, true) => format!("{}{key}", self.path),
@@ -190,6 +190,14 @@ impl<'a> Map<'a> {
             },
         }
     }
+}
+
+/// A key as messages show it: escaped, so a message stays on one line, and at most 64 bytes,
+/// so a hostile file cannot make a huge one.
+fn shown(key: &str) -> String {
+    crate::exposition::truncate_utf8(key, 64)
+        .escape_debug()
+        .to_string()
 }
 
 /// What a value is, for messages.
