@@ -417,19 +417,19 @@ mod tests {
         }
     }
 
+    /// Runs [`handle`] on `conn` until it returns, with an open web config.
+    fn serve_once<S: Transport>(conn: &mut Conn<S>, metrics: &Fixed, cfg: &ServerConfig) {
+        let access = Access::default();
+        async_io::block_on(handle(conn, metrics, cfg, &Activity::new(), &access));
+    }
+
     #[test]
     fn head_requests_get_no_body_and_pipelining_goes_on() {
         let input = b"HEAD /health HTTP/1.1\n\nGET /health HTTP/1.1\r\n\r\nHEAD /metrics HTTP/1.1\r\n\r\nGET /metrics HTTP/1.0\r\n\r\n";
         let mut conn = Conn::new(Memory(input, Vec::new()), 8192);
         let metrics = Fixed(b"x 1\n".to_vec());
         let cfg = ServerConfig::default();
-        async_io::block_on(handle(
-            &mut conn,
-            &metrics,
-            &cfg,
-            &Activity::new(),
-            &Access::default(),
-        ));
+        serve_once(&mut conn, &metrics, &cfg);
         let out = String::from_utf8(conn.stream.1).unwrap();
         let ok = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\n";
         let metrics_head =
@@ -456,13 +456,7 @@ mod tests {
             let mut conn = Conn::new(Stuck(input), 8192);
             let started = Instant::now();
             let metrics = Fixed(b"x 1\n".to_vec());
-            async_io::block_on(handle(
-                &mut conn,
-                &metrics,
-                &cfg,
-                &Activity::new(),
-                &Access::default(),
-            ));
+            serve_once(&mut conn, &metrics, &cfg);
             let took = started.elapsed();
             assert!(took < Duration::from_secs(2), "{took:?}");
         }
