@@ -7,7 +7,7 @@ mod support;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pbs_exporter::scrape::RenderCursor;
-use pbs_exporter::sim::Profile;
+use pbs_sim::Profile;
 use std::hint::black_box;
 
 fn exposition(c: &mut Criterion) {

@@ -10,7 +10,7 @@ use criterion::{
 use pbs_exporter::collectors::inventory::Inventory;
 use pbs_exporter::collectors::{datastore, groups, node, snapshots};
 use pbs_exporter::exposition::Families;
-use pbs_exporter::sim::Profile;
+use pbs_sim::Profile;
 use std::hint::black_box;
 use support::PIECE;
 

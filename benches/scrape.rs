@@ -8,7 +8,7 @@
 mod support;
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use pbs_exporter::sim::Profile;
+use pbs_sim::Profile;
 
 /// JSON bytes of one reference scrape, fetched the same way over plain HTTP.
 fn json_bytes_per_scrape(profile: Profile) -> u64 {

@@ -17,14 +17,16 @@
 //! Exit status: 0 when every measurement ran, budgets met or not; 1 when a measurement failed
 //! (exporter did not start, a scrape failed its sanity check, ...); 2 on bad arguments.
 
+mod support;
+
 use argh::FromArgs;
-use pbs_exporter::sim::{self, Profile, SimConfig};
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use pbs_sim::{self as sim, Profile, SimConfig};
+use std::io;
+use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitCode, Stdio};
-use std::sync::mpsc;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
+use support::{Client, Exporter, ProcStatus, read_cpu_ticks, read_status};
 
 /// Measures idle RSS, peak RSS (VmHWM), CPU per scrape and scrape latency of an exporter binary
 /// against the built-in PBS simulator.
@@ -47,7 +49,21 @@ struct Args {
     /// how long the exporter settles before the idle RSS is read, in ms (default 300)
     #[argh(option, default = "300")]
     settle_ms: u64,
+    /// simulators (reference profile, each with its own token and certificate) scraped
+    /// concurrently through one exporter's config file; 0 skips it (default 10)
+    #[argh(option, default = "10")]
+    targets: usize,
+    /// rounds of the multi-target measurement: each round scrapes every target at once
+    /// (default 20)
+    #[argh(option, default = "20")]
+    rounds: usize,
 }
+
+/// Multi-target budgets: peak RSS, CPU per target-scrape relative to one target's, and the RSS
+/// the targets add while held idle.
+const MULTI_PEAK_MIB: f64 = 6.0;
+const MULTI_CPU_RATIO: f64 = 1.2;
+const MULTI_HELD_KIB_PER_TARGET: f64 = 64.0;
 
 /// Clock ticks per second of /proc/PID/stat (USER_HZ: 100 on every Linux architecture that
 /// matters here; the kernel fixes it for user space whatever CONFIG_HZ is).
@@ -97,289 +113,6 @@ fn profile_name(p: Profile) -> String {
         }
     }
     p.to_string()
-}
-
-/// What /proc says about the exporter at one moment.
-#[derive(Clone, Copy, Debug, Default)]
-struct ProcStatus {
-    rss_kib: u64,
-    hwm_kib: u64,
-    anon_kib: u64,
-    file_kib: u64,
-    threads: u64,
-}
-
-fn read_status(pid: u32) -> io::Result<ProcStatus> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let mut s = ProcStatus::default();
-    for line in text.lines() {
-        let Some((key, rest)) = line.split_once(':') else {
-            continue;
-        };
-        let value = rest
-            .split_whitespace()
-            .next()
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0);
-        match key {
-            "VmRSS" => s.rss_kib = value,
-            "VmHWM" => s.hwm_kib = value,
-            "RssAnon" => s.anon_kib = value,
-            "RssFile" => s.file_kib = value,
-            "Threads" => s.threads = value,
-            _ => {}
-        }
-    }
-    if s.rss_kib == 0 {
-        return Err(io::Error::other(format!("/proc/{pid}/status has no VmRSS")));
-    }
-    Ok(s)
-}
-
-/// utime + stime of the whole process (all threads), in ticks.
-fn read_cpu_ticks(pid: u32) -> io::Result<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-    let after = text
-        .rsplit_once(')')
-        .map(|(_, a)| a)
-        .ok_or_else(|| io::Error::other("bad /proc/PID/stat"))?;
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // `after` starts at field 3 (state); utime is field 14, stime field 15.
-    let field = |n: usize| -> io::Result<u64> {
-        fields
-            .get(n - 3)
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| io::Error::other("bad /proc/PID/stat"))
-    };
-    Ok(field(14)? + field(15)?)
-}
-
-unsafe extern "C" {
-    fn kill(pid: i32, sig: i32) -> i32;
-}
-const SIGTERM: i32 = 15;
-
-/// The exporter under test; killed if still running when dropped.
-struct Exporter {
-    child: Child,
-    addr: SocketAddr,
-    /// Log lines (warnings and errors) collected from stderr after startup.
-    log: mpsc::Receiver<String>,
-}
-
-impl Exporter {
-    fn spawn(binary: &PathBuf, handle: &sim::SimHandle) -> Result<Exporter, String> {
-        let mut child = Command::new(binary)
-            .env_clear()
-            .env("PBS_ENDPOINT", handle.endpoint())
-            .env("PBS_API_TOKEN_NAME", handle.token_id())
-            .env("PBS_API_TOKEN", handle.token_secret())
-            .env("PBS_FINGERPRINT", handle.fingerprint())
-            .env("PBS_LISTEN_ADDRESS", "127.0.0.1:0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (tx, rx) = mpsc::channel();
-        // Keeps draining stderr so the exporter never blocks on a full pipe.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut seen = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(addr) = listening_addr(&line) {
-                        return Ok(Exporter {
-                            child,
-                            addr,
-                            log: rx,
-                        });
-                    }
-                    seen.push(line);
-                }
-                Err(_) => {
-                    let _ = child.kill();
-                    let status = child.wait().ok();
-                    return Err(format!(
-                        "the exporter did not log 'listening on ADDR' within 10 s (exit: {status:?}); its log:\n{}",
-                        seen.join("\n")
-                    ));
-                }
-            }
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// SIGTERM, then waits up to 2 s for exit status 0.
-    fn stop(mut self) -> Result<(), String> {
-        unsafe { kill(self.child.id() as i32, SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(2);
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) if status.success() => return Ok(()),
-                Ok(Some(status)) => {
-                    return Err(format!("exporter exited with {status} on SIGTERM"));
-                }
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(10))
-                }
-                Ok(None) => return Err("exporter still running 2 s after SIGTERM".to_string()),
-                Err(e) => return Err(format!("wait: {e}")),
-            }
-        }
-    }
-
-    /// Warning and error lines logged so far.
-    fn problems(&self) -> Vec<String> {
-        self.log
-            .try_iter()
-            .filter(|l| l.contains(" WARN ") || l.contains(" ERROR ") || l.contains("panick"))
-            .collect()
-    }
-}
-
-impl Drop for Exporter {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// `... listening on 127.0.0.1:12345 ...` → the address.
-fn listening_addr(line: &str) -> Option<SocketAddr> {
-    let rest = line.split_once("listening on ")?.1;
-    rest.split_whitespace().next()?.parse().ok()
-}
-
-/// A minimal HTTP/1.1 client over one kept-alive connection.
-struct Client {
-    addr: SocketAddr,
-    conn: Option<BufReader<TcpStream>>,
-    reconnects: usize,
-    line: String,
-}
-
-impl Client {
-    fn new(addr: SocketAddr) -> Client {
-        Client {
-            addr,
-            conn: None,
-            reconnects: 0,
-            line: String::new(),
-        }
-    }
-
-    /// GET `path`; the body (chunked transfer coding removed) goes into `body`.
-    fn get(&mut self, path: &str, body: &mut Vec<u8>) -> Result<u16, String> {
-        body.clear();
-        if self.conn.is_none() {
-            let s = TcpStream::connect(self.addr).map_err(|e| format!("connect: {e}"))?;
-            s.set_nodelay(true).map_err(|e| e.to_string())?;
-            s.set_read_timeout(Some(Duration::from_secs(60)))
-                .map_err(|e| e.to_string())?;
-            self.conn = Some(BufReader::with_capacity(64 * 1024, s));
-            self.reconnects += 1;
-        }
-        let r = self.conn.as_mut().expect("connected");
-        let req = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: */*\r\n\r\n",
-            self.addr
-        );
-        r.get_mut()
-            .write_all(req.as_bytes())
-            .map_err(|e| format!("write: {e}"))?;
-
-        let line = &mut self.line;
-        read_line(r, line)?;
-        let status: u16 = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| format!("bad status line {line:?}"))?;
-        let (mut chunked, mut length, mut close) = (false, None, false);
-        loop {
-            read_line(r, line)?;
-            if line.is_empty() {
-                break;
-            }
-            let Some((name, value)) = line.split_once(':') else {
-                return Err(format!("bad header line {line:?}"));
-            };
-            let value = value.trim();
-            if name.eq_ignore_ascii_case("transfer-encoding") {
-                chunked = value.eq_ignore_ascii_case("chunked");
-            } else if name.eq_ignore_ascii_case("content-length") {
-                length = Some(value.parse::<usize>().map_err(|_| "bad Content-Length")?);
-            } else if name.eq_ignore_ascii_case("connection") {
-                close = value.eq_ignore_ascii_case("close");
-            }
-        }
-        if chunked {
-            loop {
-                read_line(r, line)?;
-                let size = line.split(';').next().unwrap_or("").trim();
-                let size = usize::from_str_radix(size, 16)
-                    .map_err(|_| format!("bad chunk size line {line:?}"))?;
-                if size == 0 {
-                    // Trailers, up to the empty line.
-                    loop {
-                        read_line(r, line)?;
-                        if line.is_empty() {
-                            break;
-                        }
-                    }
-                    break;
-                }
-                let start = body.len();
-                body.resize(start + size, 0);
-                r.read_exact(&mut body[start..])
-                    .map_err(|e| format!("chunk: {e}"))?;
-                read_line(r, line)?;
-                if !line.is_empty() {
-                    return Err("chunk not followed by CRLF".to_string());
-                }
-            }
-        } else if let Some(n) = length {
-            body.resize(n, 0);
-            r.read_exact(body).map_err(|e| format!("body: {e}"))?;
-        } else {
-            r.read_to_end(body).map_err(|e| format!("body: {e}"))?;
-            close = true;
-        }
-        if close {
-            self.conn = None;
-        }
-        Ok(status)
-    }
-}
-
-/// Reads one CRLF-terminated line into `line`, without the line end.
-fn read_line(r: &mut BufReader<TcpStream>, line: &mut String) -> Result<(), String> {
-    line.clear();
-    let n = r.read_line(line).map_err(|e| format!("read: {e}"))?;
-    if n == 0 {
-        return Err("connection closed by the exporter".to_string());
-    }
-    while line.ends_with('\n') || line.ends_with('\r') {
-        line.pop();
-    }
-    Ok(())
 }
 
 fn check_body(body: &[u8]) -> Result<(), String> {
@@ -480,6 +213,211 @@ fn measure(args: &Args, binary: &PathBuf, profile: Profile) -> Result<Sample, St
         body_bytes,
         reconnects,
     })
+}
+
+/// One multi-target measurement.
+struct Multi {
+    idle: ProcStatus,
+    single_cpu_ms: f64,
+    multi_cpu_ms: f64,
+    peak: ProcStatus,
+    held: ProcStatus,
+    round_ms: Vec<f64>,
+}
+
+/// `--targets` simulators of the reference profile, each with its own token (in its own token
+/// file) and certificate, in one config file (a module each). The exporter's idle RSS before any
+/// scrape; CPU per scrape of target 1 alone (one warm-up, then `--rounds` scrapes); then one
+/// warm-up of every target and `--rounds` rounds scraping all of them at once (one thread and
+/// kept-alive connection each): CPU per target-scrape and peak RSS; then RSS after settling with
+/// the targets held idle.
+fn measure_multi(args: &Args, binary: &PathBuf) -> Result<Multi, String> {
+    let dir = std::env::temp_dir().join(format!("pbs-footprint-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut sims = Vec::new();
+    let mut config = String::from("modules:\n");
+    for k in 0..args.targets {
+        let secret = format!("footprint-secret-{k}");
+        let handle = sim::start(SimConfig {
+            profile: Profile::REFERENCE,
+            token_id: format!("monitor@pbs!exporter{k}"),
+            token_secret: secret.clone(),
+            ..SimConfig::default()
+        })
+        .map_err(|e| format!("simulator: {e}"))?;
+        let token_file = dir.join(format!("token{k}"));
+        std::fs::write(&token_file, &secret).map_err(|e| e.to_string())?;
+        config.push_str(&format!(
+            "  m{k}:\n    token_id: \"{}\"\n    token_file: {}\n    targets:\n      - target: 127.0.0.1:{}\n        fingerprint: \"{}\"\n",
+            handle.token_id(),
+            token_file.display(),
+            handle.addr().port(),
+            handle.fingerprint()
+        ));
+        sims.push(handle);
+    }
+    let config_file = dir.join("config.yml");
+    std::fs::write(&config_file, config).map_err(|e| e.to_string())?;
+    let exporter = Exporter::spawn_with(
+        binary,
+        &[("PBS_CONFIG_FILE", config_file.display().to_string())],
+    )?;
+    let pid = exporter.pid();
+    let proc_err = |e: io::Error| format!("/proc/{pid}: {e}");
+    let t0 = Instant::now();
+    while TcpStream::connect(exporter.addr).is_err() {
+        if t0.elapsed() > Duration::from_secs(5) {
+            return Err("the exporter does not accept connections".into());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(args.settle_ms));
+    let idle = read_status(pid).map_err(proc_err)?;
+    let paths: Vec<String> = sims
+        .iter()
+        .enumerate()
+        .map(|(k, s)| format!("/metrics?target=127.0.0.1:{}&module=m{k}", s.addr().port()))
+        .collect();
+    let scrape = |client: &mut Client, body: &mut Vec<u8>, path: &str| -> Result<(), String> {
+        let status = client.get(path, body)?;
+        if status != 200 {
+            return Err(format!("{path} answered {status}"));
+        }
+        check_body(body)
+    };
+
+    // One target alone: the figure the others are compared with.
+    let mut client = Client::new(exporter.addr);
+    let mut body = Vec::new();
+    scrape(&mut client, &mut body, &paths[0])?;
+    let before = read_cpu_ticks(pid).map_err(proc_err)?;
+    for _ in 0..args.rounds {
+        scrape(&mut client, &mut body, &paths[0])?;
+    }
+    let single_ticks = read_cpu_ticks(pid).map_err(proc_err)? - before;
+    drop(client);
+
+    // All targets at once, round after round.
+    let mut clients: Vec<(Client, Vec<u8>)> = (0..paths.len())
+        .map(|_| (Client::new(exporter.addr), Vec::new()))
+        .collect();
+    for ((client, body), path) in clients.iter_mut().zip(&paths) {
+        scrape(client, body, path)?;
+    }
+    let before = read_cpu_ticks(pid).map_err(proc_err)?;
+    let mut round_ms = Vec::new();
+    for _ in 0..args.rounds {
+        let t = Instant::now();
+        let results: Vec<Result<(), String>> = std::thread::scope(|s| {
+            let handles: Vec<_> = clients
+                .iter_mut()
+                .zip(&paths)
+                .map(|((client, body), path)| s.spawn(move || scrape(client, body, path)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err("client thread panicked".into()))
+                })
+                .collect()
+        });
+        round_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        for r in results {
+            r?;
+        }
+    }
+    let multi_ticks = read_cpu_ticks(pid).map_err(proc_err)? - before;
+    let peak = read_status(pid).map_err(proc_err)?;
+    drop(clients);
+    std::thread::sleep(Duration::from_millis(args.settle_ms));
+    let held = read_status(pid).map_err(proc_err)?;
+    for line in exporter.problems() {
+        eprintln!("  exporter log: {line}");
+    }
+    exporter.stop()?;
+    for s in sims {
+        s.stop();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let ms = |ticks: u64, scrapes: usize| ticks as f64 / TICKS_PER_SEC * 1e3 / scrapes as f64;
+    Ok(Multi {
+        idle,
+        single_cpu_ms: ms(single_ticks, args.rounds),
+        multi_cpu_ms: ms(multi_ticks, args.rounds * paths.len()),
+        peak,
+        held,
+        round_ms,
+    })
+}
+
+/// Runs the multi-target measurement `--repeats` times and prints its table.
+fn report_multi(args: &Args, binary: &PathBuf) -> Result<bool, String> {
+    let mut runs = Vec::new();
+    for rep in 1..=args.repeats {
+        let m = measure_multi(args, binary)?;
+        println!(
+            "  {} targets #{rep}: idle {:.2} MiB; CPU {:.2} ms/scrape alone, {:.2} ms per target-scrape concurrently; peak {:.2} MiB; held idle {:.2} MiB (+{:.0} KiB/target); round median {:.1} ms",
+            args.targets,
+            mib(m.idle.rss_kib),
+            m.single_cpu_ms,
+            m.multi_cpu_ms,
+            mib(m.peak.hwm_kib),
+            mib(m.held.rss_kib),
+            (m.held.rss_kib as f64 - m.idle.rss_kib as f64) / args.targets as f64,
+            median(&m.round_ms)
+        );
+        runs.push(m);
+    }
+    let peak = Stat::of(&runs.iter().map(|m| mib(m.peak.hwm_kib)).collect::<Vec<_>>());
+    let single = Stat::of(&runs.iter().map(|m| m.single_cpu_ms).collect::<Vec<_>>());
+    let multi = Stat::of(&runs.iter().map(|m| m.multi_cpu_ms).collect::<Vec<_>>());
+    let ratio = Stat::of(
+        &runs
+            .iter()
+            .map(|m| m.multi_cpu_ms / m.single_cpu_ms)
+            .collect::<Vec<_>>(),
+    );
+    let per_target = Stat::of(
+        &runs
+            .iter()
+            .map(|m| (m.held.rss_kib as f64 - m.idle.rss_kib as f64) / args.targets as f64)
+            .collect::<Vec<_>>(),
+    );
+    let idle = Stat::of(&runs.iter().map(|m| mib(m.idle.rss_kib)).collect::<Vec<_>>());
+    let held = Stat::of(&runs.iter().map(|m| mib(m.held.rss_kib)).collect::<Vec<_>>());
+    let met = |ok: bool| if ok { "met" } else { "**NOT met**" };
+    println!();
+    println!(
+        "| {} targets × {} rounds (reference profile) | Value, median (min–max) | Budget | |",
+        args.targets, args.rounds
+    );
+    println!("|---|---:|---:|---|");
+    println!(
+        "| peak RSS (MiB) | {} | ≤ {MULTI_PEAK_MIB} | {} |",
+        peak.show(2),
+        met(peak.median <= MULTI_PEAK_MIB)
+    );
+    println!(
+        "| CPU per target-scrape (ms), concurrently / one target alone | {} / {} = {} | ≤ {MULTI_CPU_RATIO} × | {} |",
+        multi.show(2),
+        single.show(2),
+        ratio.show(2),
+        met(ratio.median <= MULTI_CPU_RATIO)
+    );
+    println!(
+        "| RSS idle → with the targets held idle (MiB) | {} → {} | | |",
+        idle.show(2),
+        held.show(2)
+    );
+    println!(
+        "| RSS added per target held idle (KiB) | {} | ≤ {MULTI_HELD_KIB_PER_TARGET} | {} |",
+        per_target.show(0),
+        met(per_target.median <= MULTI_HELD_KIB_PER_TARGET)
+    );
+    Ok(peak.median <= MULTI_PEAK_MIB
+        && ratio.median <= MULTI_CPU_RATIO
+        && per_target.median <= MULTI_HELD_KIB_PER_TARGET)
 }
 
 fn sorted(mut v: Vec<f64>) -> Vec<f64> {
@@ -703,6 +641,16 @@ fn main() -> ExitCode {
     println!(
         "Values: median over repeats (min–max over repeats); latency min–max over all scrapes. Budgets are judged on the medians."
     );
+    if args.targets > 0 {
+        println!();
+        match report_multi(&args, &binary) {
+            Ok(met) => all_met &= met,
+            Err(e) => {
+                println!("FAIL: {} targets: {e}", args.targets);
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     if all_met {
         println!("footprint: all budgets met");
     } else {

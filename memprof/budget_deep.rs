@@ -20,7 +20,6 @@ static ALLOC: dhat::Alloc = dhat::Alloc;
 mod common;
 
 use common::Render;
-use std::path::Path;
 
 /// As in budget_reference.rs: warm-ups then one steady-state scrape.
 const REFERENCE_SCRAPES: usize = 4;
@@ -30,7 +29,7 @@ const DEEP_SCRAPES: usize = 2;
 const RATIO: f64 = 1.10;
 
 fn main() {
-    let sim_exe = Path::new(env!("CARGO_BIN_EXE_pbs-sim"));
+    let sim_exe = &common::sim_executable(None).expect("pbs-sim");
     let reference_sim = common::SimChild::spawn(sim_exe, "reference").expect("pbs-sim starts");
     let deep_sim = common::SimChild::spawn(sim_exe, "deep").expect("pbs-sim starts");
     let profile_path = concat!(env!("CARGO_TARGET_TMPDIR"), "/dhat-budget_deep.json");

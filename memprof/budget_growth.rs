@@ -12,14 +12,13 @@ static ALLOC: dhat::Alloc = dhat::Alloc;
 mod common;
 
 use common::Render;
-use std::path::Path;
 use std::time::Instant;
 
 const SCRAPES: usize = 1000;
 const MAX_GROWTH: usize = 4 << 10;
 
 fn main() {
-    let sim = common::SimChild::spawn(Path::new(env!("CARGO_BIN_EXE_pbs-sim")), "reference")
+    let sim = common::SimChild::spawn(&common::sim_executable(None).expect("pbs-sim"), "reference")
         .expect("pbs-sim starts");
     let profile_path = concat!(env!("CARGO_TARGET_TMPDIR"), "/dhat-budget_growth.json");
     let profiler = dhat::Profiler::builder()

@@ -14,13 +14,12 @@ static ALLOC: dhat::Alloc = dhat::Alloc;
 mod common;
 
 use common::Render;
-use std::path::Path;
 
 const SCRAPES: usize = 2;
 const MAX_PEAK_BYTES: usize = 4 << 20;
 
 fn main() {
-    let sim = common::SimChild::spawn(Path::new(env!("CARGO_BIN_EXE_pbs-sim")), "large")
+    let sim = common::SimChild::spawn(&common::sim_executable(None).expect("pbs-sim"), "large")
         .expect("pbs-sim starts");
     let profile_path = concat!(env!("CARGO_TARGET_TMPDIR"), "/dhat-budget_large.json");
     let profiler = dhat::Profiler::builder()

@@ -24,7 +24,6 @@ static ALLOC: dhat::Alloc = dhat::Alloc;
 mod common;
 
 use common::Render;
-use std::path::Path;
 
 /// Scrapes before the measured ones: the first does the TLS handshake and grows the buffers.
 const WARMUP: usize = 3;
@@ -66,7 +65,7 @@ fn measure(sim: &common::SimChild) -> (u64, u64) {
 }
 
 fn main() {
-    let exe = Path::new(env!("CARGO_BIN_EXE_pbs-sim"));
+    let exe = &common::sim_executable(None).expect("pbs-sim");
     let plain =
         common::SimChild::spawn_with(exe, "reference", &["--no-tls"]).expect("pbs-sim starts");
     let tls = common::SimChild::spawn(exe, "reference").expect("pbs-sim starts");

@@ -7,10 +7,9 @@
 use pbs_exporter::client::{Endpoint, PbsClient};
 use pbs_exporter::collectors::CollectorId;
 use pbs_exporter::scrape::{RenderCursor, Scraper};
-use pbs_exporter::sim;
 use pbs_exporter::tls::{self, Trust};
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -20,6 +19,66 @@ pub const TIMEOUT: Duration = Duration::from_secs(120);
 pub const MAX_BODY: u64 = 1 << 30;
 /// Deadline of one scrape.
 pub const SCRAPE_DEADLINE: Duration = Duration::from_secs(300);
+
+/// The API token memprof's simulators accept (passed to the child, used by the scraper).
+pub const TOKEN_ID: &str = "monitor@pbs!memprof";
+/// Its secret.
+pub const TOKEN_SECRET: &str = "memprof-secret";
+
+/// The `pbs-sim` binary (crates/pbs-sim), which is not in this package, so cargo gives no
+/// `CARGO_BIN_EXE_pbs-sim`: `given` (memprof's `--sim`), else `$SIM_BIN`, else the one in the
+/// target directory of the running executable (`target/PROFILE`, also for test executables in
+/// `target/PROFILE/deps`). Under cargo (`cargo test`, `cargo run`: `CARGO` is set) it is first
+/// built there with `cargo build -p pbs-sim` in the same profile, so it is never stale;
+/// `CARGO_TARGET_DIR` is inherited, so it lands next to the running executable.
+pub fn sim_executable(given: Option<&Path>) -> Result<PathBuf, String> {
+    if let Some(p) = given {
+        return Ok(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("SIM_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("current executable: {e}"))?;
+    let mut dir = exe
+        .parent()
+        .ok_or("no directory of the current executable")?;
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir = dir.parent().ok_or("no profile directory above deps/")?;
+    }
+    let sim = dir.join(format!("pbs-sim{}", std::env::consts::EXE_SUFFIX));
+    if let Some(cargo) = std::env::var_os("CARGO") {
+        let profile = match dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") | None => "dev",
+            Some(p) => p,
+        };
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "pbs-sim",
+                "--bin",
+                "pbs-sim",
+                "--profile",
+            ])
+            .arg(profile)
+            .arg("--manifest-path")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+            .status()
+            .map_err(|e| format!("cargo build -p pbs-sim: {e}"))?;
+        if !status.success() {
+            return Err(format!("cargo build -p pbs-sim --profile {profile} failed"));
+        }
+    }
+    if sim.exists() {
+        Ok(sim)
+    } else {
+        Err(format!(
+            "{} not found: build it (cargo build -p pbs-sim), or give its path in SIM_BIN (memprof: --sim)",
+            sim.display()
+        ))
+    }
+}
 
 /// A `pbs-sim` child process; killed (and reaped) on drop.
 pub struct SimChild {
@@ -50,6 +109,10 @@ impl SimChild {
                 "--profile",
                 profile,
                 "--print-fingerprint",
+                "--token-id",
+                TOKEN_ID,
+                "--token-secret",
+                TOKEN_SECRET,
             ])
             .args(extra)
             .stdin(Stdio::null())
@@ -112,7 +175,7 @@ impl Drop for SimChild {
 }
 
 /// A scraper with every collector, built like the exporter's `main` builds it: pinned
-/// fingerprint, the simulator's default token.
+/// fingerprint, memprof's token.
 pub fn scraper(sim: &SimChild) -> Result<Scraper, String> {
     let fp = tls::parse_fingerprint(&sim.fingerprint)?;
     let endpoint = Endpoint::parse(&sim.endpoint)?;
@@ -121,15 +184,8 @@ pub fn scraper(sim: &SimChild) -> Result<Scraper, String> {
     } else {
         None
     };
-    let client = PbsClient::new(
-        endpoint,
-        sim::DEFAULT_TOKEN_ID,
-        sim::DEFAULT_TOKEN_SECRET,
-        tls,
-        TIMEOUT,
-        MAX_BODY,
-    );
-    Ok(Scraper::new(client, &CollectorId::ALL))
+    let client = PbsClient::new(endpoint, TOKEN_ID, TOKEN_SECRET, tls, TIMEOUT, MAX_BODY);
+    Ok(Scraper::new(client, CollectorId::ALL, Default::default()))
 }
 
 /// Bytes rendered per chunk of a `/metrics` response: the server's `CHUNK` (src/server.rs).

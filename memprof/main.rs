@@ -15,7 +15,7 @@ mod common;
 
 use argh::FromArgs;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
@@ -33,7 +33,7 @@ struct Args {
     /// reference,large,deep)
     #[argh(option, default = "String::from(\"reference,large,deep\")")]
     profiles: String,
-    /// the pbs-sim binary (default: next to this executable, built with cargo if missing)
+    /// the pbs-sim binary (default: $SIM_BIN, else built with cargo into this executable's target directory)
     #[argh(option)]
     sim: Option<PathBuf>,
     /// directory for the dhat-heap-<profile>.json files (default: current directory)
@@ -88,7 +88,7 @@ fn main() -> ExitCode {
 
 /// Runs one worker per profile and prints the table.
 fn parent(args: &Args) -> Result<(), String> {
-    let sim = find_sim(args.sim.as_deref())?;
+    let sim = common::sim_executable(args.sim.as_deref())?;
     let exe = std::env::current_exe().map_err(|e| format!("current executable: {e}"))?;
     std::fs::create_dir_all(&args.out_dir)
         .map_err(|e| format!("{}: {e}", args.out_dir.display()))?;
@@ -194,7 +194,7 @@ fn parent(args: &Args) -> Result<(), String> {
 
 /// Profiles one simulator profile in this process.
 fn worker(args: &Args, profile: &str) -> Result<(), String> {
-    let sim_exe = find_sim(args.sim.as_deref())?;
+    let sim_exe = common::sim_executable(args.sim.as_deref())?;
     let sim = common::SimChild::spawn(&sim_exe, profile)?;
     let file = args.out_dir.join(format!(
         "dhat-heap-{}.json",
@@ -298,37 +298,4 @@ fn worker(args: &Args, profile: &str) -> Result<(), String> {
     drop(profiler);
     drop(sim);
     Ok(())
-}
-
-/// The pbs-sim binary: `--sim`, else next to this executable, else built with cargo (when run
-/// through `cargo run`, which sets `CARGO`).
-fn find_sim(given: Option<&Path>) -> Result<PathBuf, String> {
-    if let Some(p) = given {
-        return Ok(p.to_path_buf());
-    }
-    let exe = std::env::current_exe().map_err(|e| format!("current executable: {e}"))?;
-    let dir = exe
-        .parent()
-        .ok_or("no directory of the current executable")?;
-    let sim = dir.join(format!("pbs-sim{}", std::env::consts::EXE_SUFFIX));
-    if sim.exists() {
-        return Ok(sim);
-    }
-    let Ok(cargo) = std::env::var("CARGO") else {
-        return Err(format!(
-            "{} not found: build it (cargo build --bin pbs-sim) or pass --sim",
-            sim.display()
-        ));
-    };
-    eprintln!("memprof: building pbs-sim");
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--bin", "pbs-sim"]);
-    if dir.file_name().is_some_and(|n| n == "release") {
-        cmd.arg("--release");
-    }
-    let status = cmd.status().map_err(|e| format!("cargo build: {e}"))?;
-    if !status.success() || !sim.exists() {
-        return Err(format!("could not build {}", sim.display()));
-    }
-    Ok(sim)
 }

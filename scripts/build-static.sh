@@ -37,7 +37,7 @@ target=x86_64-unknown-linux-gnu
 # The JSON messages name the executable even when nothing had to be rebuilt; diagnostics still
 # go to the terminal, rendered.
 messages=$(RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-C target-feature=+crt-static" \
-    cargo build --profile "$profile" --target "$target" --bin pbs-exporter \
+    cargo build --profile "$profile" --target "$target" -p pbs-exporter --bin pbs-exporter \
     --message-format=json-render-diagnostics ${cargo_args[@]+"${cargo_args[@]}"})
 bin=$(printf '%s\n' "$messages" | grep -o '"executable":"[^"]*pbs-exporter"' | tail -n 1 | cut -d'"' -f4)
 if [ -z "$bin" ] || [ ! -x "$bin" ]; then

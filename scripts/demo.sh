@@ -11,7 +11,9 @@ once=false
 sim_port=${SIM_PORT:-8007}
 exporter_port=${EXPORTER_PORT:-10019}
 
-cargo build --release --quiet --bin pbs-sim --bin pbs-exporter
+# The simulator is its own workspace member (crates/pbs-sim).
+cargo build --release --quiet -p pbs-sim -p pbs-exporter --bin pbs-sim --bin pbs-exporter
+bin="${CARGO_TARGET_DIR:-target}/release"
 tmp=$(mktemp -d)
 cleanup() {
     kill "${exporter_pid:-}" "${sim_pid:-}" 2>/dev/null || true
@@ -20,7 +22,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-./target/release/pbs-sim --listen "127.0.0.1:$sim_port" --profile demo --print-fingerprint \
+"$bin/pbs-sim" --listen "127.0.0.1:$sim_port" --profile demo --print-fingerprint \
     >"$tmp/fingerprint" 2>"$tmp/sim.log" &
 sim_pid=$!
 for _ in $(seq 100); do [ -s "$tmp/fingerprint" ] && break; sleep 0.1; done
@@ -37,7 +39,7 @@ PBS_API_TOKEN_NAME="exporter" \
 PBS_API_TOKEN="0b8c5f3e-6a1d-4c2e-9f47-3d2a1b0c9e8f" \
 PBS_FINGERPRINT="$fingerprint" \
 PBS_LISTEN_ADDRESS="127.0.0.1:$exporter_port" \
-    ./target/release/pbs-exporter 2>"$tmp/exporter.log" &
+    "$bin/pbs-exporter" 2>"$tmp/exporter.log" &
 exporter_pid=$!
 
 fetch() {

@@ -7,7 +7,7 @@
 #
 #   scripts/emptyroot-test.sh
 #
-# Builds what it needs (scripts/build-static.sh, cargo build --release --bin pbs-sim). Needs
+# Builds what it needs (scripts/build-static.sh, cargo build --release -p pbs-sim). Needs
 # root for chroot and unshare; prints SKIP and exits 0 when they are unavailable. Without PID
 # namespaces (unshare refused) it still runs chrooted, and says it could not check PID 1.
 # Prints PASS or FAIL as its last line; exit status 0 on PASS or SKIP, 1 on FAIL.
@@ -71,9 +71,9 @@ fi
 build_out=$(scripts/build-static.sh) || fail "static build failed"
 printf '%s\n' "$build_out"
 exporter_bin=$(printf '%s\n' "$build_out" | sed -n 's/^binary: //p')
-sim_bin=$(cargo build --release --bin pbs-sim --message-format=json-render-diagnostics |
+sim_bin=$(cargo build --release -p pbs-sim --bin pbs-sim --message-format=json-render-diagnostics |
     grep -o '"executable":"[^"]*pbs-sim"' | tail -n 1 | cut -d'"' -f4) ||
-    fail "cargo build --release --bin pbs-sim failed"
+    fail "cargo build --release -p pbs-sim failed"
 [ -x "$sim_bin" ] || fail "cargo did not report the pbs-sim executable"
 
 # ---- the simulator ------------------------------------------------------------------------

@@ -4,7 +4,9 @@
 //! (`json`) → one collector per PBS area (`collectors`) → exposition writer (`exposition`) →
 //! the exporter's HTTP server.
 
+pub mod budget;
 pub mod client;
+pub mod collection;
 pub mod collectors;
 pub mod config;
 pub mod deadline;
@@ -12,8 +14,13 @@ pub mod exposition;
 pub mod http;
 pub mod json;
 pub mod log;
+pub mod modules;
+pub mod natrontech;
+pub mod own;
+pub mod routing;
 pub mod scrape;
 pub mod server;
-pub mod sim;
+pub mod target;
+pub mod target_map;
 pub mod tls;
 pub mod tls_stream;

@@ -318,10 +318,10 @@ mod tests {
     use crate::http::body::BodyReader;
     use crate::http::conn::Conn;
     use crate::http::head::{Framing, parse_response};
-    use crate::sim::{self, Profile, SimConfig, SimHandle};
     use crate::tls::{Trust, cert_fingerprint, client_config, parse_fingerprint};
     use futures_lite::future::block_on;
     use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    use pbs_sim::{self as sim, Profile, SimConfig, SimHandle};
     use std::net::TcpListener;
 
     /// 10 groups × 200 snapshots in `store1`: a chunked response of about 1 MB.

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Exporter, start_sim};
-use pbs_exporter::sim::Profile;
+use pbs_sim::Profile;
 use std::process::{Command, Output};
 
 const SECRET: &str = "7d9c1b52-secret-value";

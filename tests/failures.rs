@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Exporter, get, start_sim};
-use pbs_exporter::sim::{Faults, Profile};
+use pbs_sim::{Faults, Profile};
 use std::time::{Duration, Instant};
 
 const PROFILE: Profile = Profile::new(3, 2, 4, 3);

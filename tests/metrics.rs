@@ -4,8 +4,8 @@
 mod common;
 
 use common::{Exporter, start_sim};
-use pbs_exporter::sim::Profile;
-use pbs_exporter::sim::model::{self, VerifyState};
+use pbs_sim::Profile;
+use pbs_sim::model::{self, VerifyState};
 
 /// 2 datastores × 3 namespaces (root, ns1, ns1/sub2) × 8 groups × 6 snapshots: groups 6 has a
 /// running newest snapshot, group 4 a comment that needs escaping, groups 1 and 5 have notes.

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Exporter, start_sim};
-use pbs_exporter::sim::Profile;
+use pbs_sim::Profile;
 use std::io::Write;
 use std::process::{Command, Stdio};
 

@@ -2,7 +2,7 @@
 //! README names exists; every environment variable it names is one the exporter reads.
 
 use pbs_exporter::collectors::{CollectorId, process};
-use pbs_exporter::scrape;
+use pbs_exporter::{natrontech, own, scrape};
 use std::collections::BTreeSet;
 
 fn readme() -> String {
@@ -11,13 +11,16 @@ fn readme() -> String {
 
 fn code_families() -> BTreeSet<&'static str> {
     let mut all: Vec<&'static str> = Vec::new();
-    for id in CollectorId::ALL {
+    for &id in CollectorId::ALL {
         all.extend(id.families().iter().map(|f| f.name));
     }
     all.extend(scrape::Family::TABLE.iter().map(|f| f.name));
     all.extend(process::Family::TABLE.iter().map(|f| f.name));
-    let set: BTreeSet<_> = all.iter().copied().collect();
+    all.extend(own::Family::TABLE.iter().map(|f| f.name));
+    let mut set: BTreeSet<_> = all.iter().copied().collect();
     assert_eq!(set.len(), all.len(), "two collectors write the same family");
+    // --compat natrontech: its families replace ours of the same name (pbs_up, pbs_host_load*).
+    set.extend(natrontech::Family::TABLE.iter().map(|f| f.name));
     set
 }
 

@@ -7,8 +7,8 @@ use criterion::Criterion;
 use pbs_exporter::client::{Endpoint, PbsClient};
 use pbs_exporter::collectors::CollectorId;
 use pbs_exporter::scrape::Scraper;
-use pbs_exporter::sim::{self, Profile, SimConfig, SimHandle};
 use pbs_exporter::tls::{self, Trust};
+use pbs_sim::{self as sim, Profile, SimConfig, SimHandle};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -89,7 +89,7 @@ pub fn scraper(sim: &SimHandle) -> Scraper {
         Duration::from_secs(60),
         1 << 30,
     );
-    Scraper::new(client, &CollectorId::ALL)
+    Scraper::new(client, CollectorId::ALL, Default::default())
 }
 
 /// One scrape and its rendering into the reused buffer.

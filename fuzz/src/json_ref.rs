@@ -78,11 +78,7 @@ pub fn reference(doc: &[u8]) -> Result<Reference, serde_json::Error> {
         ambiguous: false,
     };
     let mut de = serde_json::Deserializer::from_slice(doc);
-    Seed {
-        r: &mut r,
-        depth: 0,
-    }
-    .deserialize(&mut de)?;
+    Seed { r: &mut r, depth: 0 }.deserialize(&mut de)?;
     de.end()?;
     Ok(r)
 }

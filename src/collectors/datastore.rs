@@ -7,6 +7,7 @@ use super::inventory::Datastore;
 use super::{Ctx, Seen, set};
 use crate::exposition::Families;
 use crate::json::{JsonError, JsonReader, Path, Reads, Scalar, Sink};
+use crate::natrontech::Family as Compat;
 
 crate::families! {
     pub enum Family {
@@ -31,7 +32,7 @@ const LATEST_SANE_ESTIMATE: i64 = 32_503_680_000;
 
 /// One item of `/status/datastore-usage`.
 #[derive(Default)]
-pub(super) struct Usage {
+struct Usage {
     store: String,
     mount_status: String,
     backend_type: String,
@@ -41,6 +42,8 @@ pub(super) struct Usage {
     avail: Option<u64>,
     estimated_full: Option<i64>,
     gc: [Option<u64>; 5],
+    /// `avail`, `total`, `used` as natrontech reads them (signed; 0 when absent).
+    signed: [i64; 3],
 }
 
 /// `gc-status` fields read, in `Usage::gc` order, with their families.
@@ -83,6 +86,7 @@ struct UsageSink<'a> {
     seen: &'a mut Seen,
     out: &'a mut Families,
     stores: &'a [Datastore],
+    compat: Option<&'a mut Families>,
 }
 
 impl Sink for UsageSink<'_> {
@@ -94,9 +98,18 @@ impl Sink for UsageSink<'_> {
                 "mount-status" => set(&mut it.mount_status, value.as_str().unwrap_or("")),
                 "backend-type" => set(&mut it.backend_type, value.as_str().unwrap_or("")),
                 "error" => it.error = value.as_str().is_some_and(|e| !e.is_empty()),
-                "total" => it.total = value.as_u64(),
-                "used" => it.used = value.as_u64(),
-                "avail" => it.avail = value.as_u64(),
+                "total" => {
+                    it.total = value.as_u64();
+                    it.signed[1] = value.as_i64().unwrap_or(0);
+                }
+                "used" => {
+                    it.used = value.as_u64();
+                    it.signed[2] = value.as_i64().unwrap_or(0);
+                }
+                "avail" => {
+                    it.avail = value.as_u64();
+                    it.signed[0] = value.as_i64().unwrap_or(0);
+                }
                 "estimated-full-date" => it.estimated_full = value.as_i64(),
                 _ => {}
             }
@@ -115,6 +128,16 @@ impl Sink for UsageSink<'_> {
         if path.is_item() {
             if self.seen.first(&[&self.item.store]) {
                 write_usage(self.out, self.item, self.stores);
+                if let (Some(compat), false) = (&mut self.compat, self.item.store.is_empty()) {
+                    // natrontech writes 0 for a datastore PBS lists with only an error.
+                    let ds = [("datastore", self.item.store.as_str())];
+                    for (family, v) in [Compat::Available, Compat::Size, Compat::Used]
+                        .into_iter()
+                        .zip(self.item.signed)
+                    {
+                        compat.sample(family, &ds, v);
+                    }
+                }
             }
             self.item.reset();
         }
@@ -133,6 +156,7 @@ impl Usage {
         self.avail = None;
         self.estimated_full = None;
         self.gc = [None; 5];
+        self.signed = [0; 3];
     }
 }
 
@@ -207,8 +231,16 @@ fn write_usage(out: &mut Families, it: &Usage, stores: &[Datastore]) {
     }
 }
 
+/// What the datastore collector keeps between scrapes: the usage item being read and the
+/// datastores already written.
+#[derive(Default)]
+pub struct State {
+    usage: Usage,
+    seen: Seen,
+}
+
 /// Reads the datastore list (for maintenance modes) and the usage of every datastore.
-pub async fn collect(ctx: &mut Ctx<'_>, out: &mut Families) {
+pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
     let stores = match ctx.inventory.datastores(ctx.client, ctx.deadline).await {
         Ok(s) => s,
         Err(e) => {
@@ -217,13 +249,14 @@ pub async fn collect(ctx: &mut Ctx<'_>, out: &mut Families) {
             &[]
         }
     };
-    ctx.scratch.usage.reset();
-    ctx.scratch.seen.clear();
+    state.usage.reset();
+    state.seen.clear();
     let mut sink = UsageSink {
-        item: &mut ctx.scratch.usage,
-        seen: &mut ctx.scratch.seen,
+        item: &mut state.usage,
+        seen: &mut state.seen,
         out,
         stores,
+        compat: ctx.compat.as_deref_mut(),
     };
     if let Err(e) = ctx
         .client
@@ -247,6 +280,7 @@ pub fn from_json<'p>(
         seen: &mut seen,
         out,
         stores: &[],
+        compat: None,
     };
     JsonReader::new().read_pieces(pieces, &mut sink)
 }

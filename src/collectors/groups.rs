@@ -2,7 +2,7 @@
 //! `GET /admin/datastore/{store}/namespace` then `GET .../groups?ns=` per namespace (cheap for
 //! PBS). Answers "did every guest get backed up recently".
 
-use super::{Ctx, Seen, datastore_path, set};
+use super::{Ctx, MAX_TEXT_LABEL, Seen, datastore_path, set};
 use crate::exposition::{Families, truncate_utf8};
 use crate::json::{JsonError, JsonReader, Path, Reads, Scalar, Sink};
 
@@ -16,12 +16,18 @@ crate::families! {
     }
 }
 
-/// Longest free-text label value written (group notes), in bytes.
-pub const MAX_TEXT_LABEL: usize = 256;
+/// What the groups collector keeps between scrapes: the request path, the group being read
+/// and the keys already written.
+#[derive(Default)]
+pub struct State {
+    path: String,
+    group: Group,
+    seen: Seen,
+}
 
 /// One item of `/groups`.
 #[derive(Default)]
-pub(super) struct Group {
+struct Group {
     backup_type: String,
     backup_id: String,
     owner: String,
@@ -119,13 +125,11 @@ impl Group {
 }
 
 /// Lists the groups of every namespace of every readable datastore.
-pub async fn collect(ctx: &mut Ctx<'_>, out: &mut Families) {
+pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
     let Some(count) = super::datastore_count(ctx).await else {
         return;
     };
-    let path = &mut ctx.scratch.path;
-    let group = &mut ctx.scratch.group;
-    let seen = &mut ctx.scratch.seen;
+    let State { path, group, seen } = state;
     for i in 0..count {
         let Some(store) =
             super::readable_store(ctx.inventory, ctx.client, ctx.deadline, ctx.errors, i).await

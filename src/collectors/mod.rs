@@ -1,8 +1,9 @@
 //! Collectors: one file per PBS area, each knowing its endpoints, the fields it reads and the
 //! metric families it writes. The scrape (`crate::scrape`) runs the enabled ones in order.
 //!
-//! Adding a collector means one new file, one variant in [`CollectorId`], and one arm in
-//! [`collect`].
+//! Adding a collector means one new file and one line in the [`collectors!`] table below: the
+//! file has a `Family` table (`crate::families!`), a `State` (what it keeps from scrape to
+//! scrape, owned by its slot in the scraper) and `async fn collect(ctx, state, out)`.
 
 pub mod datastore;
 pub mod groups;
@@ -18,56 +19,98 @@ use std::collections::HashSet;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::time::Instant;
 
-/// The collectors, in the order a scrape runs them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CollectorId {
+/// Longest free-text label value (notes, comments, error texts) kept, in bytes: Prometheus
+/// stores every distinct label value, and one line of text is what a dashboard shows anyway.
+pub const MAX_TEXT_LABEL: usize = 256;
+
+/// Declares the collectors, in run order: for each, its [`CollectorId`] variant, its name (in
+/// `--collectors` and the `collector` label), whether it runs by default, its module (which
+/// provides `Family`, `State` and `collect`). Everything else that lists collectors is
+/// generated from this table.
+macro_rules! collectors {
+    ($(
+        $(#[doc = $doc:literal])+
+        $id:ident => $name:literal, default $on:literal, $module:ident;
+    )+) => {
+        /// The collectors, in the order a scrape runs them.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum CollectorId {
+            $($(#[doc = $doc])+ $id,)+
+        }
+
+        impl CollectorId {
+            /// Every collector, in run order.
+            pub const ALL: &'static [CollectorId] = &[$(CollectorId::$id,)+];
+
+            /// The collector's name, as used in `--collectors` and the `collector` label.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(CollectorId::$id => $name,)+
+                }
+            }
+
+            /// Whether the collector runs when `--collectors` does not mention it.
+            pub fn default_enabled(self) -> bool {
+                match self {
+                    $(CollectorId::$id => $on,)+
+                }
+            }
+
+            /// The metric families the collector writes.
+            pub fn families(self) -> &'static [FamilyDesc] {
+                match self {
+                    $(CollectorId::$id => $module::Family::TABLE,)+
+                }
+            }
+
+            /// A fresh state for the collector's slot.
+            pub fn new_state(self) -> State {
+                match self {
+                    $(CollectorId::$id => State::$id(Box::default()),)+
+                }
+            }
+        }
+
+        /// What one collector keeps from scrape to scrape (per-item structs, aggregates, request
+        /// paths: strings keep their capacity, so a steady-state scrape reuses them). Owned by
+        /// the collector's slot in the scraper.
+        pub enum State {
+            $($(#[doc = $doc])+ $id(Box<$module::State>),)+
+        }
+
+        /// Runs one collector with its state, writing its samples into `out`. Failures are
+        /// pushed to `ctx.errors`.
+        pub async fn collect(state: &mut State, ctx: &mut Ctx<'_>, out: &mut Families) {
+            match state {
+                $(State::$id(s) => $module::collect(ctx, s, out).await,)+
+            }
+        }
+    };
+}
+
+collectors! {
     /// Host status of the PBS node.
-    Node,
+    Node => "node", default true, node;
     /// Datastore usage, mount, maintenance and garbage-collection figures.
-    Datastore,
+    Datastore => "datastore", default true, datastore;
     /// Backup groups in every namespace.
-    Groups,
+    Groups => "groups", default true, groups;
     /// Snapshots aggregated per group and datastore (costly for PBS).
-    Snapshots,
+    Snapshots => "snapshots", default true, snapshots;
 }
 
 impl CollectorId {
-    /// Every collector, in run order.
-    pub const ALL: [CollectorId; 4] = [
-        CollectorId::Node,
-        CollectorId::Datastore,
-        CollectorId::Groups,
-        CollectorId::Snapshots,
-    ];
-
-    /// The collector's name, as used in `--collectors` and the `collector` label.
-    pub fn name(self) -> &'static str {
-        match self {
-            CollectorId::Node => "node",
-            CollectorId::Datastore => "datastore",
-            CollectorId::Groups => "groups",
-            CollectorId::Snapshots => "snapshots",
-        }
-    }
-
     /// Looks a collector up by name.
     pub fn from_name(name: &str) -> Option<CollectorId> {
-        CollectorId::ALL.into_iter().find(|c| c.name() == name)
+        CollectorId::ALL.iter().copied().find(|c| c.name() == name)
     }
 
-    /// Whether the collector runs when `--collectors` does not mention it.
-    pub fn default_enabled(self) -> bool {
-        true
-    }
-
-    /// The metric families the collector writes.
-    pub fn families(self) -> &'static [FamilyDesc] {
-        match self {
-            CollectorId::Node => node::Family::TABLE,
-            CollectorId::Datastore => datastore::Family::TABLE,
-            CollectorId::Groups => groups::Family::TABLE,
-            CollectorId::Snapshots => snapshots::Family::TABLE,
-        }
+    /// The collectors that run when `--collectors` is not given.
+    pub fn defaults() -> impl Iterator<Item = CollectorId> {
+        CollectorId::ALL
+            .iter()
+            .copied()
+            .filter(|c| c.default_enabled())
     }
 }
 
@@ -82,8 +125,8 @@ pub struct Ctx<'a> {
     pub deadline: Instant,
     /// Failures of the running collector, worded for the admin.
     pub errors: &'a mut Vec<String>,
-    /// Per-item state kept from scrape to scrape, so a steady-state scrape reuses its strings.
-    pub scratch: &'a mut Scratch,
+    /// natrontech's families, when `--compat natrontech` asks for them.
+    pub compat: Option<&'a mut Families>,
 }
 
 /// Keys of the items already written from one response. PBS never repeats an item, but a
@@ -128,33 +171,10 @@ impl Hasher for IdentityHasher {
     }
 }
 
-/// The collectors' reusable per-item state: one item being read per endpoint, and a request
-/// path. Strings keep their capacity between scrapes.
-#[derive(Default)]
-pub struct Scratch {
-    path: String,
-    node: node::Status,
-    usage: datastore::Usage,
-    group: groups::Group,
-    snapshot: snapshots::Snapshot,
-    aggregates: snapshots::Aggregates,
-    seen: Seen,
-}
-
 impl Ctx<'_> {
     /// Records a failure; the collector will be reported as failed.
     pub fn fail(&mut self, what: std::fmt::Arguments<'_>, e: &PbsError) {
         self.errors.push(format!("{what}: {e}"));
-    }
-}
-
-/// Runs one collector, writing its samples into `out`. Failures are pushed to `ctx.errors`.
-pub async fn collect(id: CollectorId, ctx: &mut Ctx<'_>, out: &mut Families) {
-    match id {
-        CollectorId::Node => node::collect(ctx, out).await,
-        CollectorId::Datastore => datastore::collect(ctx, out).await,
-        CollectorId::Groups => groups::collect(ctx, out).await,
-        CollectorId::Snapshots => snapshots::collect(ctx, out).await,
     }
 }
 

@@ -6,10 +6,10 @@
 //! "Newest snapshot" means the newest *finished* one (it has a size): a backup running right now
 //! must not make the group look unverified.
 
-use super::groups::MAX_TEXT_LABEL;
-use super::{Ctx, datastore_path, set};
+use super::{Ctx, MAX_TEXT_LABEL, datastore_path, set};
 use crate::exposition::{Families, truncate_utf8};
 use crate::json::{JsonError, JsonReader, Path, Reads, Scalar, Sink};
+use crate::natrontech::SnapshotIds;
 
 crate::families! {
     pub enum Family {
@@ -49,7 +49,7 @@ impl Verification {
 
 /// One item of `/snapshots`.
 #[derive(Default)]
-pub(super) struct Snapshot {
+struct Snapshot {
     backup_type: String,
     backup_id: String,
     comment: String,
@@ -89,7 +89,7 @@ struct GroupAgg {
 
 /// The groups of the namespace being read.
 #[derive(Default)]
-pub(super) struct Aggregates {
+struct Aggregates {
     groups: Vec<GroupAgg>,
     len: usize,
     /// Snapshots by verification state, in `Verification` order: none, ok, failed.
@@ -210,6 +210,8 @@ static SNAPSHOT_READS: Reads = Reads::Keys(&[(
 struct SnapshotSink<'a> {
     item: &'a mut Snapshot,
     aggs: &'a mut Aggregates,
+    /// natrontech's per-`backup-id` figures, when `--compat natrontech` asks for them.
+    ids: Option<&'a mut SnapshotIds>,
 }
 
 impl Sink for SnapshotSink<'_> {
@@ -246,19 +248,38 @@ impl Sink for SnapshotSink<'_> {
     fn close(&mut self, path: &Path<'_>) {
         if path.is_item() {
             self.aggs.add(self.item);
+            if let Some(ids) = &mut self.ids {
+                let s = &*self.item;
+                let ok = s.verification == Verification::Ok;
+                ids.add(&s.backup_id, s.time.unwrap_or(0), ok, &s.comment);
+            }
             self.item.reset();
         }
     }
 }
 
+/// What the snapshots collector keeps between scrapes: the request path, the snapshot being
+/// read and the running aggregates of a namespace's groups.
+#[derive(Default)]
+pub struct State {
+    path: String,
+    snapshot: Snapshot,
+    aggregates: Aggregates,
+    /// natrontech's per-`backup-id` figures (`--compat natrontech`).
+    ids: SnapshotIds,
+}
+
 /// Reads the snapshots of every namespace of every readable datastore.
-pub async fn collect(ctx: &mut Ctx<'_>, out: &mut Families) {
+pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
     let Some(count) = super::datastore_count(ctx).await else {
         return;
     };
-    let path = &mut ctx.scratch.path;
-    let item = &mut ctx.scratch.snapshot;
-    let aggs = &mut ctx.scratch.aggregates;
+    let State {
+        path,
+        snapshot: item,
+        aggregates: aggs,
+        ids,
+    } = state;
     for i in 0..count {
         let Some(store) =
             super::readable_store(ctx.inventory, ctx.client, ctx.deadline, ctx.errors, i).await
@@ -270,11 +291,19 @@ pub async fn collect(ctx: &mut Ctx<'_>, out: &mut Families) {
         for ns in store.namespaces() {
             datastore_path(path, &store.name, "snapshots", ns);
             aggs.clear();
+            ids.clear();
             item.reset();
-            let mut sink = SnapshotSink { item, aggs };
+            let mut sink = SnapshotSink {
+                item,
+                aggs,
+                ids: ctx.compat.is_some().then_some(&mut *ids),
+            };
             match ctx.client.get_json(path, &mut sink, ctx.deadline).await {
                 Ok(()) => {
                     aggs.write(out, &store.name, ns);
+                    if let Some(compat) = ctx.compat.as_deref_mut() {
+                        ids.write(compat, &store.name, ns);
+                    }
                     for (total, n) in by_state.iter_mut().zip(aggs.by_state) {
                         *total += n;
                     }
@@ -319,6 +348,7 @@ pub fn from_json<'p>(
     let mut sink = SnapshotSink {
         item: &mut item,
         aggs: &mut aggs,
+        ids: None,
     };
     JsonReader::new().read_pieces(pieces, &mut sink)?;
     aggs.write(out, store, ns);

@@ -5,7 +5,7 @@
 
 pub mod expo;
 
-use pbs_exporter::sim::{self, Profile, SimConfig, SimHandle};
+use pbs_sim::{self as sim, Profile, SimConfig, SimHandle};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -127,6 +127,11 @@ impl Exporter {
     /// Sends SIGTERM and returns the exit status.
     pub fn terminate(self) -> std::process::ExitStatus {
         self.signal(15)
+    }
+
+    /// Sends `sig` and leaves the exporter running (SIGHUP).
+    pub fn send(&self, sig: i32) {
+        unsafe_kill(self.child.id(), sig);
     }
 
     /// Sends `sig` and returns the exit status (panics if it does not exit within 5 s).

@@ -4,11 +4,11 @@
 
 use super::api::{self, Plan, Shared};
 use super::stream::Step;
-use crate::http::conn::{Conn, HeadError};
-use crate::http::head::parse_request;
 use async_executor::LocalExecutor;
 use async_io::{Async, Timer};
 use futures_lite::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use pbs_exporter::http::conn::{Conn, HeadError};
+use pbs_exporter::http::head::parse_request;
 use std::io;
 use std::net::TcpListener;
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! rustls/ring) or plain HTTP on its own thread with a single-threaded executor.
 //!
 //! ```no_run
-//! use pbs_exporter::sim::{self, Profile, SimConfig};
+//! use pbs_sim::{self as sim, Profile, SimConfig};
 //! let handle = sim::start(SimConfig { profile: Profile::DEMO, ..SimConfig::default() }).unwrap();
 //! println!("{} {}", handle.endpoint(), handle.fingerprint());
 //! ```

@@ -1,8 +1,8 @@
-//! `pbs-sim`: runs the PBS simulator (`pbs_exporter::sim`) until SIGTERM or SIGINT.
+//! `pbs-sim`: runs the PBS simulator (`pbs_sim`) until SIGTERM or SIGINT.
 
 use argh::FromArgs;
 use futures_lite::StreamExt;
-use pbs_exporter::sim::{self, Faults, Profile, SimConfig};
+use pbs_sim::{self as sim, Faults, Profile, SimConfig};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;

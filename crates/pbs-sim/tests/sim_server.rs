@@ -1,7 +1,7 @@
-//! Tests of the PBS simulator (`pbs_exporter::sim`) through a minimal blocking HTTP/1.1 client:
+//! Tests of the PBS simulator (`pbs_sim`) through a minimal blocking HTTP/1.1 client:
 //! every endpoint against the model, the streamed snapshot list, auth, and each fault.
 
-use pbs_exporter::sim::{self, Faults, Profile, SimConfig, SimHandle, model};
+use pbs_sim::{self as sim, Faults, Profile, SimConfig, SimHandle, model};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -459,7 +459,8 @@ fn snapshot_stream_is_chunked_in_struct_order_and_scales() {
     let r2 = c.get("/admin/datastore/store2/snapshots?ns=ns1/sub2");
     assert_eq!(r.body, r2.body);
 
-    // A namespace of 100,000 snapshots streams quickly (debug build included).
+    // A namespace of 100,000 snapshots streams in linear time (debug build included; generous
+    // for a loaded machine: this catches quadratic behaviour, not speed).
     let big = Profile::new(1, 1, 10, 10_000);
     let sim = sim::start(plain_config(big)).unwrap();
     let mut c = Client::connect(&sim);
@@ -473,7 +474,7 @@ fn snapshot_stream_is_chunked_in_struct_order_and_scales() {
         r.text().matches("\"backup-time\"").count(),
         big.snapshots_per_namespace()
     );
-    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert!(took < Duration::from_secs(15), "{took:?}");
 }
 
 #[test]
