@@ -8,7 +8,7 @@
 
 use super::{Ctx, MAX_TEXT_LABEL, datastore_path, set};
 use crate::exposition::{Families, truncate_utf8};
-use crate::json::{JsonError, JsonReader, Path, Scalar, Sink};
+use crate::json::{JsonError, JsonReader, Path, Reads, Scalar, Sink};
 use crate::natrontech::SnapshotIds;
 
 crate::families! {
@@ -192,6 +192,21 @@ impl Aggregates {
     }
 }
 
+/// What [`SnapshotSink`] reads of `/snapshots`: most of each item's bytes are its `files`, the
+/// verification task's UPID and the owner, skipped unread.
+static SNAPSHOT_READS: Reads = Reads::Keys(&[(
+    "data",
+    Reads::Keys(&[
+        ("backup-type", Reads::All),
+        ("backup-id", Reads::All),
+        ("backup-time", Reads::All),
+        ("comment", Reads::All),
+        ("size", Reads::All),
+        ("protected", Reads::All),
+        ("verification", Reads::Keys(&[("state", Reads::All)])),
+    ]),
+)]);
+
 struct SnapshotSink<'a> {
     item: &'a mut Snapshot,
     aggs: &'a mut Aggregates,
@@ -224,6 +239,10 @@ impl Sink for SnapshotSink<'_> {
                 }
             }
         }
+    }
+
+    fn reads(&self) -> &'static Reads {
+        &SNAPSHOT_READS
     }
 
     fn close(&mut self, path: &Path<'_>) {

@@ -238,6 +238,9 @@ pub async fn serve(
             }
         })
         .detach();
+        // Let the new task, and those of evicted connections, run before the next accept: a
+        // burst of connections then never piles up as tasks not yet run.
+        futures_lite::future::yield_now().await;
     }
 }
 
