@@ -4,7 +4,7 @@
 //! A bad setting is one line naming the flag or variable; the token secret is never printed.
 
 use crate::client::Endpoint;
-use crate::collectors::CollectorId;
+use crate::collectors::{CollectorId, Settings};
 use crate::log::Level;
 use crate::tls::{Trust, parse_fingerprint};
 use argh::FromArgs;
@@ -63,9 +63,13 @@ pub struct Args {
     pub loglevel: Option<String>,
     /// collectors to run: a list such as node,datastore replaces the default set;
     /// -snapshots removes one from it, +name adds one (env PBS_COLLECTORS,
-    /// default node,datastore,groups,snapshots)
+    /// default node,datastore,groups,snapshots,jobs,tasks,subscription)
     #[argh(option)]
     pub collectors: Option<String>,
+    /// how far back the tasks collector counts finished tasks, e.g. 24h, 90m or 7d
+    /// (env PBS_TASKS_WINDOW, default 24h)
+    #[argh(option)]
+    pub tasks_window: Option<String>,
     /// largest PBS response accepted, in bytes (env PBS_MAX_BODY_BYTES, default 1073741824)
     #[argh(option)]
     pub max_body_bytes: Option<String>,
@@ -116,6 +120,8 @@ pub struct Config {
     pub collectors: Vec<CollectorId>,
     /// Largest PBS response accepted.
     pub max_body: u64,
+    /// What the collectors are told (the tasks window).
+    pub settings: Settings,
 }
 
 /// A bad setting: the message names the flag or variable.
@@ -298,7 +304,18 @@ pub fn load(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         None => 1 << 30,
     };
 
+    let tasks_window = match src.get(
+        args.tasks_window.as_ref(),
+        "tasks-window",
+        "PBS_TASKS_WINDOW",
+    ) {
+        Some((w, from)) => parse_duration_within(&w, MAX_TASKS_WINDOW)
+            .map_err(|e| ConfigError(format!("{from}: {e}")))?,
+        None => Settings::default().tasks_window,
+    };
+
     Ok(Config {
+        settings: Settings { tasks_window },
         endpoint,
         token_id,
         secret: Secret(secret),
@@ -327,6 +344,15 @@ fn env_bool(src: &Sources<'_>, var: &str) -> Result<bool, ConfigError> {
 
 /// Parses `10s`, `500ms`, `1m`, `1.5s` or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    parse_duration_within(s, Duration::from_secs(86_400))
+}
+
+/// Longest `--tasks-window`: PBS keeps its task archive for weeks, not longer.
+const MAX_TASKS_WINDOW: Duration = Duration::from_secs(31 * 86_400);
+
+/// Parses a duration (`500ms`, `10s`, `2m`, `24h`, `7d`; a bare number is seconds) above 0 and
+/// at most `max`.
+pub fn parse_duration_within(s: &str, max: Duration) -> Result<Duration, String> {
     let t = s.trim();
     let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
         (n, 0.001)
@@ -336,6 +362,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         (n, 60.0)
     } else if let Some(n) = t.strip_suffix('h') {
         (n, 3600.0)
+    } else if let Some(n) = t.strip_suffix('d') {
+        (n, 86400.0)
     } else {
         (t, 1.0)
     };
@@ -343,8 +371,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .trim()
         .parse()
         .map_err(|_| format!("'{s}' is not a duration (e.g. 10s, 500ms, 1m)"))?;
-    if !v.is_finite() || v <= 0.0 || v * scale > 86400.0 {
-        return Err(format!("'{s}' must be above 0 and at most a day"));
+    let max_s = max.as_secs_f64();
+    if !v.is_finite() || v <= 0.0 || v * scale > max_s {
+        let days = max_s / 86400.0;
+        let most = if days == 1.0 {
+            "a day".to_string()
+        } else {
+            format!("{days} days")
+        };
+        return Err(format!("'{s}' must be above 0 and at most {most}"));
     }
     Ok(Duration::from_secs_f64(v * scale))
 }
@@ -459,6 +494,7 @@ mod tests {
         };
         let c = load_with(args, &BASE).unwrap();
         assert_eq!(c.timeout, Duration::from_secs(2));
+        assert_eq!(c.settings.tasks_window, Duration::from_secs(86_400));
         assert_eq!(c.endpoint.host, "other");
     }
 
@@ -500,6 +536,11 @@ mod tests {
                 [BASE.to_vec(), vec![("PBS_FINGERPRINT", "ab:cd")]].concat(),
                 Args::default(),
                 "PBS_FINGERPRINT",
+            ),
+            (
+                [BASE.to_vec(), vec![("PBS_TASKS_WINDOW", "40d")]].concat(),
+                Args::default(),
+                "PBS_TASKS_WINDOW",
             ),
             (
                 [
@@ -549,6 +590,10 @@ mod tests {
         assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("NaNs").is_err());
+        assert!(parse_duration("2d").is_err(), "a timeout is at most a day");
+        let week = Duration::from_secs(7 * 86_400);
+        assert_eq!(parse_duration_within("7d", MAX_TASKS_WINDOW).unwrap(), week);
+        assert!(parse_duration_within("32d", MAX_TASKS_WINDOW).is_err());
     }
 
     #[test]
@@ -556,15 +601,15 @@ mod tests {
         use CollectorId::*;
         assert_eq!(
             parse_collectors("-snapshots").unwrap(),
-            vec![Node, Datastore, Groups]
+            vec![Node, Datastore, Groups, Jobs, Tasks, Subscription]
         );
         assert_eq!(
             parse_collectors("datastore,node").unwrap(),
             vec![Node, Datastore]
         );
         assert_eq!(
-            parse_collectors("-groups,-snapshots,+groups").unwrap(),
-            vec![Node, Datastore, Groups]
+            parse_collectors("-groups,-snapshots,-tasks,+groups").unwrap(),
+            vec![Node, Datastore, Groups, Jobs, Subscription]
         );
         assert!(
             parse_collectors("bogus")
