@@ -41,6 +41,20 @@ pub fn count(p: &Profile) -> usize {
     RUNNING + p.tasks + OLD
 }
 
+/// Start time of task `i` (see [`count`]) for a request at `now`: running tasks, then the
+/// finished ones newest first.
+pub fn start_time(p: &Profile, i: usize, now: i64) -> i64 {
+    if i < RUNNING {
+        return now - 600 * (i as i64 + 1);
+    }
+    let j = i - RUNNING;
+    if j < p.tasks {
+        now - 120 - (j as i64 * SPAN / p.tasks as i64)
+    } else {
+        now - 26 * 3600 - (j - p.tasks) as i64 * 3600
+    }
+}
+
 /// Task `i` of the list (see [`count`]) for a request at `now`.
 pub fn task(p: &Profile, i: usize, now: i64) -> Task {
     let n = p.datastores.max(1);
@@ -61,25 +75,23 @@ pub fn task(p: &Profile, i: usize, now: i64) -> Task {
             worker_type,
             worker_id: Some(worker_id),
             store: Some(s),
-            start: now - 600 * (i as i64 + 1),
+            start: start_time(p, i, now),
             end: None,
             task: 0x1000 + i as u64,
         };
     }
     let j = i - RUNNING;
-    let (start, status) = if j < p.tasks {
-        let status = if j % 100 == 99 {
-            "unknown"
-        } else if j % 10 == 3 {
-            FAILED
-        } else if j % 10 == 7 {
-            "WARNINGS: 2"
-        } else {
-            "OK"
-        };
-        (now - 120 - (j as i64 * SPAN / p.tasks as i64), status)
+    let start = start_time(p, i, now);
+    let status = if j >= p.tasks {
+        "OK"
+    } else if j % 100 == 99 {
+        "unknown"
+    } else if j % 10 == 3 {
+        FAILED
+    } else if j % 10 == 7 {
+        "WARNINGS: 2"
     } else {
-        (now - 26 * 3600 - (j - p.tasks) as i64 * 3600, "OK")
+        "OK"
     };
     let s = store(j);
     let (worker_type, worker_id, named) = match j % 8 {
@@ -135,13 +147,22 @@ impl TaskStream {
         limit: usize,
         mode: Mode,
     ) -> Self {
-        // Listing stops at the first finished task that started before `since`.
-        let listed = (0..count(&profile))
-            .position(|i| {
-                let t = task(&profile, i, now);
-                t.end.is_some() && since.is_some_and(|s| t.start < s)
-            })
-            .unwrap_or(count(&profile));
+        // Listing stops at the first finished task that started before `since` (finished
+        // tasks are newest first).
+        let (mut listed, mut end) = (RUNNING, count(&profile));
+        match since {
+            None => listed = end,
+            Some(s) => {
+                while listed < end {
+                    let mid = listed + (end - listed) / 2;
+                    if start_time(&profile, mid, now) >= s {
+                        listed = mid + 1;
+                    } else {
+                        end = mid;
+                    }
+                }
+            }
+        }
         let available = listed.saturating_sub(start);
         let returned = if limit == 0 {
             available
