@@ -77,6 +77,21 @@ impl Endpoint {
     }
 }
 
+impl Endpoint {
+    /// Writes `host:port` as a `Host` header wants it: an IPv6 address in brackets.
+    pub fn write_authority(&self, out: &mut Vec<u8>) {
+        if self.host.contains(':') {
+            out.push(b'[');
+            out.extend_from_slice(self.host.as_bytes());
+            out.push(b']');
+        } else {
+            out.extend_from_slice(self.host.as_bytes());
+        }
+        // Writing to a Vec cannot fail.
+        let _ = std::io::Write::write_fmt(out, format_args!(":{}", self.port));
+    }
+}
+
 impl std::fmt::Display for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let scheme = if self.tls { "https" } else { "http" };
@@ -325,7 +340,7 @@ impl PbsClient {
         r.extend_from_slice(b"GET /api2/json");
         r.extend_from_slice(path.as_bytes());
         r.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-        r.extend_from_slice(self.endpoint.host.as_bytes());
+        self.endpoint.write_authority(r);
         r.extend_from_slice(b"\r\n");
         r.extend_from_slice(&self.auth_line);
         r.extend_from_slice(b"Accept: application/json\r\nUser-Agent: pbs-exporter/");
@@ -609,6 +624,22 @@ mod tests {
         assert!(Endpoint::parse("ftp://x").is_err());
         assert!(Endpoint::parse("https://x:port").is_err());
         assert!(Endpoint::parse("https://x/sub/path").is_err());
+    }
+
+    #[test]
+    fn the_host_header_brackets_ipv6_and_names_the_port() {
+        for (endpoint, host) in [
+            ("https://[::1]:8007", "Host: [::1]:8007\r\n"),
+            ("https://[fe80::1%eth0]", "Host: [fe80::1%eth0]:8007\r\n"),
+            ("http://pbs.example:80", "Host: pbs.example:80\r\n"),
+            ("10.0.0.1", "Host: 10.0.0.1:8007\r\n"),
+        ] {
+            let ep = Endpoint::parse(endpoint).unwrap();
+            let mut c = PbsClient::new(ep, "u@pbs!t", "s", None, Duration::from_secs(1), 1);
+            c.build_request("/version");
+            let req = String::from_utf8(c.request.clone()).unwrap();
+            assert!(req.contains(host), "{endpoint}: {req}");
+        }
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! (`json`) → one collector per PBS area (`collectors`) → exposition writer (`exposition`) →
 //! the exporter's HTTP server.
 
+pub mod budget;
 pub mod client;
+pub mod collection;
 pub mod collectors;
 pub mod config;
 pub mod deadline;

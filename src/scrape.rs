@@ -26,19 +26,56 @@ struct Slot {
     id: CollectorId,
     /// What the collector keeps between scrapes.
     state: collectors::State,
-    families: Families,
     /// This scrape's failures.
     errors: Vec<String>,
     /// A digest of the previous scrape's failures, to log only changes.
     last_errors: u64,
 }
 
+/// The samples of one scrape: the exporter's own families, one set per enabled collector (in
+/// the scraper's order), and the process families. It keeps its buffers' capacity when reused.
+pub struct Output {
+    core: Families,
+    collectors: Vec<Families>,
+    process: Families,
+}
+
+impl Output {
+    /// Renders the exposition from `cursor` into `out`, until `out` holds at least `limit`
+    /// bytes or all is rendered; returns true when there is more.
+    pub fn render(&self, cursor: &mut RenderCursor, out: &mut Vec<u8>, limit: usize) -> bool {
+        let sets = 2 + self.collectors.len();
+        while cursor.set < sets {
+            let families = match cursor.set {
+                0 => &self.core,
+                i if i <= self.collectors.len() => &self.collectors[i - 1],
+                _ => &self.process,
+            };
+            if families.render(&mut cursor.inner, out, limit) {
+                return true;
+            }
+            cursor.set += 1;
+            cursor.inner = Cursor::default();
+            if out.len() >= limit {
+                return cursor.set < sets;
+            }
+        }
+        false
+    }
+
+    /// Appends the whole exposition to `out`.
+    pub fn render_all(&self, out: &mut Vec<u8>) {
+        let mut cursor = RenderCursor::default();
+        while self.render(&mut cursor, out, usize::MAX) {}
+    }
+}
+
 /// Scrapes one PBS. Reuse it: its buffers keep their capacity.
 pub struct Scraper {
     client: PbsClient,
     slots: Vec<Slot>,
-    core: Families,
-    process: Families,
+    /// Where [`Scraper::scrape`] writes; see [`Scraper::swap_output`].
+    output: Output,
     process_stats: ProcessStats,
     inventory: Inventory,
     settings: collectors::Settings,
@@ -70,23 +107,21 @@ impl Sink for Version {
 impl Scraper {
     /// A scraper that runs `enabled` collectors against PBS through `client`.
     pub fn new(client: PbsClient, enabled: &[CollectorId]) -> Self {
-        let slots = CollectorId::ALL
+        let slots: Vec<Slot> = CollectorId::ALL
             .iter()
             .copied()
             .filter(|id| enabled.contains(id))
             .map(|id| Slot {
                 id,
                 state: id.new_state(),
-                families: Families::new(id.families()),
                 errors: Vec::new(),
                 last_errors: digest(&[]),
             })
             .collect();
         Scraper {
+            output: empty_output(&slots),
             client,
             slots,
-            core: Families::new(Family::TABLE),
-            process: Families::new(process::Family::TABLE),
             process_stats: ProcessStats::new(),
             inventory: Inventory::default(),
             settings: collectors::Settings::default(),
@@ -106,41 +141,37 @@ impl Scraper {
         &self.client
     }
 
-    /// Renders the last scrape's exposition from `cursor` into `out`, until `out` holds at least
-    /// `limit` bytes or all is rendered; returns true when there is more.
+    /// Renders the last scrape's exposition; see [`Output::render`].
     pub fn render(&self, cursor: &mut RenderCursor, out: &mut Vec<u8>, limit: usize) -> bool {
-        let sets = 2 + self.slots.len();
-        while cursor.set < sets {
-            let families = match cursor.set {
-                0 => &self.core,
-                i if i <= self.slots.len() => &self.slots[i - 1].families,
-                _ => &self.process,
-            };
-            if families.render(&mut cursor.inner, out, limit) {
-                return true;
-            }
-            cursor.set += 1;
-            cursor.inner = Cursor::default();
-            if out.len() >= limit {
-                return cursor.set < sets;
-            }
-        }
-        false
+        self.output.render(cursor, out, limit)
     }
 
     /// Appends the whole exposition of the last scrape to `out`.
     pub fn render_all(&self, out: &mut Vec<u8>) {
-        let mut cursor = RenderCursor::default();
-        while self.render(&mut cursor, out, usize::MAX) {}
+        self.output.render_all(out);
+    }
+
+    /// An empty output for this scraper's collectors.
+    pub fn new_output(&self) -> Output {
+        empty_output(&self.slots)
+    }
+
+    /// Exchanges the scraper's output with `other`: hand it a buffer set to scrape into, take
+    /// the result out, and the scraper keeps no second set of its own.
+    pub fn swap_output(&mut self, other: &mut Output) {
+        std::mem::swap(&mut self.output, other);
     }
 
     /// Scrapes PBS, finishing by `deadline`. Render the result with [`Scraper::render`].
     pub async fn scrape(&mut self, deadline: Instant) {
-        self.core.clear();
+        let out = &mut self.output;
+        out.core.clear();
         self.inventory.clear();
         for s in &mut self.slots {
-            s.families.clear();
             s.errors.clear();
+        }
+        for f in &mut out.collectors {
+            f.clear();
         }
         self.version.version.clear();
         self.version.release.clear();
@@ -163,10 +194,10 @@ impl Scraper {
             log_info!("PBS at {} answers again", self.client.endpoint());
         }
         self.was_up = Some(up);
-        self.core.sample(Family::Up, &[], up);
+        out.core.sample(Family::Up, &[], up);
         if up {
             let v = &self.version;
-            self.core.sample(
+            out.core.sample(
                 Family::Version,
                 &[
                     ("version", &v.version),
@@ -177,7 +208,7 @@ impl Scraper {
             );
         }
 
-        for slot in &mut self.slots {
+        for (slot, families) in self.slots.iter_mut().zip(&mut out.collectors) {
             let started = Instant::now();
             let name = slot.id.name();
             if !up {
@@ -193,12 +224,12 @@ impl Scraper {
                     errors: &mut slot.errors,
                     settings: &self.settings,
                 };
-                collectors::collect(&mut slot.state, &mut ctx, &mut slot.families).await;
+                collectors::collect(&mut slot.state, &mut ctx, families).await;
             }
             let ok = slot.errors.is_empty();
             let labels = [("collector", name)];
-            self.core.sample(Family::CollectorSuccess, &labels, ok);
-            self.core.sample(
+            out.core.sample(Family::CollectorSuccess, &labels, ok);
+            out.core.sample(
                 Family::CollectorDuration,
                 &labels,
                 started.elapsed().as_secs_f64(),
@@ -207,13 +238,25 @@ impl Scraper {
                 report_changes(slot);
             }
         }
-        self.core.sample(
+        out.core.sample(
             Family::BuildInfo,
             &[("version", env!("CARGO_PKG_VERSION"))],
             1u64,
         );
-        self.process.clear();
-        self.process_stats.collect(&mut self.process);
+        out.process.clear();
+        self.process_stats.collect(&mut out.process);
+    }
+}
+
+/// Empty families for the collectors of `slots`.
+fn empty_output(slots: &[Slot]) -> Output {
+    Output {
+        core: Families::new(Family::TABLE),
+        collectors: slots
+            .iter()
+            .map(|s| Families::new(s.id.families()))
+            .collect(),
+        process: Families::new(process::Family::TABLE),
     }
 }
 

@@ -134,13 +134,47 @@ fn silent_clients_neither_block_others_nor_stay_forever() {
 }
 
 #[test]
-fn connections_beyond_the_cap_are_turned_away_and_the_server_recovers() {
+fn silent_connections_beyond_the_cap_make_room_for_a_scrape() {
     let sim = start_sim(PROFILE, |_| {});
     let exp = Exporter::start(&sim, &[], &[]);
-    let idle: Vec<TcpStream> = (0..32)
+    // More silent connections than slots (32), and one that trickles a head.
+    let idle: Vec<TcpStream> = (0..40)
         .map(|_| TcpStream::connect(exp.addr).unwrap())
         .collect();
+    let mut half = TcpStream::connect(exp.addr).unwrap();
+    half.write_all(b"GET /metr").unwrap();
     std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let r = get(exp.addr, "/health", &[]);
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert_eq!(exp.scrape().value("pbs_up", &[]), 1.0);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    // The oldest silent connections were closed to make room.
+    let mut first = idle.into_iter().next().unwrap();
+    first
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(first.read(&mut buf).unwrap(), 0);
+}
+
+#[test]
+fn connections_being_answered_are_not_evicted_and_more_get_503() {
+    let sim = start_sim(PROFILE, |c| c.faults.delay = Duration::from_millis(700));
+    let exp = Exporter::start(&sim, &[], &[]);
+    // 32 scrapes in flight fill every slot with connections being answered.
+    let busy: Vec<TcpStream> = (0..32)
+        .map(|_| {
+            let mut s = TcpStream::connect(exp.addr).unwrap();
+            s.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
     let mut extra = TcpStream::connect(exp.addr).unwrap();
     extra
         .set_read_timeout(Some(Duration::from_secs(5)))
@@ -149,9 +183,54 @@ fn connections_beyond_the_cap_are_turned_away_and_the_server_recovers() {
     let mut out = String::new();
     let _ = extra.read_to_string(&mut out);
     assert!(out.starts_with("HTTP/1.1 503"), "{out:?}");
-    drop(idle);
-    std::thread::sleep(Duration::from_millis(200));
+    // Every scrape in flight is answered.
+    for s in busy {
+        let mut r = BufReader::new(s);
+        let (head, body) = read_chunked(&mut r);
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert_eq!(common::expo::parse(&body).value("pbs_up", &[]), 1.0);
+    }
+    sim.set_faults(Faults::default());
     assert_eq!(exp.get("/health").status, 200);
+}
+
+#[test]
+fn a_client_that_never_reads_its_scrape_delays_no_other() {
+    let sim = start_sim(Profile::LARGE, |_| {});
+    let exp = Exporter::start(&sim, &[], &[]);
+    let started = Instant::now();
+    assert_eq!(exp.scrape().value("pbs_up", &[]), 1.0);
+    let normal = started.elapsed();
+    // Several MiB of exposition, never read: the exporter's write blocks.
+    let mut stalled = TcpStream::connect(exp.addr).unwrap();
+    stalled.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").unwrap();
+    std::thread::sleep(normal + Duration::from_millis(500));
+    for _ in 0..2 {
+        let started = Instant::now();
+        assert_eq!(exp.scrape().value("pbs_up", &[]), 1.0);
+        let took = started.elapsed();
+        assert!(
+            took < normal + Duration::from_secs(1),
+            "{took:?} (normal {normal:?})"
+        );
+    }
+    drop(stalled);
+}
+
+#[test]
+fn bare_lf_request_heads_are_answered_at_once_pipelined_too() {
+    let sim = start_sim(PROFILE, |_| {});
+    let exp = Exporter::start(&sim, &[], &[]);
+    let mut s = TcpStream::connect(exp.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    s.write_all(b"GET /health HTTP/1.1\nHost: x\n\nGET /nope HTTP/1.1\n\nGET /health HTTP/1.1\nConnection: close\n\n")
+        .unwrap();
+    let started = Instant::now();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let statuses: Vec<&str> = out.split("HTTP/1.1 ").skip(1).map(|r| &r[..3]).collect();
+    assert_eq!(statuses, ["200", "404", "200"], "{out}");
 }
 
 #[test]
@@ -195,4 +274,22 @@ fn http10_clients_get_a_plain_body_and_a_closed_connection() {
     assert!(!head.contains("chunked"), "{head}");
     assert_eq!(common::expo::parse(body).value("pbs_up", &[]), 1.0);
     let _ = get;
+}
+
+#[test]
+fn no_scrape_timeout_header_takes_the_exporter_down() {
+    let sim = start_sim(PROFILE, |_| {});
+    let exp = Exporter::start(&sim, &[], &[]);
+    let long = "9".repeat(400);
+    for v in [
+        "1e20", "1e300", "NaN", "inf", "-inf", "0", "-0", "-5", "0x10", "", &long, "1e-300",
+    ] {
+        let r = get(
+            exp.addr,
+            "/metrics",
+            &[("X-Prometheus-Scrape-Timeout-Seconds", v)],
+        );
+        assert_eq!(r.status, 200, "{v:?}");
+        assert_eq!(exp.scrape().value("pbs_up", &[]), 1.0, "after {v:?}");
+    }
 }

@@ -5,22 +5,32 @@
 //! Asserts:
 //! * `parse_request` never panics; on success `method`, `path` and a non-empty `query` are
 //!   slices of the input, `path` has no `?`, `query` is non-empty only if the target had a `?`,
-//!   a `Connection: close` token means no keep-alive, a scrape timeout is finite and positive;
-//! * `read_head` returns the length of the input up to and including its first CRLFCRLF, which
+//!   a `Connection: close` token means no keep-alive, the scrape budget made of its
+//!   scrape timeout is within the maximum and its deadline computes;
+//! * `read_head` returns the length of the input up to and including its first blank line
+//!   (CRLFCRLF, or bare LF ends: `\n\n`, `\n\r\n`), which
 //!   fits the buffer, and leaves the bytes after it buffered or unread; `TooLarge` only when the
-//!   buffer is full without a CRLFCRLF, `Closed` only on empty input, `Truncated` only when the
-//!   input ends without a CRLFCRLF.
+//!   buffer is full without a blank line, `Closed` only on empty input, `Truncated` only when the
+//!   input ends without a blank line.
 #![no_main]
 
 use futures_lite::future::block_on;
 use libfuzzer_sys::fuzz_target;
+use pbs_exporter::budget::{self, scrape_budget};
 use pbs_exporter::http::conn::{Conn, HeadError};
 use pbs_exporter::http::head::{RequestHead, parse_request};
 use pbs_exporter_fuzz::stream::source;
 use pbs_exporter_fuzz::{contains_ignore_case, is_subslice};
+use std::time::{Duration, Instant};
 
-fn find_crlfcrlf(b: &[u8]) -> Option<usize> {
-    b.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
+/// The end of the first blank line, CRLF or bare LF (`\n\n`, `\n\r\n`), written differently.
+fn find_blank_line(b: &[u8]) -> Option<usize> {
+    let lflf = b.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
+    let lfcrlf = b.windows(3).position(|w| w == b"\n\r\n").map(|i| i + 3);
+    match (lflf, lfcrlf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 fn check_request(input: &[u8], r: &RequestHead<'_>) {
@@ -38,9 +48,12 @@ fn check_request(input: &[u8], r: &RequestHead<'_>) {
         // Without a `close` token anywhere, only HTTP/1.0 turns keep-alive off.
         assert!(contains_ignore_case(input, b"HTTP/1.0"), "keep-alive off without reason");
     }
-    if let Some(t) = r.scrape_timeout {
-        assert!(t.is_finite() && t > 0.0, "scrape timeout {t}");
-    }
+    // What the server does with the scrape timeout: a budget within the maximum, a deadline.
+    let max = Duration::from_secs(60);
+    let b = scrape_budget(r.scrape_timeout, Duration::from_secs(30), max);
+    assert!(b <= max, "budget {b:?} over the maximum");
+    let now = Instant::now();
+    assert!(budget::deadline(now, b) >= now);
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -57,7 +70,7 @@ fuzz_target!(|data: &[u8]| {
     let mut conn = Conn::new(source(input, data[1]), cap);
     match block_on(conn.read_head()) {
         Ok(n) => {
-            let want = find_crlfcrlf(input).expect("head found without CRLFCRLF");
+            let want = find_blank_line(input).expect("head found without a blank line");
             assert_eq!(n, want, "head length");
             assert!(n <= cap);
             let buffered = conn.buffered();
@@ -72,12 +85,12 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(HeadError::TooLarge) => {
             assert!(input.len() >= cap, "TooLarge with {} < {cap} bytes", input.len());
-            assert!(find_crlfcrlf(&input[..cap]).is_none(), "TooLarge but head fits");
+            assert!(find_blank_line(&input[..cap]).is_none(), "TooLarge but head fits");
         }
         Err(HeadError::Closed) => assert!(input.is_empty(), "Closed on non-empty input"),
         Err(HeadError::Truncated) => {
             assert!(!input.is_empty() && input.len() < cap, "Truncated with {} bytes", input.len());
-            assert!(find_crlfcrlf(input).is_none(), "Truncated but a head is there");
+            assert!(find_blank_line(input).is_none(), "Truncated but a head is there");
         }
         Err(HeadError::Io(e)) => panic!("I/O error from an in-memory stream: {e}"),
     }

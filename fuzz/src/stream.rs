@@ -95,3 +95,34 @@ pub fn source(data: &[u8], seed: u8) -> Source {
         Source::Trickle(Trickle::new(data.to_vec(), Rng::new(&[seed]), seed as usize))
     }
 }
+
+/// A stream that reads from a [`Source`] and keeps everything written to it.
+pub struct Recorder {
+    /// Where reads come from.
+    pub source: Source,
+    /// Every byte written, in order.
+    pub written: Vec<u8>,
+}
+
+impl AsyncRead for Recorder {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().source).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Recorder {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.get_mut().written.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}

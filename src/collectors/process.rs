@@ -17,8 +17,10 @@ crate::families! {
 
 /// Clock ticks per second of `/proc` times (`USER_HZ`, 100 on every Linux architecture).
 const TICKS: f64 = 100.0;
-/// Page size assumed for `/proc/self/stat`'s RSS in pages.
-const PAGE: u64 = 4096;
+/// Page size when the system does not say (`/proc/self/auxv` unreadable).
+const DEFAULT_PAGE: u64 = 4096;
+/// `AT_PAGESZ`, the auxiliary vector entry holding the page size.
+const AT_PAGESZ: u64 = 6;
 
 /// Reads `/proc/self`, keeping its buffer between scrapes.
 #[derive(Debug)]
@@ -26,6 +28,8 @@ pub struct ProcessStats {
     buf: Vec<u8>,
     /// Boot time from `/proc/stat`, read once.
     btime: Option<u64>,
+    /// The kernel's page size (4, 16 or 64 KiB on arm64), from `/proc/self/auxv`, read once.
+    page: u64,
 }
 
 impl Default for ProcessStats {
@@ -46,13 +50,18 @@ impl ProcessStats {
         } else {
             None
         };
-        ProcessStats { buf, btime }
+        let page = if read("/proc/self/auxv", &mut buf) {
+            page_size(&buf).unwrap_or(DEFAULT_PAGE)
+        } else {
+            DEFAULT_PAGE
+        };
+        ProcessStats { buf, btime, page }
     }
 
     /// Writes the process families. Missing files (not Linux) write nothing.
     pub fn collect(&mut self, out: &mut Families) {
         if read("/proc/self/stat", &mut self.buf) {
-            write_stat(&self.buf, self.btime, out);
+            write_stat(&self.buf, self.btime, self.page, out);
         }
         if let Some(n) = open_fds() {
             out.sample(Family::OpenFds, &[], n);
@@ -92,8 +101,23 @@ fn read(path: &str, buf: &mut Vec<u8>) -> bool {
         .is_ok()
 }
 
-/// Parses `/proc/self/stat` (fields after the parenthesised command name).
-fn write_stat(stat: &[u8], btime: Option<u64>, out: &mut Families) {
+/// `AT_PAGESZ` from an auxiliary vector: (type, value) pairs of native-endian words.
+fn page_size(auxv: &[u8]) -> Option<u64> {
+    const WORD: usize = std::mem::size_of::<usize>();
+    let word = |b: &[u8]| -> Option<u64> {
+        let mut w = [0u8; WORD];
+        w.copy_from_slice(b.get(..WORD)?);
+        Some(usize::from_ne_bytes(w) as u64)
+    };
+    auxv.chunks_exact(2 * WORD)
+        .find(|pair| word(pair) == Some(AT_PAGESZ))
+        .and_then(|pair| word(&pair[WORD..]))
+        .filter(|p| p.is_power_of_two() && *p >= 1024)
+}
+
+/// Parses `/proc/self/stat` (fields after the parenthesised command name); RSS is in pages of
+/// `page` bytes.
+fn write_stat(stat: &[u8], btime: Option<u64>, page: u64, out: &mut Families) {
     let Some(close) = stat.iter().rposition(|&b| b == b')') else {
         return;
     };
@@ -111,7 +135,7 @@ fn write_stat(stat: &[u8], btime: Option<u64>, out: &mut Families) {
         out.sample(Family::Virtual, &[], vsize);
     }
     if let Some(rss) = field(24) {
-        out.sample(Family::Resident, &[], rss * PAGE);
+        out.sample(Family::Resident, &[], rss.saturating_mul(page));
     }
     if let (Some(start), Some(btime)) = (field(22), btime) {
         out.sample(Family::StartTime, &[], btime as f64 + start as f64 / TICKS);
@@ -133,6 +157,67 @@ mod tests {
             .collect();
         assert!(open_fds().unwrap() >= counted + 8 - 4);
         drop(extra);
+    }
+
+    fn auxv(pairs: &[(usize, usize)]) -> Vec<u8> {
+        pairs
+            .iter()
+            .flat_map(|(t, v)| [t.to_ne_bytes(), v.to_ne_bytes()])
+            .flatten()
+            .collect()
+    }
+
+    #[test]
+    fn the_page_size_comes_from_the_auxiliary_vector() {
+        assert_eq!(
+            page_size(&auxv(&[(33, 1), (6, 65536), (0, 0)])),
+            Some(65536)
+        );
+        assert_eq!(page_size(&auxv(&[(6, 16384)])), Some(16384));
+        assert_eq!(page_size(&auxv(&[(33, 6), (0, 0)])), None);
+        assert_eq!(page_size(&auxv(&[(6, 3000)])), None);
+        assert_eq!(page_size(&[6, 0, 0]), None);
+        // This system's, as the kernel reports it.
+        let own = std::fs::read("/proc/self/auxv").unwrap();
+        assert!(page_size(&own).is_some());
+        let mut f = Families::new(Family::TABLE);
+        let stat = b"1 (x) S 0 0 0 0 0 0 0 0 0 0 1 1 0 0 0 0 1 0 5 100 3 0";
+        write_stat(stat, None, 65536, &mut f);
+        let mut out = Vec::new();
+        f.write_to(&mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("process_resident_memory_bytes 196608\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn resident_memory_matches_the_kernels_figure() {
+        let stats = ProcessStats::new();
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let vm_rss_kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().strip_suffix("kB"))
+            .map(|v| v.trim().parse().unwrap())
+            .unwrap();
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let pages: u64 = stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .nth(21)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let rss = pages * stats.page;
+        // Both read moments apart; allow a little growth.
+        assert!(
+            rss.abs_diff(vm_rss_kib * 1024) < 4 << 20,
+            "{rss} vs {vm_rss_kib} KiB"
+        );
     }
 
     #[test]

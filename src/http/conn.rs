@@ -140,11 +140,19 @@ impl<S: Transport> Conn<S> {
     }
 }
 
-/// Position just past the first `\r\n\r\n` in `data`.
-fn find_head_end(data: &[u8]) -> Option<usize> {
-    data.windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| i + 4)
+/// Position just past the first blank line in `data`: `\r\n\r\n`, or with bare LF line ends
+/// (`\n\n`, `\n\r\n`), which RFC 9112 §2.2 lets a recipient accept.
+pub fn find_head_end(data: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = data.get(from..)?.iter().position(|&b| b == b'\n') {
+        let lf = from + i;
+        match data.get(lf + 1..) {
+            Some([b'\n', ..]) => return Some(lf + 2),
+            Some([b'\r', b'\n', ..]) => return Some(lf + 3),
+            _ => from = lf + 1,
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -164,6 +172,22 @@ mod tests {
         assert_eq!(&c.buffered()[..n], b"HTTP/1.1 200 OK\r\nA: b\r\n\r\n");
         c.consume(n);
         assert_eq!(c.buffered(), b"body");
+    }
+
+    #[test]
+    fn bare_lf_ends_a_head_too() {
+        for (input, head) in [
+            (&b"GET / HTTP/1.1\nHost: x\n\nGET"[..], 24),
+            (b"GET / HTTP/1.1\nHost: x\n\r\nGET", 25),
+            (b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET", 27),
+            (b"\n\n", 2),
+        ] {
+            let mut c = conn(input, 64);
+            assert_eq!(block_on(c.read_head()).unwrap(), head, "{input:?}");
+        }
+        assert_eq!(find_head_end(b"GET / HTTP/1.1\r\nA: \r\r\n"), None);
+        assert_eq!(find_head_end(b"\n"), None);
+        assert_eq!(find_head_end(b"\n\r"), None);
     }
 
     #[test]

@@ -1,0 +1,154 @@
+//! Which connections the server keeps: at most a fixed number are open, and when all slots are
+//! taken a new connection takes the slot of the one idle longest (no complete request head yet,
+//! or kept alive between requests). A connection being answered is never evicted, so a flood
+//! of silent or trickling connections cannot lock Prometheus out; only when every slot is busy
+//! answering is a new connection turned away.
+
+use std::cell::{Cell, RefCell};
+use std::net::{Shutdown, TcpStream};
+use std::rc::Rc;
+use std::time::Instant;
+
+/// What a connection is doing, as its handler reports it.
+#[derive(Debug, Default)]
+pub struct Activity {
+    /// Since when the connection has been waiting for a request head; `None` while a request
+    /// is being answered.
+    idle_since: Cell<Option<Instant>>,
+}
+
+impl Activity {
+    /// A connection waiting for a head since now.
+    pub fn new() -> Self {
+        Activity {
+            idle_since: Cell::new(Some(Instant::now())),
+        }
+    }
+
+    /// The connection waits for a request head (from now).
+    pub fn idle(&self) {
+        self.idle_since.set(Some(Instant::now()));
+    }
+
+    /// The connection is answering a request: not to be evicted.
+    pub fn busy(&self) {
+        self.idle_since.set(None);
+    }
+}
+
+struct Entry {
+    activity: Rc<Activity>,
+    /// A duplicate of the connection's socket, to shut it down on eviction.
+    socket: TcpStream,
+    id: u64,
+}
+
+/// The open connections.
+pub struct Admission {
+    max: usize,
+    entries: RefCell<Vec<Entry>>,
+    next_id: Cell<u64>,
+}
+
+/// A connection's slot; frees it when dropped.
+pub struct Ticket {
+    admission: Rc<Admission>,
+    id: u64,
+    /// What the connection's handler reports.
+    pub activity: Rc<Activity>,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.admission
+            .entries
+            .borrow_mut()
+            .retain(|e| e.id != self.id);
+    }
+}
+
+impl Admission {
+    /// Room for `max` connections.
+    pub fn new(max: usize) -> Rc<Self> {
+        Rc::new(Admission {
+            max,
+            entries: RefCell::new(Vec::with_capacity(max)),
+            next_id: Cell::new(0),
+        })
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.entries.borrow().len()
+    }
+
+    /// Admits the connection whose socket `socket` duplicates, evicting the connection idle
+    /// longest when every slot is taken. `None` when every slot is busy answering a request.
+    pub fn admit(self: &Rc<Self>, socket: TcpStream) -> Option<Ticket> {
+        let mut entries = self.entries.borrow_mut();
+        if entries.len() >= self.max {
+            let oldest = entries
+                .iter()
+                .enumerate()
+                .filter_map(|(i, e)| e.activity.idle_since.get().map(|t| (t, i)))
+                .min()?
+                .1;
+            let evicted = entries.swap_remove(oldest);
+            // Its pending read ends at once and its handler returns.
+            let _ = evicted.socket.shutdown(Shutdown::Both);
+        }
+        let id = self.next_id.get();
+        self.next_id.set(id.wrapping_add(1));
+        let activity = Rc::new(Activity::new());
+        entries.push(Entry {
+            activity: activity.clone(),
+            socket,
+            id,
+        });
+        Some(Ticket {
+            admission: self.clone(),
+            id,
+            activity,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::net::TcpListener;
+
+    fn pair(l: &TcpListener) -> (TcpStream, TcpStream) {
+        let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, _) = l.accept().unwrap();
+        (c, s)
+    }
+
+    #[test]
+    fn the_longest_idle_connection_makes_room_and_busy_ones_stay() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = Admission::new(2);
+        let (mut c1, s1) = pair(&l);
+        let (_c2, s2) = pair(&l);
+        let t1 = a.admit(s1.try_clone().unwrap()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let t2 = a.admit(s2.try_clone().unwrap()).unwrap();
+        t2.activity.busy();
+        let (_c3, s3) = pair(&l);
+        let t3 = a.admit(s3.try_clone().unwrap()).unwrap();
+        // The first (idle longest) was shut down: its client sees the end of the stream.
+        let mut b = [0u8; 1];
+        assert_eq!(c1.read(&mut b).unwrap(), 0);
+        assert_eq!(a.open(), 2);
+        drop(t1);
+        assert_eq!(a.open(), 2, "a ticket evicted earlier frees nothing more");
+        // Both remaining are busy: a fourth is turned away.
+        t3.activity.busy();
+        let (_c4, s4) = pair(&l);
+        assert!(a.admit(s4.try_clone().unwrap()).is_none());
+        t2.activity.idle();
+        assert!(a.admit(s4).is_some());
+        drop(t3);
+    }
+}

@@ -1,0 +1,371 @@
+//! One client connection: reads request heads (pipelined or kept alive), routes them, and
+//! writes the responses. Generic over the byte stream and over where `/metrics` comes from, so
+//! the fuzz target drives exactly this code over an in-memory stream with a stub result.
+//!
+//! Every request is answered or the connection closed: a head that is too large gets 431, a
+//! malformed one 400 (then close), a request with a body is answered and the connection
+//! closed (bodies are not read). Each loop consumes a complete head, so a connection makes
+//! progress or ends.
+
+use super::ServerConfig;
+use super::admission::Activity;
+use crate::budget;
+use crate::exposition::CONTENT_TYPE;
+use crate::http::conn::{Conn, HeadError, Transport};
+use crate::http::head::{ParseError, parse_request};
+use async_io::Timer;
+use std::future::Future;
+use std::io::{self, Write};
+use std::time::{Duration, Instant};
+
+/// A collection's result, rendered a chunk at a time.
+pub trait Render {
+    /// A position in the rendering.
+    type Cursor: Default;
+    /// Renders from `cursor` into `out` until it holds at least `limit` bytes or all is
+    /// rendered; true when there is more.
+    fn render(&self, cursor: &mut Self::Cursor, out: &mut Vec<u8>, limit: usize) -> bool;
+}
+
+/// Where `/metrics` comes from.
+pub trait Metrics {
+    /// A result readable without holding the collection.
+    type Result: Render;
+    /// A collection's result that finishes by `deadline`.
+    fn collect(&self, deadline: Instant) -> impl Future<Output = Self::Result>;
+}
+
+/// Bytes rendered per chunk of a metrics response.
+pub const CHUNK: usize = 32 * 1024;
+/// Room for the chunk-size line, written as 8 hex digits (leading zeros are allowed).
+const SIZE_LINE: usize = 10;
+
+/// Races `fut` against a timer of `d`.
+pub async fn timeout<T>(d: Duration, fut: impl Future<Output = io::Result<T>>) -> io::Result<T> {
+    futures_lite::future::or(fut, async {
+        Timer::after(d).await;
+        Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"))
+    })
+    .await
+}
+
+enum Route {
+    Metrics,
+    Health,
+    Landing,
+    NotFound,
+    BadMethod,
+}
+
+/// Serves requests on `conn` until the client closes, a limit is passed, or a response says
+/// `Connection: close`. `activity` learns when a request is being answered.
+pub async fn handle<S: Transport, M: Metrics>(
+    conn: &mut Conn<S>,
+    metrics: &M,
+    cfg: &ServerConfig,
+    activity: &Activity,
+) {
+    let mut buf = Vec::with_capacity(160);
+    let mut first = true;
+    loop {
+        let wait = if first {
+            cfg.head_timeout
+        } else {
+            cfg.idle_timeout
+        };
+        first = false;
+        activity.idle();
+        let head_len = match timeout(wait, async { conn.read_head().await.map_err(head_io) }).await
+        {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                let reply = Reply::closing(TOO_LARGE, b"request head too large\n");
+                let _ = respond(conn, &mut buf, cfg, &reply).await;
+                return;
+            }
+            Err(_) => return,
+        };
+        activity.busy();
+        let arrived = Instant::now();
+        let req = match parse_request(&conn.buffered()[..head_len]) {
+            Ok(r) => r,
+            Err(e) => {
+                let status = if e == ParseError::Syntax("too many headers") {
+                    TOO_LARGE
+                } else {
+                    "400 Bad Request"
+                };
+                let msg = format!("{e}\n");
+                let _ = respond(conn, &mut buf, cfg, &Reply::closing(status, msg.as_bytes())).await;
+                return;
+            }
+        };
+        // This server reads no request bodies: answer, then close.
+        let keep_alive = req.keep_alive && !req.has_body;
+        let is_head = req.method == "HEAD";
+        let http11 = req.http11;
+        let budget = budget::scrape_budget(
+            req.scrape_timeout,
+            cfg.default_scrape_timeout,
+            cfg.max_scrape_timeout,
+        );
+        let route = if req.method != "GET" && !is_head {
+            Route::BadMethod
+        } else if req.path == cfg.metrics_path {
+            Route::Metrics
+        } else if req.path == "/health" || req.path == "/-/healthy" {
+            Route::Health
+        } else if req.path == "/" {
+            Route::Landing
+        } else {
+            Route::NotFound
+        };
+        conn.consume(head_len);
+        let landing;
+        let reply = match route {
+            Route::Metrics => {
+                let result = metrics.collect(budget::deadline(arrived, budget)).await;
+                let chunked = http11 && keep_alive;
+                let write = write_metrics(conn, &result, is_head, chunked, &mut buf);
+                match timeout(cfg.write_timeout, write).await {
+                    Ok(()) if chunked => continue,
+                    _ => return,
+                }
+            }
+            Route::Health => Reply::text("200 OK", b"ok\n"),
+            Route::Landing => {
+                landing = landing_page(&cfg.metrics_path);
+                Reply {
+                    content_type: "text/html; charset=utf-8",
+                    ..Reply::text("200 OK", landing.as_bytes())
+                }
+            }
+            Route::NotFound => Reply::text("404 Not Found", b"not found\n"),
+            Route::BadMethod => Reply::closing("405 Method Not Allowed", b"only GET and HEAD\n"),
+        };
+        let reply = Reply {
+            keep_alive: reply.keep_alive && keep_alive,
+            head_only: is_head,
+            ..reply
+        };
+        if respond(conn, &mut buf, cfg, &reply).await.is_err() || !reply.keep_alive {
+            return;
+        }
+    }
+}
+
+/// A short response, written whole.
+struct Reply<'a> {
+    status: &'a str,
+    content_type: &'a str,
+    body: &'a [u8],
+    keep_alive: bool,
+    /// Answers a HEAD request: the head only.
+    head_only: bool,
+}
+
+impl<'a> Reply<'a> {
+    fn text(status: &'a str, body: &'a [u8]) -> Self {
+        Reply {
+            status,
+            content_type: "text/plain",
+            body,
+            keep_alive: true,
+            head_only: false,
+        }
+    }
+
+    fn closing(status: &'a str, body: &'a [u8]) -> Self {
+        Reply {
+            keep_alive: false,
+            ..Reply::text(status, body)
+        }
+    }
+}
+
+const TOO_LARGE: &str = "431 Request Header Fields Too Large";
+
+/// Writes the exposition: chunked for HTTP/1.1 (rendered a chunk at a time, so the text never
+/// exists whole), or until close for HTTP/1.0.
+async fn write_metrics<S: Transport, R: Render>(
+    conn: &mut Conn<S>,
+    result: &R,
+    is_head: bool,
+    chunked: bool,
+    buf: &mut Vec<u8>,
+) -> io::Result<()> {
+    buf.clear();
+    let _ = write!(buf, "HTTP/1.1 200 OK\r\nContent-Type: {CONTENT_TYPE}\r\n");
+    buf.extend_from_slice(if chunked {
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    } else {
+        b"Connection: close\r\n\r\n"
+    });
+    conn.write_all(buf).await?;
+    if is_head {
+        return Ok(());
+    }
+    let mut cursor = R::Cursor::default();
+    let mut more = true;
+    while more {
+        buf.clear();
+        if chunked {
+            buf.extend_from_slice(b"00000000\r\n");
+        }
+        more = result.render(&mut cursor, buf, CHUNK);
+        if chunked {
+            let len = buf.len() - SIZE_LINE;
+            if len == 0 {
+                continue;
+            }
+            let _ = write!(&mut buf[..8], "{len:08x}");
+            buf.extend_from_slice(b"\r\n");
+        }
+        conn.write_all(buf).await?;
+    }
+    if chunked {
+        conn.write_all(b"0\r\n\r\n").await?;
+    }
+    Ok(())
+}
+
+fn head_io(e: HeadError) -> io::Error {
+    match e {
+        HeadError::TooLarge => io::Error::new(io::ErrorKind::InvalidData, "head too large"),
+        HeadError::Io(e) => e,
+        other => io::Error::new(io::ErrorKind::UnexpectedEof, other.to_string()),
+    }
+}
+
+/// Writes `reply` within the write timeout.
+async fn respond<S: Transport>(
+    conn: &mut Conn<S>,
+    buf: &mut Vec<u8>,
+    cfg: &ServerConfig,
+    reply: &Reply<'_>,
+) -> io::Result<()> {
+    buf.clear();
+    // Writing to a Vec cannot fail.
+    let _ = write!(
+        buf,
+        "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}\r\n",
+        reply.status,
+        reply.content_type,
+        reply.body.len(),
+        if reply.keep_alive {
+            ""
+        } else {
+            "Connection: close\r\n"
+        }
+    );
+    if !reply.head_only {
+        buf.extend_from_slice(reply.body);
+    }
+    timeout(cfg.write_timeout, conn.write_all(buf)).await
+}
+
+fn landing_page(metrics_path: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html><head><title>PBS Exporter</title></head><body>\n\
+         <h1>PBS Exporter</h1>\n<p>Prometheus exporter for Proxmox Backup Server, version {}.</p>\n\
+         <ul><li><a href=\"{metrics_path}\">Metrics</a></li><li><a href=\"/health\">Health</a></li></ul>\n\
+         </body></html>\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// A fixed exposition, as a stand-in for a collection (tests and the `server_path` fuzz
+/// target drive [`handle`] with it).
+#[derive(Debug, Clone, Default)]
+pub struct Fixed(pub Vec<u8>);
+
+impl Render for Fixed {
+    type Cursor = usize;
+    fn render(&self, at: &mut usize, out: &mut Vec<u8>, limit: usize) -> bool {
+        let rest = self.0.get(*at..).unwrap_or_default();
+        let n = rest.len().min(limit.saturating_sub(out.len()).max(1));
+        out.extend_from_slice(&rest[..n]);
+        *at += n;
+        *at < self.0.len()
+    }
+}
+
+impl Metrics for Fixed {
+    type Result = Fixed;
+    async fn collect(&self, _deadline: Instant) -> Fixed {
+        self.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads `input`, then the end of the stream; writes never complete.
+    struct Stuck(&'static [u8]);
+
+    impl Transport for Stuck {
+        async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+        async fn write_all(&mut self, _buf: &[u8]) -> io::Result<()> {
+            std::future::pending().await
+        }
+    }
+
+    /// Reads `input`; keeps what is written.
+    struct Memory(&'static [u8], Vec<u8>);
+
+    impl Transport for Memory {
+        async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            Stuck::read(&mut Stuck(self.0), buf)
+                .await
+                .inspect(|&n| self.0 = &self.0[n..])
+        }
+        async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+            self.1.extend_from_slice(buf);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn head_requests_get_no_body_and_pipelining_goes_on() {
+        let input = b"HEAD /health HTTP/1.1\n\nGET /health HTTP/1.1\r\n\r\nHEAD /metrics HTTP/1.1\r\n\r\nGET /metrics HTTP/1.0\r\n\r\n";
+        let mut conn = Conn::new(Memory(input, Vec::new()), 8192);
+        let metrics = Fixed(b"x 1\n".to_vec());
+        let cfg = ServerConfig::default();
+        async_io::block_on(handle(&mut conn, &metrics, &cfg, &Activity::new()));
+        let out = String::from_utf8(conn.stream.1).unwrap();
+        let ok = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\n";
+        let metrics_head = format!("HTTP/1.1 200 OK\r\nContent-Type: {CONTENT_TYPE}\r\n");
+        let want = format!(
+            "{ok}{ok}ok\n{metrics_head}Transfer-Encoding: chunked\r\n\r\n{metrics_head}Connection: close\r\n\r\nx 1\n"
+        );
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn short_responses_give_up_after_the_configured_write_timeout() {
+        let cfg = ServerConfig {
+            write_timeout: Duration::from_millis(100),
+            ..ServerConfig::default()
+        };
+        for input in [
+            &b"GET /health HTTP/1.1\r\n\r\n"[..],
+            b"GET /nope HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1\r\n\r\n",
+            b"BAD\r\n\r\n",
+            &[b'a'; 9000],
+        ] {
+            let mut conn = Conn::new(Stuck(input), 8192);
+            let started = Instant::now();
+            let metrics = Fixed(b"x 1\n".to_vec());
+            async_io::block_on(handle(&mut conn, &metrics, &cfg, &Activity::new()));
+            let took = started.elapsed();
+            assert!(took < Duration::from_secs(2), "{took:?}");
+        }
+    }
+}
