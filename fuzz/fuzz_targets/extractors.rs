@@ -12,6 +12,9 @@
 //! * per endpoint: the datastore/namespace labels are the ones given, free-text labels are at
 //!   most 256 bytes, `groups::from_json`'s count matches the `pbs_group_info` samples, the
 //!   snapshot datastore counts are exactly none/ok/failed, the node info sample is there once;
+//! * the extractors' skip path: with `json::walker::read_everything(true)` (every key read, none
+//!   skipped) the result and the output are exactly the same, truncated and malformed bodies
+//!   included (so each sink's `Reads` covers everything it acts on);
 //! * `Inventory::list_from_json` returns names sorted, unique and non-empty, and an inventory
 //!   reused after another list gives the same result as a fresh one.
 #![no_main]
@@ -49,7 +52,9 @@ fn run<'p>(
     let mut pieces = Some(pieces);
     let mut take = || pieces.take().unwrap();
     match endpoint {
-        0 => expo(node::Family::TABLE, &mut |f| node::from_json(take(), f).map(|_| 0)),
+        0 => expo(node::Family::TABLE, &mut |f| {
+            node::from_json(take(), f).map(|_| 0)
+        }),
         1 => expo(datastore::Family::TABLE, &mut |f| {
             datastore::from_json(take(), f).map(|_| 0)
         }),
@@ -89,16 +94,25 @@ fn expo(
     let mut calls = 0;
     loop {
         calls += 1;
-        assert!(calls <= fam.len() + table.len() + 2, "render does not progress");
+        assert!(
+            calls <= fam.len() + table.len() + 2,
+            "render does not progress"
+        );
         let mut chunk = Vec::new();
         let more = fam.render(&mut cursor, &mut chunk, limit);
         joined.extend_from_slice(&chunk);
         if !more {
             break;
         }
-        assert!(chunk.len() >= limit, "render stopped short of the limit with more to come");
+        assert!(
+            chunk.len() >= limit,
+            "render stopped short of the limit with more to come"
+        );
     }
-    assert_eq!(joined, out, "render({limit}) in chunks differs from write_to");
+    assert_eq!(
+        joined, out,
+        "render({limit}) in chunks differs from write_to"
+    );
     Out::Expo(out, r)
 }
 
@@ -117,7 +131,10 @@ fn check_samples(endpoint: u8, (store, ns): (&str, &str), samples: &[Sample], co
     for s in samples {
         for (name, value) in &s.labels {
             if name == "notes" || name == "comment" {
-                assert!(value.len() <= pbs_exporter::collectors::MAX_TEXT_LABEL, "{name} label too long");
+                assert!(
+                    value.len() <= pbs_exporter::collectors::MAX_TEXT_LABEL,
+                    "{name} label too long"
+                );
             }
         }
     }
@@ -125,12 +142,19 @@ fn check_samples(endpoint: u8, (store, ns): (&str, &str), samples: &[Sample], co
         0 => {
             let info = samples.iter().filter(|s| s.name == "pbs_host_info").count();
             assert_eq!(info, 1, "pbs_host_info written {info} times");
-            assert!(samples.iter().all(|s| s.name == "pbs_host_info" || s.labels.is_empty()));
+            assert!(
+                samples
+                    .iter()
+                    .all(|s| s.name == "pbs_host_info" || s.labels.is_empty())
+            );
         }
         1 => {
             for s in samples {
                 let ds = label(s, "datastore");
-                assert!(ds.is_some_and(|d| !d.is_empty()), "sample without datastore: {s:?}");
+                assert!(
+                    ds.is_some_and(|d| !d.is_empty()),
+                    "sample without datastore: {s:?}"
+                );
             }
         }
         2 | 3 => {
@@ -143,7 +167,10 @@ fn check_samples(endpoint: u8, (store, ns): (&str, &str), samples: &[Sample], co
                 }
             }
             if endpoint == 2 {
-                let info = samples.iter().filter(|s| s.name == "pbs_group_info").count();
+                let info = samples
+                    .iter()
+                    .filter(|s| s.name == "pbs_group_info")
+                    .count();
                 assert_eq!(info as u64, count, "group count vs pbs_group_info samples");
             } else {
                 let states: Vec<_> = samples
@@ -175,6 +202,15 @@ fuzz_target!(|data: &[u8]| {
     let _ = reused.list_from_json([&br#"{"data":[{"store":"zz","maintenance":"offline"},{"store":"a","mount-status":"mounted"}]}"#[..]]);
     let split = run(endpoint, names, body.chunks(step), &mut reused);
     assert_eq!(whole, split, "split size {step} changed the result");
+    pbs_exporter::json::walker::read_everything(true);
+    let everything = run(
+        endpoint,
+        names,
+        body.chunks(step),
+        &mut Inventory::default(),
+    );
+    pbs_exporter::json::walker::read_everything(false);
+    assert_eq!(whole, everything, "skipping unread keys changed the result");
 
     match whole {
         Out::Expo(out, Ok(count)) => match expo::check(&out) {
@@ -184,7 +220,10 @@ fuzz_target!(|data: &[u8]| {
         Out::Expo(out, Err(_)) => {
             // Partial output (samples written before the error) must still be well formed.
             if let Err(e) = expo::check(&out) {
-                panic!("bad partial exposition: {e}\n{}", String::from_utf8_lossy(&out));
+                panic!(
+                    "bad partial exposition: {e}\n{}",
+                    String::from_utf8_lossy(&out)
+                );
             }
         }
         Out::List(Ok(list)) => {

@@ -13,7 +13,10 @@
 use libfuzzer_sys::fuzz_target;
 use pbs_exporter::json::tokenizer::{MAX_DEPTH, MAX_TOKEN};
 use pbs_exporter::json::{JsonError, Tokenizer};
-use pbs_exporter_fuzz::json_ref::{Ev, NUMBER_TOKEN, as_serde_spells, reference, tokenize};
+use pbs_exporter_fuzz::json_ref::{
+    Ev, NUMBER_TOKEN, as_serde_spells, reference, skips, tokenize, tokenize_skipping,
+    without_skipped,
+};
 use pbs_exporter_fuzz::split_size;
 
 fuzz_target!(|data: &[u8]| {
@@ -32,6 +35,23 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(whole, again, "a reset tokenizer behaves differently");
 
     let (events, outcome) = whole;
+    let rule = |k: &str| skips(b, k);
+    let skipping = tokenize_skipping(&mut Tokenizer::new(), doc.chunks(step), rule);
+    assert_eq!(skipping.1, outcome, "skipping changed the outcome");
+    assert_eq!(
+        skipping.0,
+        without_skipped(&events, rule),
+        "skipping changed the events"
+    );
+    let all = |_: &str| true;
+    reused.reset();
+    let (skip_all, end) = tokenize_skipping(&mut reused, doc.chunks(step.div_ceil(3)), all);
+    assert_eq!(end, outcome, "skipping every value changed the outcome");
+    assert_eq!(
+        skip_all,
+        without_skipped(&events, all),
+        "skipping every value changed the events"
+    );
     // Balanced containers on success; never deeper than MAX_DEPTH.
     let mut depth = 0usize;
     for ev in &events {
@@ -64,11 +84,18 @@ fuzz_target!(|data: &[u8]| {
     }
     match (reference(doc), &outcome) {
         (Ok(r), _) if r.ambiguous => {}
-        (Ok(r), Ok(())) => assert_eq!(
-            as_serde_spells(&events),
-            r.events,
-            "events differ from serde_json"
-        ),
+        (Ok(r), Ok(())) => {
+            assert_eq!(
+                as_serde_spells(&events),
+                r.events,
+                "events differ from serde_json"
+            );
+            assert_eq!(
+                as_serde_spells(&skipping.0),
+                without_skipped(&r.events, rule),
+                "skipped events differ from serde_json's"
+            );
+        }
         (Ok(r), Err(e)) => {
             let within_caps = r.depth < MAX_DEPTH && r.longest < MAX_TOKEN;
             assert!(
@@ -87,7 +114,9 @@ fuzz_target!(|data: &[u8]| {
                 "we accept but serde_json refuses: {msg}"
             );
             assert!(
-                events.iter().any(|e| matches!(e, Ev::Str(s) | Ev::Key(s) if s.contains('\u{FFFD}'))),
+                events
+                    .iter()
+                    .any(|e| matches!(e, Ev::Str(s) | Ev::Key(s) if s.contains('\u{FFFD}'))),
                 "serde_json refuses a lone surrogate, but no string of ours has U+FFFD: {msg}"
             );
         }

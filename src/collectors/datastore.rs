@@ -6,7 +6,8 @@
 use super::inventory::Datastore;
 use super::{Ctx, Seen, set};
 use crate::exposition::Families;
-use crate::json::{JsonError, JsonReader, Path, Scalar, Sink};
+use crate::json::{JsonError, JsonReader, Path, Reads, Scalar, Sink};
+use crate::natrontech::Family as Compat;
 
 crate::families! {
     pub enum Family {
@@ -41,6 +42,8 @@ struct Usage {
     avail: Option<u64>,
     estimated_full: Option<i64>,
     gc: [Option<u64>; 5],
+    /// `avail`, `total`, `used` as natrontech reads them (signed; 0 when absent).
+    signed: [i64; 3],
 }
 
 /// `gc-status` fields read, in `Usage::gc` order, with their families.
@@ -52,11 +55,38 @@ const GC_FIELDS: [(&str, Family); 5] = [
     ("removed-bytes", Family::GcRemoved),
 ];
 
+/// What [`UsageSink`] reads of `/status/datastore-usage`: most of its bytes are each datastore's
+/// `history`, skipped unread.
+static USAGE_READS: Reads = Reads::Keys(&[(
+    "data",
+    Reads::Keys(&[
+        ("store", Reads::All),
+        ("mount-status", Reads::All),
+        ("backend-type", Reads::All),
+        ("error", Reads::All),
+        ("total", Reads::All),
+        ("used", Reads::All),
+        ("avail", Reads::All),
+        ("estimated-full-date", Reads::All),
+        (
+            "gc-status",
+            Reads::Keys(&[
+                (GC_FIELDS[0].0, Reads::All),
+                (GC_FIELDS[1].0, Reads::All),
+                (GC_FIELDS[2].0, Reads::All),
+                (GC_FIELDS[3].0, Reads::All),
+                (GC_FIELDS[4].0, Reads::All),
+            ]),
+        ),
+    ]),
+)]);
+
 struct UsageSink<'a> {
     item: &'a mut Usage,
     seen: &'a mut Seen,
     out: &'a mut Families,
     stores: &'a [Datastore],
+    compat: Option<&'a mut Families>,
 }
 
 impl Sink for UsageSink<'_> {
@@ -68,9 +98,18 @@ impl Sink for UsageSink<'_> {
                 "mount-status" => set(&mut it.mount_status, value.as_str().unwrap_or("")),
                 "backend-type" => set(&mut it.backend_type, value.as_str().unwrap_or("")),
                 "error" => it.error = value.as_str().is_some_and(|e| !e.is_empty()),
-                "total" => it.total = value.as_u64(),
-                "used" => it.used = value.as_u64(),
-                "avail" => it.avail = value.as_u64(),
+                "total" => {
+                    it.total = value.as_u64();
+                    it.signed[1] = value.as_i64().unwrap_or(0);
+                }
+                "used" => {
+                    it.used = value.as_u64();
+                    it.signed[2] = value.as_i64().unwrap_or(0);
+                }
+                "avail" => {
+                    it.avail = value.as_u64();
+                    it.signed[0] = value.as_i64().unwrap_or(0);
+                }
                 "estimated-full-date" => it.estimated_full = value.as_i64(),
                 _ => {}
             }
@@ -81,10 +120,24 @@ impl Sink for UsageSink<'_> {
         }
     }
 
+    fn reads(&self) -> &'static Reads {
+        &USAGE_READS
+    }
+
     fn close(&mut self, path: &Path<'_>) {
         if path.is_item() {
             if self.seen.first(&[&self.item.store]) {
                 write_usage(self.out, self.item, self.stores);
+                if let (Some(compat), false) = (&mut self.compat, self.item.store.is_empty()) {
+                    // natrontech writes 0 for a datastore PBS lists with only an error.
+                    let ds = [("datastore", self.item.store.as_str())];
+                    for (family, v) in [Compat::Available, Compat::Size, Compat::Used]
+                        .into_iter()
+                        .zip(self.item.signed)
+                    {
+                        compat.sample(family, &ds, v);
+                    }
+                }
             }
             self.item.reset();
         }
@@ -103,6 +156,7 @@ impl Usage {
         self.avail = None;
         self.estimated_full = None;
         self.gc = [None; 5];
+        self.signed = [0; 3];
     }
 }
 
@@ -202,6 +256,7 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
         seen: &mut state.seen,
         out,
         stores,
+        compat: ctx.compat.as_deref_mut(),
     };
     if let Err(e) = ctx
         .client
@@ -225,6 +280,7 @@ pub fn from_json<'p>(
         seen: &mut seen,
         out,
         stores: &[],
+        compat: None,
     };
     JsonReader::new().read_pieces(pieces, &mut sink)
 }

@@ -8,7 +8,8 @@
 
 use super::{Ctx, MAX_TEXT_LABEL, datastore_path, set};
 use crate::exposition::{Families, truncate_utf8};
-use crate::json::{JsonError, JsonReader, Path, Scalar, Sink};
+use crate::json::{JsonError, JsonReader, Path, Reads, Scalar, Sink};
+use crate::natrontech::SnapshotIds;
 
 crate::families! {
     pub enum Family {
@@ -191,9 +192,26 @@ impl Aggregates {
     }
 }
 
+/// What [`SnapshotSink`] reads of `/snapshots`: most of each item's bytes are its `files`, the
+/// verification task's UPID and the owner, skipped unread.
+static SNAPSHOT_READS: Reads = Reads::Keys(&[(
+    "data",
+    Reads::Keys(&[
+        ("backup-type", Reads::All),
+        ("backup-id", Reads::All),
+        ("backup-time", Reads::All),
+        ("comment", Reads::All),
+        ("size", Reads::All),
+        ("protected", Reads::All),
+        ("verification", Reads::Keys(&[("state", Reads::All)])),
+    ]),
+)]);
+
 struct SnapshotSink<'a> {
     item: &'a mut Snapshot,
     aggs: &'a mut Aggregates,
+    /// natrontech's per-`backup-id` figures, when `--compat natrontech` asks for them.
+    ids: Option<&'a mut SnapshotIds>,
 }
 
 impl Sink for SnapshotSink<'_> {
@@ -223,9 +241,18 @@ impl Sink for SnapshotSink<'_> {
         }
     }
 
+    fn reads(&self) -> &'static Reads {
+        &SNAPSHOT_READS
+    }
+
     fn close(&mut self, path: &Path<'_>) {
         if path.is_item() {
             self.aggs.add(self.item);
+            if let Some(ids) = &mut self.ids {
+                let s = &*self.item;
+                let ok = s.verification == Verification::Ok;
+                ids.add(&s.backup_id, s.time.unwrap_or(0), ok, &s.comment);
+            }
             self.item.reset();
         }
     }
@@ -238,6 +265,8 @@ pub struct State {
     path: String,
     snapshot: Snapshot,
     aggregates: Aggregates,
+    /// natrontech's per-`backup-id` figures (`--compat natrontech`).
+    ids: SnapshotIds,
 }
 
 /// Reads the snapshots of every namespace of every readable datastore.
@@ -249,6 +278,7 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
         path,
         snapshot: item,
         aggregates: aggs,
+        ids,
     } = state;
     for i in 0..count {
         let Some(store) =
@@ -261,11 +291,19 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
         for ns in store.namespaces() {
             datastore_path(path, &store.name, "snapshots", ns);
             aggs.clear();
+            ids.clear();
             item.reset();
-            let mut sink = SnapshotSink { item, aggs };
+            let mut sink = SnapshotSink {
+                item,
+                aggs,
+                ids: ctx.compat.is_some().then_some(&mut *ids),
+            };
             match ctx.client.get_json(path, &mut sink, ctx.deadline).await {
                 Ok(()) => {
                     aggs.write(out, &store.name, ns);
+                    if let Some(compat) = ctx.compat.as_deref_mut() {
+                        ids.write(compat, &store.name, ns);
+                    }
                     for (total, n) in by_state.iter_mut().zip(aggs.by_state) {
                         *total += n;
                     }
@@ -310,6 +348,7 @@ pub fn from_json<'p>(
     let mut sink = SnapshotSink {
         item: &mut item,
         aggs: &mut aggs,
+        ids: None,
     };
     JsonReader::new().read_pieces(pieces, &mut sink)?;
     aggs.write(out, store, ns);
