@@ -75,6 +75,13 @@ add("extractors", "3-states", bytes([3 + 10, 5]) + b'{"data":[{"backup-type":"vm
 add("extractors", "4-maint", bytes([4, 3]) + b'{"data":[{"store":"b","maintenance":"type=offline,message=x"},{"store":"a","mount-status":"notmounted"},{"store":""}]}')
 add("extractors", "0-old-kernel", bytes([0, 2]) + b'{"data":{"kversion":"Linux 6.8.12-4-pve #1 SMP","loadavg":[0.1,0.2,0.3],"memory":{"total":1,"used":2,"free":3}}}')
 
+# job_extractors: [endpoint, split byte] + body; endpoint 0-4 job lists, 5 tasks, 6 subscription.
+for ep, f in [(0, "admin-gc.json"), (1, "admin-prune.json"), (2, "admin-sync.json"), (4, "admin-verify.json"), (5, "tasks.json")]:
+    add("job_extractors", "%d-%s" % (ep, f), bytes([ep, [0, 9, 64, 140][ep % 4]]) + compact(f))
+add("job_extractors", "3-tape", bytes([3, 5]) + b'{"data":[{"id":"t1","store":"s","pool":"p","drive":"d","last-run-upid":"UPID:n:1:2:3:6A5D8120:tape-backup-job:x:root@pam:","last-run-endtime":1784516000,"last-run-state":"OK","next-run":1}]}')
+add("job_extractors", "6-active", bytes([6, 3]) + b'{"data":{"status":"active","nextduedate":"2027-01-31","productname":"x"}}')
+add("job_extractors", "6-no-audit", bytes([6, 1]) + b'{"data":{"status":"notfound","message":"m","url":"u"}}')
+
 # chunked: [seed, max piece] + stream.
 snap = compact("snapshots.json")
 tasks = compact("tasks.json")

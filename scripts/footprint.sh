@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Measures the exporter's footprint (idle RSS, peak RSS, CPU per scrape, scrape latency) against
-# the built-in PBS simulator, per profile, and compares it with the budgets.
+# the built-in PBS simulator, per profile, with every collector on, and compares it with the budgets.
 #
-#   scripts/footprint.sh [--binary PATH] [--profiles reference,large,deep] [--repeats N] [--gzip]
+#   scripts/footprint.sh [--binary PATH] [--profiles reference,large,deep,tasks] [--repeats N] [--gzip]
 #                        [--scrapes N] [--settle-ms MS]
 #
 # Without --binary it builds the static binary first (scripts/build-static.sh) and measures it.

@@ -126,6 +126,8 @@ pub enum PbsError {
     Unauthorized(String),
     /// The token lacks a privilege for this path (403).
     Forbidden(String),
+    /// PBS has no such path (404): an older PBS, or a feature it lacks.
+    NotFound(String),
     /// Any other non-200 status.
     Status(String),
     /// The request did not finish in time.
@@ -144,6 +146,7 @@ impl std::fmt::Display for PbsError {
             | PbsError::Tls(m)
             | PbsError::Unauthorized(m)
             | PbsError::Forbidden(m)
+            | PbsError::NotFound(m)
             | PbsError::Status(m)
             | PbsError::Timeout(m)
             | PbsError::Protocol(m)
@@ -286,7 +289,10 @@ impl PbsClient {
         if let Err(e) = &result {
             if !matches!(
                 e,
-                PbsError::Unauthorized(_) | PbsError::Forbidden(_) | PbsError::Status(_)
+                PbsError::Unauthorized(_)
+                    | PbsError::Forbidden(_)
+                    | PbsError::NotFound(_)
+                    | PbsError::Status(_)
             ) {
                 self.disconnect();
             }
@@ -483,6 +489,10 @@ impl PbsClient {
             403 => PbsError::Forbidden(format!(
                 "PBS at {} denied GET {path} to token '{}' (HTTP 403 {text}): grant the token the Audit role on / (with privilege separation, to the token itself)",
                 self.endpoint, self.token_id
+            )),
+            404 => PbsError::NotFound(format!(
+                "PBS at {} answered GET {path} with HTTP 404: {text}",
+                self.endpoint
             )),
             _ => PbsError::Status(format!(
                 "PBS at {} answered GET {path} with HTTP {status}: {text}",

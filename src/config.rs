@@ -4,7 +4,7 @@
 //! A bad setting is one line naming the flag or variable; the token secret is never printed.
 
 use crate::client::Endpoint;
-use crate::collectors::CollectorId;
+use crate::collectors::{CollectorId, Settings};
 use crate::log::{Format, Level};
 use crate::modules::{AllowEntry, DEFAULT_MODULE, Module, Modules};
 use crate::routing::{Routes, TargetSpec};
@@ -74,9 +74,13 @@ pub struct Args {
     pub web_config_file: Option<String>,
     /// collectors to run: a list such as node,datastore replaces the default set;
     /// -snapshots removes one from it, +name adds one (env PBS_COLLECTORS,
-    /// default node,datastore,groups,snapshots)
+    /// default node,datastore,groups,snapshots,jobs,tasks,subscription)
     #[argh(option)]
     pub collectors: Option<String>,
+    /// how far back the tasks collector counts finished tasks, e.g. 24h, 90m or 7d
+    /// (env PBS_TASKS_WINDOW, default 24h)
+    #[argh(option)]
+    pub tasks_window: Option<String>,
     /// largest PBS response accepted, in bytes (env PBS_MAX_BODY_BYTES, default 1073741824)
     #[argh(option)]
     pub max_body_bytes: Option<String>,
@@ -145,6 +149,8 @@ pub struct Config {
     pub compat: Compat,
     /// Most targets kept at once.
     pub max_targets: usize,
+    /// What the collectors are told (the tasks window).
+    pub settings: Settings,
     /// The config file, read again on SIGHUP.
     pub config_file: Option<PathBuf>,
 }
@@ -374,6 +380,16 @@ pub fn load(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         None => 64,
     };
 
+    let tasks_window = match src.get(
+        args.tasks_window.as_ref(),
+        "tasks-window",
+        "PBS_TASKS_WINDOW",
+    ) {
+        Some((w, from)) => parse_duration_within(&w, MAX_TASKS_WINDOW)
+            .map_err(|e| ConfigError(format!("{from}: {e}")))?,
+        None => Settings::default().tasks_window,
+    };
+
     let compat = match src.get(args.compat.as_ref(), "compat", "PBS_COMPAT") {
         Some((c, _)) if c == "natrontech" => Compat::Natrontech,
         Some((c, _)) if c == "none" => Compat::None,
@@ -415,6 +431,7 @@ pub fn load(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         compat,
         max_targets,
         config_file: config_file.map(|(p, _)| PathBuf::from(p)),
+        settings: Settings { tasks_window },
     })
 }
 
@@ -497,6 +514,15 @@ fn env_bool(src: &Sources<'_>, var: &str) -> Result<bool, ConfigError> {
 
 /// Parses `10s`, `500ms`, `1m`, `1.5s` or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    parse_duration_within(s, Duration::from_secs(86_400))
+}
+
+/// Longest `--tasks-window`: PBS keeps its task archive for weeks, not longer.
+const MAX_TASKS_WINDOW: Duration = Duration::from_secs(31 * 86_400);
+
+/// Parses a duration (`500ms`, `10s`, `2m`, `24h`, `7d`; a bare number is seconds) above 0 and
+/// at most `max`.
+pub fn parse_duration_within(s: &str, max: Duration) -> Result<Duration, String> {
     let t = s.trim();
     let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
         (n, 0.001)
@@ -506,6 +532,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         (n, 60.0)
     } else if let Some(n) = t.strip_suffix('h') {
         (n, 3600.0)
+    } else if let Some(n) = t.strip_suffix('d') {
+        (n, 86400.0)
     } else {
         (t, 1.0)
     };
@@ -513,8 +541,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .trim()
         .parse()
         .map_err(|_| format!("'{s}' is not a duration (e.g. 10s, 500ms, 1m)"))?;
-    if !v.is_finite() || v <= 0.0 || v * scale > 86400.0 {
-        return Err(format!("'{s}' must be above 0 and at most a day"));
+    let max_s = max.as_secs_f64();
+    if !v.is_finite() || v <= 0.0 || v * scale > max_s {
+        let days = max_s / 86400.0;
+        let most = if days == 1.0 {
+            "a day".to_string()
+        } else {
+            format!("{days} days")
+        };
+        return Err(format!("'{s}' must be above 0 and at most {most}"));
     }
     Ok(Duration::from_secs_f64(v * scale))
 }
@@ -678,6 +713,11 @@ mod tests {
                 "PBS_FINGERPRINT",
             ),
             (
+                [BASE.to_vec(), vec![("PBS_TASKS_WINDOW", "40d")]].concat(),
+                Args::default(),
+                "PBS_TASKS_WINDOW",
+            ),
+            (
                 [
                     BASE.to_vec(),
                     vec![("PBS_API_TOKEN_FILE", "/nonexistent/token")],
@@ -756,6 +796,10 @@ mod tests {
         assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("NaNs").is_err());
+        assert!(parse_duration("2d").is_err(), "a timeout is at most a day");
+        let week = Duration::from_secs(7 * 86_400);
+        assert_eq!(parse_duration_within("7d", MAX_TASKS_WINDOW).unwrap(), week);
+        assert!(parse_duration_within("32d", MAX_TASKS_WINDOW).is_err());
     }
 
     #[test]
@@ -763,15 +807,15 @@ mod tests {
         use CollectorId::*;
         assert_eq!(
             parse_collectors("-snapshots").unwrap(),
-            vec![Node, Datastore, Groups]
+            vec![Node, Datastore, Groups, Jobs, Tasks, Subscription]
         );
         assert_eq!(
             parse_collectors("datastore,node").unwrap(),
             vec![Node, Datastore]
         );
         assert_eq!(
-            parse_collectors("-groups,-snapshots,+groups").unwrap(),
-            vec![Node, Datastore, Groups]
+            parse_collectors("-groups,-snapshots,-tasks,+groups").unwrap(),
+            vec![Node, Datastore, Groups, Jobs, Subscription]
         );
         assert!(
             parse_collectors("bogus")

@@ -98,7 +98,8 @@ fn main() -> ExitCode {
     let web = Rc::new(WebState::new(web));
     let shared = Shared::new(
         config.routes.clone(),
-        TargetMap::new(config.max_targets, config.compat, config.max_body),
+        TargetMap::new(config.max_targets, config.compat, config.max_body)
+            .with_settings(config.settings),
         ServerConfig {
             metrics_path: config.metrics_path.clone(),
             ..ServerConfig::default()

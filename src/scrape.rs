@@ -82,6 +82,7 @@ pub struct Scraper {
     /// Which other exporter's families are written too.
     compat: Compat,
     inventory: Inventory,
+    settings: collectors::Settings,
     version: Version,
     /// Whether the previous scrape found PBS up (`None` before the first).
     was_up: Option<bool>,
@@ -130,10 +131,17 @@ impl Scraper {
             slots,
             compat,
             inventory: Inventory::default(),
+            settings: collectors::Settings::default(),
             version: Version::default(),
             was_up: None,
             label: String::new(),
         }
+    }
+
+    /// The same scraper with `settings` for its collectors (default: [`collectors::Settings`]'s).
+    pub fn with_settings(mut self, settings: collectors::Settings) -> Self {
+        self.settings = settings;
+        self
     }
 
     /// Names the target in this scraper's log lines (the endpoint, and the module).
@@ -253,6 +261,7 @@ impl Scraper {
                     inventory: &mut self.inventory,
                     deadline,
                     errors: &mut slot.errors,
+                    settings: &self.settings,
                     compat: out.compat.as_mut(),
                 };
                 collectors::collect(&mut slot.state, &mut ctx, families).await;

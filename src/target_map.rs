@@ -7,6 +7,7 @@
 
 use crate::client::PbsClient;
 use crate::collection::Collection;
+use crate::collectors;
 use crate::config::Compat;
 use crate::routing::TargetSpec;
 use crate::scrape::Scraper;
@@ -30,6 +31,8 @@ pub struct TargetMap {
     max: usize,
     compat: Compat,
     max_body: u64,
+    /// What every target's collectors are told (the tasks window).
+    settings: collectors::Settings,
     /// The longest interval seen between two scrapes of one target.
     longest_gap: Duration,
 }
@@ -43,8 +46,15 @@ impl TargetMap {
             max: max.max(1),
             compat,
             max_body,
+            settings: collectors::Settings::default(),
             longest_gap: Duration::ZERO,
         }
+    }
+
+    /// The same map, whose scrapers tell their collectors `settings`.
+    pub fn with_settings(mut self, settings: collectors::Settings) -> TargetMap {
+        self.settings = settings;
+        self
     }
 
     /// Number of targets kept.
@@ -130,7 +140,9 @@ impl TargetMap {
             spec.timeout,
             self.max_body,
         );
-        Ok(Scraper::new(client, &spec.collectors, self.compat).with_label(spec.label()))
+        Ok(Scraper::new(client, &spec.collectors, self.compat)
+            .with_label(spec.label())
+            .with_settings(self.settings))
     }
 }
 

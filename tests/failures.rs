@@ -4,6 +4,8 @@
 
 mod common;
 
+use pbs_exporter::collectors::CollectorId;
+
 use common::{Exporter, get, start_sim};
 use pbs_sim::{Faults, Profile};
 use std::time::{Duration, Instant};
@@ -16,7 +18,7 @@ fn collector(m: &common::expo::Exposition, name: &str) -> f64 {
 
 fn assert_down_but_serving(m: &common::expo::Exposition) {
     assert_eq!(m.value("pbs_up", &[]), 0.0);
-    for c in ["node", "datastore", "groups", "snapshots"] {
+    for c in CollectorId::ALL.iter().map(|c| c.name()) {
         assert_eq!(collector(m, c), 0.0, "{c}");
     }
     assert!(m.has("process_resident_memory_bytes"));
@@ -140,7 +142,11 @@ fn a_403_fails_only_its_collector() {
     assert_eq!(m.value("pbs_up", &[]), 1.0);
     assert_eq!(collector(&m, "node"), 0.0);
     assert!(!m.has("pbs_host_memory_total_bytes"));
-    for c in ["datastore", "groups", "snapshots"] {
+    for c in CollectorId::ALL
+        .iter()
+        .map(|c| c.name())
+        .filter(|c| *c != "node")
+    {
         assert_eq!(collector(&m, c), 1.0, "{c}");
     }
     assert!(m.has("pbs_group_snapshots"));
@@ -196,7 +202,7 @@ fn unmounted_and_maintenance_datastores_are_down_and_the_rest_is_exported() {
     );
     // Known-unusable datastores are reported by pbs_datastore_up, not as collector failures,
     // and PBS is not asked for what it cannot answer.
-    for c in ["node", "datastore", "groups", "snapshots"] {
+    for c in CollectorId::ALL.iter().map(|c| c.name()) {
         assert_eq!(collector(&m, c), 1.0, "{c}");
     }
     assert_eq!(sim.requests("/api2/json/admin/datastore/store2/"), 0);
@@ -364,4 +370,98 @@ fn concurrent_scrapes_share_one_collection() {
         assert_eq!(m.value("pbs_up", &[]), 1.0);
         assert_eq!(collector(&m, "snapshots"), 1.0);
     }
+}
+
+/// The collectors other than `name`, all successful.
+fn assert_others_fine(m: &common::expo::Exposition, name: &str) {
+    for c in CollectorId::ALL
+        .iter()
+        .map(|c| c.name())
+        .filter(|c| *c != name)
+    {
+        assert_eq!(collector(m, c), 1.0, "{c}");
+    }
+}
+
+#[test]
+fn a_403_on_one_job_list_fails_jobs_only() {
+    let sim = start_sim(PROFILE, |c| {
+        c.faults.forbidden = vec!["/admin/verify".into()]
+    });
+    let exp = Exporter::start(&sim, &[], &[]);
+    let m = exp.scrape();
+    assert_eq!(collector(&m, "jobs"), 0.0);
+    assert_others_fine(&m, "jobs");
+    // The other job lists are still exported.
+    assert!(
+        !m.find("pbs_job_last_run_state", &[("job_type", "gc")])
+            .is_empty()
+    );
+    assert!(
+        !m.find("pbs_job_last_run_state", &[("job_type", "sync")])
+            .is_empty()
+    );
+    assert!(
+        m.find("pbs_job_last_run_state", &[("job_type", "verify")])
+            .is_empty()
+    );
+    let log = exp.wait_log("collector jobs failed");
+    assert!(log.contains("reading verify jobs"), "{log}");
+    assert!(log.contains("denied GET /admin/verify"), "{log}");
+}
+
+#[test]
+fn a_403_on_tape_backup_jobs_is_no_tape_and_no_failure() {
+    let sim = start_sim(PROFILE.with_tape(), |c| {
+        c.faults.forbidden = vec!["/tape/backup".into()]
+    });
+    let exp = Exporter::start(&sim, &[], &[]);
+    let m = exp.scrape();
+    assert_eq!(collector(&m, "jobs"), 1.0);
+    assert_others_fine(&m, "jobs");
+    assert!(
+        m.find("pbs_job_last_run_state", &[("job_type", "tape-backup")])
+            .is_empty()
+    );
+    assert!(
+        !m.find("pbs_job_last_run_state", &[("job_type", "gc")])
+            .is_empty()
+    );
+    exp.scrape();
+    let log = exp.wait_log("no tape-backup jobs");
+    assert_eq!(
+        log.matches("no tape-backup jobs").count(),
+        1,
+        "logged once: {log}"
+    );
+    assert!(!log.contains("collector jobs failed"), "{log}");
+}
+
+#[test]
+fn a_truncated_task_list_fails_tasks_and_writes_no_counts() {
+    let sim = start_sim(PROFILE, |c| c.faults.truncate_tasks = true);
+    let exp = Exporter::start(&sim, &[], &[]);
+    let m = exp.scrape();
+    assert_eq!(collector(&m, "tasks"), 0.0);
+    assert_others_fine(&m, "tasks");
+    assert!(!m.has("pbs_tasks_running"));
+    assert!(!m.has("pbs_tasks_finished"));
+    let log = exp.wait_log("collector tasks failed");
+    assert!(log.contains("listing tasks"), "{log}");
+}
+
+#[test]
+fn a_subscription_without_sys_audit_has_a_status_but_no_due_date() {
+    let sim = start_sim(PROFILE, |c| c.faults.no_sys_audit = true);
+    let exp = Exporter::start(&sim, &[], &[]);
+    let m = exp.scrape();
+    assert_eq!(collector(&m, "subscription"), 1.0);
+    assert_eq!(
+        m.value(
+            "pbs_subscription_status",
+            &[("status", pbs_sim::model::SUBSCRIPTION_STATUS)]
+        ),
+        1.0
+    );
+    assert!(!m.has("pbs_subscription_next_due_timestamp_seconds"));
 }

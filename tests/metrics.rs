@@ -3,9 +3,12 @@
 
 mod common;
 
+use pbs_exporter::collectors::CollectorId;
+
 use common::{Exporter, start_sim};
 use pbs_sim::Profile;
 use pbs_sim::model::{self, VerifyState};
+use pbs_sim::{jobs, tasks};
 
 /// 2 datastores × 3 namespaces (root, ns1, ns1/sub2) × 8 groups × 6 snapshots: groups 6 has a
 /// running newest snapshot, group 4 a comment that needs escaping, groups 1 and 5 have notes.
@@ -72,7 +75,7 @@ fn node_version_and_exporter_families() {
         ),
         1.0
     );
-    for c in ["node", "datastore", "groups", "snapshots"] {
+    for c in CollectorId::ALL.iter().map(|c| c.name()) {
         assert_eq!(
             m.value("pbs_scrape_collector_success", &[("collector", c)]),
             1.0,
@@ -386,5 +389,194 @@ fn a_disabled_collector_costs_pbs_nothing() {
     assert_eq!(
         sim.requests("/api2/json/admin/datastore/store1/namespace"),
         1
+    );
+}
+
+/// The exporter's `state` label of a job's last run, as the README defines it.
+fn job_state(state: Option<&str>) -> &'static str {
+    match state {
+        None | Some("unknown") => "unknown",
+        Some("OK") => "ok",
+        Some(s) if s.starts_with("WARNINGS: ") => "warning",
+        Some(_) => "error",
+    }
+}
+
+#[test]
+fn job_families_follow_every_job_of_the_model() {
+    let p = PROFILE.with_tape();
+    let sim = start_sim(p, |_| {});
+    let exp = Exporter::start(&sim, &[], &[]);
+    let m = exp.scrape();
+    assert_eq!(
+        m.value("pbs_scrape_collector_success", &[("collector", "jobs")]),
+        1.0
+    );
+    let mut all = Vec::new();
+    let mut states = std::collections::BTreeSet::new();
+    for t in jobs::JobType::ALL {
+        for j in jobs::jobs(&p, t) {
+            let labels = [
+                ("job_type", t.label()),
+                ("job_id", j.id.as_str()),
+                ("datastore", j.store.as_str()),
+            ];
+            let end = j.last_run.as_ref().and_then(|r| r.end);
+            match end {
+                Some((at, _)) => assert_eq!(
+                    m.value("pbs_job_last_run_timestamp_seconds", &labels),
+                    at as f64
+                ),
+                None => assert!(
+                    m.find("pbs_job_last_run_timestamp_seconds", &labels)
+                        .is_empty()
+                ),
+            }
+            let state = job_state(end.map(|e| e.1));
+            states.insert(state);
+            for s in ["ok", "warning", "error", "unknown"] {
+                let mut l = labels.to_vec();
+                l.push(("state", s));
+                assert_eq!(
+                    m.value("pbs_job_last_run_state", &l),
+                    (s == state) as u8 as f64,
+                    "{} {} {s}",
+                    t.label(),
+                    j.id
+                );
+            }
+            match j.duration() {
+                Some(d) => assert_eq!(
+                    m.value("pbs_job_last_run_duration_seconds", &labels),
+                    d as f64
+                ),
+                None => assert!(
+                    m.find("pbs_job_last_run_duration_seconds", &labels)
+                        .is_empty()
+                ),
+            }
+            match j.next_run {
+                Some(n) => assert_eq!(
+                    m.value("pbs_job_next_run_timestamp_seconds", &labels),
+                    n as f64
+                ),
+                None => assert!(
+                    m.find("pbs_job_next_run_timestamp_seconds", &labels)
+                        .is_empty()
+                ),
+            }
+            if t == jobs::JobType::Sync {
+                let mut l = labels.to_vec();
+                l.push(("direction", j.direction.unwrap_or("pull")));
+                l.push(("remote", j.remote.unwrap_or("")));
+                assert_eq!(m.value("pbs_job_sync_info", &l), 1.0);
+            }
+            all.push((t.label().to_string(), j.id.clone()));
+        }
+    }
+    // Every outcome is in the model, and the exporter has no job the model lacks.
+    assert_eq!(states.len(), 4, "{states:?}");
+    assert_eq!(
+        m.find("pbs_job_last_run_state", &[("state", "ok")]).len(),
+        all.len()
+    );
+    // Push jobs are listed (sync-direction=all), and the failed verify job is an error.
+    assert_eq!(
+        m.find("pbs_job_sync_info", &[("direction", "push")]).len(),
+        1
+    );
+    assert_eq!(
+        m.value(
+            "pbs_job_last_run_state",
+            &[
+                ("job_type", "verify"),
+                ("job_id", "v-daily-store1"),
+                ("datastore", "store1"),
+                ("state", "error")
+            ]
+        ),
+        1.0
+    );
+    // Written by type, then sorted by id, whatever the simulator's order.
+    let written: Vec<(String, String)> = m
+        .find("pbs_job_last_run_state", &[("state", "ok")])
+        .iter()
+        .map(|s| (s.labels["job_type"].clone(), s.labels["job_id"].clone()))
+        .collect();
+    all.sort();
+    assert_eq!(written, all);
+}
+
+#[test]
+fn task_families_count_the_window_page_by_page() {
+    use std::collections::BTreeMap;
+    // More than two pages of 5,000.
+    let p = Profile::new(3, 1, 1, 1).with_tasks(12_000);
+    let sim = start_sim(p, |_| {});
+    let exp = Exporter::start(&sim, &[], &[]);
+    let m = exp.scrape();
+    assert_eq!(
+        m.value("pbs_scrape_collector_success", &[("collector", "tasks")]),
+        1.0
+    );
+    assert_eq!(sim.requests("/api2/json/nodes/localhost/tasks"), 3);
+    // (running, [ok, warning, error]) per (worker type, datastore); the old tasks are outside
+    // the default 24 h window.
+    let mut want: BTreeMap<(String, String), (u64, [u64; 3])> = BTreeMap::new();
+    let mut outside = 0;
+    for i in 0..tasks::count(&p) {
+        let t = tasks::task(&p, i, 0);
+        if t.end.is_some() && t.start < -model::DAY {
+            outside += 1;
+            continue;
+        }
+        let e = want
+            .entry((t.worker_type.to_string(), t.store.unwrap_or_default()))
+            .or_default();
+        match t.end.map(|e| e.1) {
+            None => e.0 += 1,
+            Some("OK") => e.1[0] += 1,
+            Some(s) if s.starts_with("WARNINGS: ") => e.1[1] += 1,
+            Some(_) => e.1[2] += 1,
+        }
+    }
+    assert_eq!(outside, tasks::OLD);
+    assert_eq!(m.find("pbs_tasks_running", &[]).len(), want.len());
+    let mut total = 0;
+    for ((wt, ds), (running, finished)) in &want {
+        let labels = [("worker_type", wt.as_str()), ("datastore", ds.as_str())];
+        assert_eq!(m.value("pbs_tasks_running", &labels), *running as f64);
+        for (status, n) in ["ok", "warning", "error"].into_iter().zip(finished) {
+            let mut l = labels.to_vec();
+            l.push(("status", status));
+            assert_eq!(m.value("pbs_tasks_finished", &l), *n as f64, "{l:?}");
+            total += n;
+        }
+    }
+    assert_eq!(total as usize, p.tasks);
+    assert!(want.contains_key(&("aptupdate".to_string(), String::new())));
+}
+
+#[test]
+fn subscription_families() {
+    let sim = start_sim(PROFILE, |_| {});
+    let exp = Exporter::start(&sim, &[], &[]);
+    let m = exp.scrape();
+    for s in [
+        "new",
+        "notfound",
+        "active",
+        "invalid",
+        "expired",
+        "suspended",
+    ] {
+        assert_eq!(
+            m.value("pbs_subscription_status", &[("status", s)]),
+            (s == model::SUBSCRIPTION_STATUS) as u8 as f64
+        );
+    }
+    assert_eq!(
+        m.value("pbs_subscription_next_due_timestamp_seconds", &[]),
+        model::SUBSCRIPTION_DUE_TIMESTAMP as f64
     );
 }

@@ -1,8 +1,10 @@
 //! What the examples share: the exporter binary as a child process pointed at the in-process
-//! simulator, its /proc figures, and a minimal kept-alive HTTP/1.1 client.
+//! simulator (with every collector on), its /proc figures, and a minimal kept-alive HTTP/1.1
+//! client.
 
 #![allow(dead_code)]
 
+use pbs_exporter::collectors::CollectorId;
 use pbs_sim as sim;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -80,6 +82,12 @@ pub struct Exporter {
     log: mpsc::Receiver<String>,
 }
 
+/// Every collector's name, comma-separated (`PBS_COLLECTORS`).
+pub fn every_collector() -> String {
+    let names: Vec<&str> = CollectorId::ALL.iter().map(|c| c.name()).collect();
+    names.join(",")
+}
+
 impl Exporter {
     pub fn spawn(binary: &PathBuf, handle: &sim::SimHandle) -> Result<Exporter, String> {
         Exporter::spawn_with(
@@ -99,6 +107,7 @@ impl Exporter {
             .env_clear()
             .envs(env.iter().map(|(k, v)| (k, v)))
             .env("PBS_LISTEN_ADDRESS", "127.0.0.1:0")
+            .env("PBS_COLLECTORS", every_collector())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -120,7 +120,10 @@ fn check_samples(endpoint: u8, (store, ns): (&str, &str), samples: &[Sample], co
     for s in samples {
         for (name, value) in &s.labels {
             if name == "notes" || name == "comment" {
-                assert!(value.len() <= groups::MAX_TEXT_LABEL, "{name} label too long");
+                assert!(
+                    value.len() <= pbs_exporter::collectors::MAX_TEXT_LABEL,
+                    "{name} label too long"
+                );
             }
         }
     }

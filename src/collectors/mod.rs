@@ -8,16 +8,20 @@
 pub mod datastore;
 pub mod groups;
 pub mod inventory;
+pub mod jobs;
 pub mod node;
 pub mod process;
 pub mod snapshots;
+pub mod subscription;
+pub mod task_state;
+pub mod tasks;
 
 use crate::client::{PbsClient, PbsError};
 use crate::exposition::{Families, FamilyDesc};
 use inventory::Inventory;
 use std::collections::HashSet;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Longest free-text label value (notes, comments, error texts) kept, in bytes: Prometheus
 /// stores every distinct label value, and one line of text is what a dashboard shows anyway.
@@ -97,6 +101,27 @@ collectors! {
     Groups => "groups", default true, groups;
     /// Snapshots aggregated per group and datastore (costly for PBS).
     Snapshots => "snapshots", default true, snapshots;
+    /// Last and next runs of GC, verify, sync, prune and tape-backup jobs.
+    Jobs => "jobs", default true, jobs;
+    /// Tasks running now and finished within `--tasks-window`, by type and outcome.
+    Tasks => "tasks", default true, tasks;
+    /// The PBS subscription's status and due date.
+    Subscription => "subscription", default true, subscription;
+}
+
+/// What collectors are told by the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// How far back `tasks` counts finished tasks (`--tasks-window`).
+    pub tasks_window: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            tasks_window: Duration::from_secs(24 * 3600),
+        }
+    }
 }
 
 impl CollectorId {
@@ -125,6 +150,8 @@ pub struct Ctx<'a> {
     pub deadline: Instant,
     /// Failures of the running collector, worded for the admin.
     pub errors: &'a mut Vec<String>,
+    /// The configuration's settings for collectors.
+    pub settings: &'a Settings,
     /// natrontech's families, when `--compat natrontech` asks for them.
     pub compat: Option<&'a mut Families>,
 }

@@ -3,9 +3,11 @@
 //! into the connection's buffer; `server` does the waiting and the I/O.
 
 use super::faults::{self, Faults, MALFORMED_BODY};
+use super::jobs::{self, JobType};
 use super::json::{self, StoreState};
 use super::model::{self, Profile};
-use super::stream::{Mode, SnapshotStream};
+use super::stream::{Mode, SnapshotStream, Streamed};
+use super::tasks::TaskStream;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -78,7 +80,7 @@ pub(crate) struct Plan {
     /// Send `Content-Type: application/json;charset=UTF-8` (not on 401).
     pub json_type: bool,
     /// A streamed body; otherwise the body is in the buffer given to `route`.
-    pub stream: Option<SnapshotStream>,
+    pub stream: Option<Streamed>,
 }
 
 /// Decides the answer to `req`; fixed bodies are written to `body` (cleared first).
@@ -127,6 +129,26 @@ pub(crate) fn route(sh: &Shared, req: &Request<'_>, body: &mut Vec<u8>) -> Plan 
         ["ping"] => json::ping(body),
         ["version"] => json::version(body),
         ["nodes", node, "status"] if !node.is_empty() => json::node_status(body, &sh.fingerprint),
+        ["nodes", node, "subscription"] if !node.is_empty() => {
+            json::subscription(body, faults.no_sys_audit)
+        }
+        ["nodes", node, "tasks"] if !node.is_empty() => {
+            return tasks(plan, p, &faults, req.query, body);
+        }
+        ["admin", "gc"] => jobs::write(body, p, JobType::Gc),
+        ["admin", "verify"] => jobs::write(body, p, JobType::Verify),
+        ["admin", "prune"] => jobs::write(body, p, JobType::Prune),
+        ["tape", "backup"] => jobs::write(body, p, JobType::TapeBackup),
+        ["admin", "sync"] => {
+            // PBS lists only pull jobs unless asked for `all` (or `push`).
+            let direction = query_param(req.query, "sync-direction");
+            let want = |j: &jobs::Job| match direction.as_deref() {
+                Some("all") => true,
+                Some("push") => j.direction == Some("push"),
+                _ => j.direction != Some("push"),
+            };
+            jobs::write_filtered(body, p, JobType::Sync, want);
+        }
         ["status", "datastore-usage"] => {
             body.extend_from_slice(b"{\"data\":[");
             for (i, d) in rotated(sh, p.datastores).enumerate() {
@@ -231,13 +253,43 @@ fn store_endpoint(
     } else {
         Mode::Complete
     };
-    plan.stream = Some(SnapshotStream::new(
+    plan.stream = Some(Streamed::Snapshots(SnapshotStream::new(
         *p,
         (d, n),
         type_filter,
         id_filter,
         mode,
-    ));
+    )));
+    plan
+}
+
+/// `/nodes/{node}/tasks`: `since`, `start`, `limit` (default 50, 0: all), streamed.
+fn tasks(mut plan: Plan, p: &Profile, faults: &Faults, query: &str, body: &mut Vec<u8>) -> Plan {
+    let num = |name: &str| query_param(query, name).map(|v| v.parse::<u64>());
+    let since = match num("since") {
+        None => None,
+        Some(Ok(v)) => Some(i64::try_from(v).unwrap_or(i64::MAX)),
+        Some(Err(_)) => return error(plan, 400, body, &bad_param("since")),
+    };
+    let (start, limit) = match (num("start"), num("limit")) {
+        (Some(Err(_)), _) => return error(plan, 400, body, &bad_param("start")),
+        (_, Some(Err(_))) => return error(plan, 400, body, &bad_param("limit")),
+        (s, l) => (
+            s.and_then(Result::ok).unwrap_or(0) as usize,
+            l.and_then(Result::ok).unwrap_or(50) as usize,
+        ),
+    };
+    let mode = if faults.truncate_tasks {
+        Mode::Cut { clean: false }
+    } else {
+        Mode::Complete
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    plan.stream = Some(Streamed::Tasks(TaskStream::new(
+        *p, now, since, start, limit, mode,
+    )));
     plan
 }
 

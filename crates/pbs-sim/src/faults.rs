@@ -30,6 +30,11 @@ pub struct Faults {
     pub malformed: Vec<String>,
     /// The snapshots endpoint streams an endless, valid-looking array until the client leaves.
     pub oversized: bool,
+    /// The task list sends 200 and part of the JSON, then closes the connection.
+    pub truncate_tasks: bool,
+    /// The token lacks `Sys.Audit` on `/`: the subscription shows its status only (no key,
+    /// product or due date).
+    pub no_sys_audit: bool,
 }
 
 /// The body of a `malformed` answer.

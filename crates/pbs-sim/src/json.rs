@@ -180,6 +180,28 @@ fn triple(buf: &mut Vec<u8>, names: [&str; 3], values: [u64; 3]) {
     buf.push(b'}');
 }
 
+/// `/nodes/{node}/subscription`; without `Sys.Audit` on `/`, PBS sends only the status, a
+/// message and the URL.
+pub(crate) fn subscription(buf: &mut Vec<u8>, no_sys_audit: bool) {
+    buf.extend_from_slice(b"{\"data\":{");
+    if no_sys_audit {
+        buf.extend_from_slice(b"\"message\":\"subscription details need Sys.Audit on /\",");
+    } else {
+        buf.extend_from_slice(b"\"checktime\":");
+        push_i64(buf, model::BASE - 3600);
+        buf.extend_from_slice(b",\"key\":\"pbsb-0123456789\",\"level\":\"b\",\"nextduedate\":");
+        push_str(buf, model::SUBSCRIPTION_DUE);
+        buf.extend_from_slice(b",\"productname\":");
+        push_str(buf, model::SUBSCRIPTION_PRODUCT);
+        buf.extend_from_slice(b",\"regdate\":\"2026-01-31 00:00:00\",\"serverid\":\"7E2F8F1D0C5B4A39A1B2C3D4E5F60718\",");
+    }
+    buf.extend_from_slice(b"\"status\":");
+    push_str(buf, model::SUBSCRIPTION_STATUS);
+    buf.extend_from_slice(
+        b",\"url\":\"https://www.proxmox.com/en/proxmox-backup-server/pricing\"}}",
+    );
+}
+
 /// `/nodes/{node}/status`.
 pub(crate) fn node_status(buf: &mut Vec<u8>, fingerprint: &str) {
     let n = &model::NODE_STATUS;

@@ -10,17 +10,21 @@
 //! ```
 //!
 //! Served (all under `/api2/json`): `/ping`, `/version`, `/nodes/{node}/status`,
+//! `/nodes/{node}/subscription`, `/nodes/{node}/tasks` (streamed, chunked; [`tasks`]),
 //! `/status/datastore-usage`, `/admin/datastore`, `/admin/datastore/{store}/namespace`,
 //! `/admin/datastore/{store}/groups?ns=`, `/admin/datastore/{store}/snapshots?ns=` (streamed,
-//! chunked). Anything else is 404. The two datastore lists start at a different store on each
-//! call, as PBS's order is arbitrary.
+//! chunked), the job lists `/admin/gc`, `/admin/verify`, `/admin/sync`, `/admin/prune` and
+//! `/tape/backup` ([`jobs`]). Anything else is 404. The two datastore lists start at a
+//! different store on each call, as PBS's order is arbitrary.
 
 mod api;
 mod faults;
+pub mod jobs;
 mod json;
 pub mod model;
 mod server;
 mod stream;
+pub mod tasks;
 mod tls;
 
 pub use faults::{Faults, MALFORMED_BODY};

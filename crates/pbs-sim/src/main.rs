@@ -65,6 +65,18 @@ struct Args {
     /// stream an endless snapshot list
     #[argh(switch)]
     oversized: bool,
+    /// cut the task list mid-array and close the connection
+    #[argh(switch)]
+    truncate_tasks: bool,
+    /// the token lacks Sys.Audit on /: the subscription shows its status only
+    #[argh(switch)]
+    no_sys_audit: bool,
+    /// finished tasks in the last day (default: the profile's, 100000 for `tasks`)
+    #[argh(option)]
+    tasks: Option<usize>,
+    /// the PBS has tape (a tape-backup job)
+    #[argh(switch)]
+    tape: bool,
     /// serve plain HTTP instead of HTTPS
     #[argh(switch)]
     no_tls: bool,
@@ -99,8 +111,15 @@ fn run(args: Args) -> Result<(), String> {
         }
     };
     let defaults = SimConfig::default();
+    let mut profile = args.profile;
+    if let Some(n) = args.tasks {
+        profile = profile.with_tasks(n);
+    }
+    if args.tape {
+        profile = profile.with_tape();
+    }
     let config = SimConfig {
-        profile: args.profile,
+        profile,
         listen: args.listen,
         token_id: args.token_id,
         token_secret: args.token_secret,
@@ -115,6 +134,8 @@ fn run(args: Args) -> Result<(), String> {
             failing_namespace,
             malformed: args.malformed,
             oversized: args.oversized,
+            truncate_tasks: args.truncate_tasks,
+            no_sys_audit: args.no_sys_audit,
         },
         auth_delay: Duration::from_millis(args.auth_delay_ms),
         forbid_delay: Duration::from_millis(args.forbid_delay_ms),

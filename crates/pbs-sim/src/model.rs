@@ -10,6 +10,16 @@ use std::str::FromStr;
 
 /// 2026-07-20 10:00:00 UTC: the newest snapshot time and the simulator's "now".
 pub const BASE: i64 = 1_784_541_600;
+/// `/nodes/{node}/subscription` `status`.
+pub const SUBSCRIPTION_STATUS: &str = "active";
+/// `/nodes/{node}/subscription` `nextduedate`.
+pub const SUBSCRIPTION_DUE: &str = "2027-01-31";
+/// Midnight UTC of [`SUBSCRIPTION_DUE`], Unix seconds.
+pub const SUBSCRIPTION_DUE_TIMESTAMP: i64 = 1_801_353_600;
+/// `/nodes/{node}/subscription` `productname`.
+pub const SUBSCRIPTION_PRODUCT: &str = "Proxmox Backup Server Basic Subscription 1 CPU/year";
+/// Finished tasks in the last 24 hours of every profile but `tasks`.
+pub const DEFAULT_TASKS: usize = 120;
 /// Seconds per day.
 pub const DAY: i64 = 86_400;
 /// 1 MiB in bytes.
@@ -51,6 +61,10 @@ pub struct Profile {
     pub groups: usize,
     /// Snapshots per group.
     pub snapshots: usize,
+    /// Finished tasks in the last 24 hours (`/nodes/{node}/tasks`, see [`crate::tasks`]).
+    pub tasks: usize,
+    /// Whether the PBS has tape: a tape-backup job (see [`crate::jobs`]).
+    pub tape: bool,
 }
 
 impl Profile {
@@ -62,6 +76,8 @@ impl Profile {
     pub const DEEP: Profile = Profile::new(10, 1, 10, 1000);
     /// 3 datastores × 2 namespaces × 4 groups × 5 snapshots.
     pub const DEMO: Profile = Profile::new(3, 2, 4, 5);
+    /// The reference profile with 100,000 finished tasks in the last 24 hours.
+    pub const TASKS: Profile = Profile::REFERENCE.with_tasks(100_000);
 
     /// A profile from its four counts.
     pub const fn new(
@@ -75,10 +91,24 @@ impl Profile {
             namespaces,
             groups,
             snapshots,
+            tasks: DEFAULT_TASKS,
+            tape: false,
         }
     }
 
-    /// Parses `reference`, `large`, `deep`, `demo` or `DxNxGxS` (e.g. `4x5x100x30`).
+    /// The same profile with `tasks` finished tasks in the last 24 hours.
+    pub const fn with_tasks(mut self, tasks: usize) -> Self {
+        self.tasks = tasks;
+        self
+    }
+
+    /// The same profile with tape (a tape-backup job).
+    pub const fn with_tape(mut self) -> Self {
+        self.tape = true;
+        self
+    }
+
+    /// Parses `reference`, `large`, `deep`, `demo`, `tasks` or `DxNxGxS` (e.g. `4x5x100x30`).
     /// `namespaces` must be at least 1 (the root).
     pub fn parse(s: &str) -> Result<Profile, String> {
         match s.trim().to_ascii_lowercase().as_str() {
@@ -86,9 +116,11 @@ impl Profile {
             "large" => return Ok(Profile::LARGE),
             "deep" => return Ok(Profile::DEEP),
             "demo" => return Ok(Profile::DEMO),
+            "tasks" => return Ok(Profile::TASKS),
             _ => {}
         }
-        let bad = || format!("invalid profile '{s}': use reference|large|deep|demo or DxNxGxS");
+        let bad =
+            || format!("invalid profile '{s}': use reference|large|deep|demo|tasks or DxNxGxS");
         let mut n = [0usize; 4];
         let mut parts = s.trim().split(['x', 'X']);
         for slot in &mut n {
@@ -130,7 +162,14 @@ impl fmt::Display for Profile {
             f,
             "{}x{}x{}x{}",
             self.datastores, self.namespaces, self.groups, self.snapshots
-        )
+        )?;
+        if self.tasks != DEFAULT_TASKS {
+            write!(f, " with {} tasks", self.tasks)?;
+        }
+        if self.tape {
+            f.write_str(" with tape")?;
+        }
+        Ok(())
     }
 }
 
@@ -484,6 +523,11 @@ pub struct GcStatus {
     pub cache_misses: u64,
 }
 
+/// Start of the last GC of datastore `d`: six hours before [`BASE`], a minute apart.
+pub fn gc_start(d: usize) -> i64 {
+    BASE - 6 * 3600 + d as i64 * 60
+}
+
 /// GC status of datastore `d`.
 pub fn gc_status(p: &Profile, d: usize) -> GcStatus {
     let used = usage(d).used;
@@ -494,7 +538,7 @@ pub fn gc_status(p: &Profile, d: usize) -> GcStatus {
         index_file_count += finished * index_files(g);
     }
     index_file_count *= p.namespaces as u64;
-    let start = BASE as u64 - 6 * 3600 + d as u64 * 60;
+    let start = gc_start(d);
     let upid = format!(
         "UPID:{NODE}:0000045C:00000B1E:{:08X}:{start:08X}:garbage_collection:{}:root@pam:",
         0x2A + d,

@@ -215,11 +215,11 @@ fn frame(buf: &mut Vec<u8>) -> usize {
     i
 }
 
-/// Sends the streamed snapshot list; Ok(true) when the connection can serve another request.
+/// Sends a streamed body (snapshots, tasks); Ok(true) when the connection can serve another request.
 async fn send_stream<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Conn<S>,
     out: &mut Vec<u8>,
-    mut st: super::stream::SnapshotStream,
+    mut st: super::stream::Streamed,
     keep_alive: bool,
 ) -> io::Result<bool> {
     out.clear();

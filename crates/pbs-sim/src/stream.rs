@@ -27,6 +27,25 @@ pub(crate) enum Step {
     Cut { clean: bool },
 }
 
+/// A streamed (chunked) body: the two endpoints PBS serializes as it goes.
+#[derive(Debug)]
+pub(crate) enum Streamed {
+    /// `/admin/datastore/{store}/snapshots`.
+    Snapshots(SnapshotStream),
+    /// `/nodes/{node}/tasks`.
+    Tasks(crate::tasks::TaskStream),
+}
+
+impl Streamed {
+    /// Appends JSON to `buf` until it holds at least `target` bytes or the document ends.
+    pub(crate) fn fill(&mut self, buf: &mut Vec<u8>, target: usize) -> Step {
+        match self {
+            Streamed::Snapshots(s) => s.fill(buf, target),
+            Streamed::Tasks(t) => t.fill(buf, target),
+        }
+    }
+}
+
 /// Generator state of one `/snapshots` response.
 #[derive(Debug)]
 pub(crate) struct SnapshotStream {
