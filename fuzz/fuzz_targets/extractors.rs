@@ -52,9 +52,7 @@ fn run<'p>(
     let mut pieces = Some(pieces);
     let mut take = || pieces.take().unwrap();
     match endpoint {
-        0 => expo(node::Family::TABLE, &mut |f| {
-            node::from_json(take(), f).map(|_| 0)
-        }),
+        0 => expo(node::Family::TABLE, &mut |f| node::from_json(take(), f).map(|_| 0)),
         1 => expo(datastore::Family::TABLE, &mut |f| {
             datastore::from_json(take(), f).map(|_| 0)
         }),
@@ -94,25 +92,16 @@ fn expo(
     let mut calls = 0;
     loop {
         calls += 1;
-        assert!(
-            calls <= fam.len() + table.len() + 2,
-            "render does not progress"
-        );
+        assert!(calls <= fam.len() + table.len() + 2, "render does not progress");
         let mut chunk = Vec::new();
         let more = fam.render(&mut cursor, &mut chunk, limit);
         joined.extend_from_slice(&chunk);
         if !more {
             break;
         }
-        assert!(
-            chunk.len() >= limit,
-            "render stopped short of the limit with more to come"
-        );
+        assert!(chunk.len() >= limit, "render stopped short of the limit with more to come");
     }
-    assert_eq!(
-        joined, out,
-        "render({limit}) in chunks differs from write_to"
-    );
+    assert_eq!(joined, out, "render({limit}) in chunks differs from write_to");
     Out::Expo(out, r)
 }
 
@@ -131,10 +120,7 @@ fn check_samples(endpoint: u8, (store, ns): (&str, &str), samples: &[Sample], co
     for s in samples {
         for (name, value) in &s.labels {
             if name == "notes" || name == "comment" {
-                assert!(
-                    value.len() <= groups::MAX_TEXT_LABEL,
-                    "{name} label too long"
-                );
+                assert!(value.len() <= groups::MAX_TEXT_LABEL, "{name} label too long");
             }
         }
     }
@@ -142,19 +128,12 @@ fn check_samples(endpoint: u8, (store, ns): (&str, &str), samples: &[Sample], co
         0 => {
             let info = samples.iter().filter(|s| s.name == "pbs_host_info").count();
             assert_eq!(info, 1, "pbs_host_info written {info} times");
-            assert!(
-                samples
-                    .iter()
-                    .all(|s| s.name == "pbs_host_info" || s.labels.is_empty())
-            );
+            assert!(samples.iter().all(|s| s.name == "pbs_host_info" || s.labels.is_empty()));
         }
         1 => {
             for s in samples {
                 let ds = label(s, "datastore");
-                assert!(
-                    ds.is_some_and(|d| !d.is_empty()),
-                    "sample without datastore: {s:?}"
-                );
+                assert!(ds.is_some_and(|d| !d.is_empty()), "sample without datastore: {s:?}");
             }
         }
         2 | 3 => {
@@ -167,10 +146,7 @@ fn check_samples(endpoint: u8, (store, ns): (&str, &str), samples: &[Sample], co
                 }
             }
             if endpoint == 2 {
-                let info = samples
-                    .iter()
-                    .filter(|s| s.name == "pbs_group_info")
-                    .count();
+                let info = samples.iter().filter(|s| s.name == "pbs_group_info").count();
                 assert_eq!(info as u64, count, "group count vs pbs_group_info samples");
             } else {
                 let states: Vec<_> = samples
@@ -203,12 +179,7 @@ fuzz_target!(|data: &[u8]| {
     let split = run(endpoint, names, body.chunks(step), &mut reused);
     assert_eq!(whole, split, "split size {step} changed the result");
     pbs_exporter::json::walker::read_everything(true);
-    let everything = run(
-        endpoint,
-        names,
-        body.chunks(step),
-        &mut Inventory::default(),
-    );
+    let everything = run(endpoint, names, body.chunks(step), &mut Inventory::default());
     pbs_exporter::json::walker::read_everything(false);
     assert_eq!(whole, everything, "skipping unread keys changed the result");
 
@@ -220,10 +191,7 @@ fuzz_target!(|data: &[u8]| {
         Out::Expo(out, Err(_)) => {
             // Partial output (samples written before the error) must still be well formed.
             if let Err(e) = expo::check(&out) {
-                panic!(
-                    "bad partial exposition: {e}\n{}",
-                    String::from_utf8_lossy(&out)
-                );
+                panic!("bad partial exposition: {e}\n{}", String::from_utf8_lossy(&out));
             }
         }
         Out::List(Ok(list)) => {

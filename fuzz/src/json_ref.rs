@@ -43,19 +43,7 @@ pub fn tokenize<'p>(
     t: &mut Tokenizer,
     pieces: impl IntoIterator<Item = &'p [u8]>,
 ) -> (Vec<Ev>, Result<(), JsonError>) {
-    let mut events = Vec::new();
-    for piece in pieces {
-        t.feed(piece);
-        loop {
-            match t.next() {
-                Ok(Some(ev)) => events.push(ev.into()),
-                Ok(None) => break,
-                Err(e) => return (events, Err(e)),
-            }
-        }
-    }
-    let end = t.finish();
-    (events, end)
+    tokenize_skipping(t, pieces, |_| false)
 }
 
 /// What serde_json made of a document.
@@ -78,11 +66,7 @@ pub fn reference(doc: &[u8]) -> Result<Reference, serde_json::Error> {
         ambiguous: false,
     };
     let mut de = serde_json::Deserializer::from_slice(doc);
-    Seed {
-        r: &mut r,
-        depth: 0,
-    }
-    .deserialize(&mut de)?;
+    Seed { r: &mut r, depth: 0 }.deserialize(&mut de)?;
     de.end()?;
     Ok(r)
 }
