@@ -4,7 +4,7 @@
 //! A bad setting is one line naming the flag or variable; the token secret is never printed.
 
 use crate::client::Endpoint;
-use crate::collectors::CollectorId;
+use crate::collectors::{CollectorId, MAX_SNAPSHOT_HISTORY, Settings};
 use crate::log::Level;
 use crate::tls::{Trust, parse_fingerprint};
 use argh::FromArgs;
@@ -63,9 +63,13 @@ pub struct Args {
     pub loglevel: Option<String>,
     /// collectors to run: a list such as node,datastore replaces the default set;
     /// -snapshots removes one from it, +name adds one (env PBS_COLLECTORS,
-    /// default node,datastore,groups,snapshots)
+    /// default node,datastore,groups,snapshots,tape)
     #[argh(option)]
     pub collectors: Option<String>,
+    /// per-snapshot series for the newest N finished snapshots of each group, 0 for none
+    /// (env PBS_SNAPSHOT_HISTORY, default 0, at most 100)
+    #[argh(option)]
+    pub snapshot_history: Option<String>,
     /// largest PBS response accepted, in bytes (env PBS_MAX_BODY_BYTES, default 1073741824)
     #[argh(option)]
     pub max_body_bytes: Option<String>,
@@ -116,6 +120,8 @@ pub struct Config {
     pub collectors: Vec<CollectorId>,
     /// Largest PBS response accepted.
     pub max_body: u64,
+    /// What the collectors are told (the snapshot history depth).
+    pub settings: Settings,
 }
 
 /// A bad setting: the message names the flag or variable.
@@ -298,7 +304,25 @@ pub fn load(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         None => 1 << 30,
     };
 
+    let snapshot_history = match src.get(
+        args.snapshot_history.as_ref(),
+        "snapshot-history",
+        "PBS_SNAPSHOT_HISTORY",
+    ) {
+        Some((n, from)) => n
+            .trim()
+            .parse::<u64>()
+            .map(|n| n.min(MAX_SNAPSHOT_HISTORY as u64) as usize)
+            .map_err(|_| {
+                ConfigError(format!(
+                    "{from}: '{n}' is not a number of snapshots (0 to {MAX_SNAPSHOT_HISTORY})"
+                ))
+            })?,
+        None => 0,
+    };
+
     Ok(Config {
+        settings: Settings { snapshot_history },
         endpoint,
         token_id,
         secret: Secret(secret),
@@ -422,6 +446,21 @@ mod tests {
         ("PBS_API_TOKEN_NAME", "exporter"),
         ("PBS_API_TOKEN", "s3cr3t-value"),
     ];
+
+    #[test]
+    fn snapshot_history_is_off_by_default_and_clamped() {
+        let c = load_with(Args::default(), &BASE).unwrap();
+        assert_eq!(c.settings.snapshot_history, 0);
+        let with = |v: &str| {
+            let vars = [BASE.to_vec(), vec![("PBS_SNAPSHOT_HISTORY", v)]].concat();
+            load_with(Args::default(), &vars).map(|c| c.settings.snapshot_history)
+        };
+        assert_eq!(with("5").unwrap(), 5);
+        assert_eq!(with("100000").unwrap(), MAX_SNAPSHOT_HISTORY);
+        let e = with("-1").unwrap_err().to_string();
+        assert!(e.contains("PBS_SNAPSHOT_HISTORY"), "{e}");
+        assert!(with("five").is_err());
+    }
 
     #[test]
     fn natrontech_variables_configure_everything() {
@@ -556,14 +595,14 @@ mod tests {
         use CollectorId::*;
         assert_eq!(
             parse_collectors("-snapshots").unwrap(),
-            vec![Node, Datastore, Groups]
+            vec![Node, Datastore, Groups, Tape]
         );
         assert_eq!(
             parse_collectors("datastore,node").unwrap(),
             vec![Node, Datastore]
         );
         assert_eq!(
-            parse_collectors("-groups,-snapshots,+groups").unwrap(),
+            parse_collectors("-groups,-snapshots,-tape,+groups").unwrap(),
             vec![Node, Datastore, Groups]
         );
         assert!(

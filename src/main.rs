@@ -82,7 +82,7 @@ fn main() -> ExitCode {
         config.timeout,
         config.max_body,
     );
-    let scraper = Scraper::new(client, &config.collectors);
+    let scraper = Scraper::new(client, &config.collectors).with_settings(config.settings);
     let names: Vec<&str> = config.collectors.iter().map(|c| c.name()).collect();
     log_info!(
         "pbs-exporter {} listening on {} (metrics at {}), scraping {} as token {} (TLS trust: {trust}), collectors: {}",

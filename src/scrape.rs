@@ -78,6 +78,7 @@ pub struct Scraper {
     output: Output,
     process_stats: ProcessStats,
     inventory: Inventory,
+    settings: collectors::Settings,
     version: Version,
     /// Whether the previous scrape found PBS up (`None` before the first).
     was_up: Option<bool>,
@@ -123,9 +124,16 @@ impl Scraper {
             slots,
             process_stats: ProcessStats::new(),
             inventory: Inventory::default(),
+            settings: collectors::Settings::default(),
             version: Version::default(),
             was_up: None,
         }
+    }
+
+    /// The same scraper with `settings` for its collectors (default: [`collectors::Settings`]'s).
+    pub fn with_settings(mut self, settings: collectors::Settings) -> Self {
+        self.settings = settings;
+        self
     }
 
     /// The PBS client.
@@ -214,6 +222,7 @@ impl Scraper {
                     inventory: &mut self.inventory,
                     deadline,
                     errors: &mut slot.errors,
+                    settings: &self.settings,
                 };
                 collectors::collect(&mut slot.state, &mut ctx, families).await;
             }

@@ -11,6 +11,8 @@ pub mod inventory;
 pub mod node;
 pub mod process;
 pub mod snapshots;
+pub mod store_calls;
+pub mod tape;
 
 use crate::client::{PbsClient, PbsError};
 use crate::exposition::{Families, FamilyDesc};
@@ -97,6 +99,20 @@ collectors! {
     Groups => "groups", default true, groups;
     /// Snapshots aggregated per group and datastore (costly for PBS).
     Snapshots => "snapshots", default true, snapshots;
+    /// Tape drives, changers and media (nothing when PBS has no tape or the token no
+    /// `Tape.Audit`).
+    Tape => "tape", default true, tape;
+}
+
+/// Largest `--snapshot-history`: per-snapshot series grow with N × groups.
+pub const MAX_SNAPSHOT_HISTORY: usize = 100;
+
+/// What collectors are told by the configuration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// Per-snapshot series for the newest N finished snapshots of each group
+    /// (`--snapshot-history`, 0: none; at most [`MAX_SNAPSHOT_HISTORY`]).
+    pub snapshot_history: usize,
 }
 
 impl CollectorId {
@@ -125,6 +141,8 @@ pub struct Ctx<'a> {
     pub deadline: Instant,
     /// Failures of the running collector, worded for the admin.
     pub errors: &'a mut Vec<String>,
+    /// The configuration's settings for collectors.
+    pub settings: &'a Settings,
 }
 
 /// Keys of the items already written from one response. PBS never repeats an item, but a

@@ -12,8 +12,10 @@
 //! Served (all under `/api2/json`): `/ping`, `/version`, `/nodes/{node}/status`,
 //! `/status/datastore-usage`, `/admin/datastore`, `/admin/datastore/{store}/namespace`,
 //! `/admin/datastore/{store}/groups?ns=`, `/admin/datastore/{store}/snapshots?ns=` (streamed,
-//! chunked). Anything else is 404. The two datastore lists start at a different store on each
-//! call, as PBS's order is arbitrary.
+//! chunked), `/admin/datastore/{store}/status[?verbose=1]` (`s3-statistics` on the S3-backed
+//! store of a profile [`Profile::with_s3`]), `/admin/datastore/{store}/active-operations`, and
+//! `/tape/drive`, `/tape/changer`, `/tape/media/list` ([`tape`]). Anything else is 404. The
+//! two datastore lists start at a different store on each call, as PBS's order is arbitrary.
 
 mod api;
 mod faults;
@@ -21,6 +23,7 @@ mod json;
 pub mod model;
 mod server;
 mod stream;
+pub mod tape;
 mod tls;
 
 pub use faults::{Faults, MALFORMED_BODY};

@@ -65,6 +65,12 @@ struct Args {
     /// stream an endless snapshot list
     #[argh(switch)]
     oversized: bool,
+    /// the PBS has tape: drives, changers and media in pools
+    #[argh(switch)]
+    tape: bool,
+    /// the last datastore is S3-backed
+    #[argh(switch)]
+    s3: bool,
     /// serve plain HTTP instead of HTTPS
     #[argh(switch)]
     no_tls: bool,
@@ -99,8 +105,15 @@ fn run(args: Args) -> Result<(), String> {
         }
     };
     let defaults = SimConfig::default();
+    let mut profile = args.profile;
+    if args.tape {
+        profile = profile.with_tape();
+    }
+    if args.s3 {
+        profile = profile.with_s3();
+    }
     let config = SimConfig {
-        profile: args.profile,
+        profile,
         listen: args.listen,
         token_id: args.token_id,
         token_secret: args.token_secret,
