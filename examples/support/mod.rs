@@ -82,6 +82,15 @@ pub struct Exporter {
 
 impl Exporter {
     pub fn spawn(binary: &PathBuf, handle: &sim::SimHandle) -> Result<Exporter, String> {
+        Exporter::spawn_with(binary, handle, &[])
+    }
+
+    /// Like [`Exporter::spawn`], with more environment variables (e.g. `PBS_SNAPSHOT_HISTORY`).
+    pub fn spawn_with(
+        binary: &PathBuf,
+        handle: &sim::SimHandle,
+        env: &[(&str, String)],
+    ) -> Result<Exporter, String> {
         let mut child = Command::new(binary)
             .env_clear()
             .env("PBS_ENDPOINT", handle.endpoint())
@@ -89,6 +98,7 @@ impl Exporter {
             .env("PBS_API_TOKEN", handle.token_secret())
             .env("PBS_FINGERPRINT", handle.fingerprint())
             .env("PBS_LISTEN_ADDRESS", "127.0.0.1:0")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
