@@ -254,21 +254,12 @@ impl Aggregates {
 
 /// `n` in decimal, written into `buf` without allocating.
 fn decimal(n: i64, buf: &mut [u8; 20]) -> &str {
-    let mut i = buf.len();
-    let mut v = n.unsigned_abs();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    if n < 0 {
-        i -= 1;
-        buf[i] = b'-';
-    }
-    std::str::from_utf8(&buf[i..]).unwrap_or("0")
+    use std::io::Write;
+    let mut rest = &mut buf[..];
+    // 20 bytes hold every i64.
+    let _ = write!(rest, "{n}");
+    let len = 20 - rest.len();
+    std::str::from_utf8(&buf[..len]).unwrap_or("0")
 }
 
 struct SnapshotSink<'a> {
