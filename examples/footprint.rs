@@ -55,7 +55,21 @@ struct Args {
     /// how long the exporter settles before the idle RSS is read, in ms (default 300)
     #[argh(option, default = "300")]
     settle_ms: u64,
+    /// simulators (reference profile, each with its own token and certificate) scraped
+    /// concurrently through one exporter's config file; 0 skips it (default 10)
+    #[argh(option, default = "10")]
+    targets: usize,
+    /// rounds of the multi-target measurement: each round scrapes every target at once
+    /// (default 20)
+    #[argh(option, default = "20")]
+    rounds: usize,
 }
+
+/// Multi-target budgets: peak RSS, CPU per target-scrape relative to one target's, and the RSS
+/// the targets add while held idle.
+const MULTI_PEAK_MIB: f64 = 6.0;
+const MULTI_CPU_RATIO: f64 = 1.2;
+const MULTI_HELD_KIB_PER_TARGET: f64 = 64.0;
 
 /// Clock ticks per second of /proc/PID/stat (USER_HZ: 100 on every Linux architecture that
 /// matters here; the kernel fixes it for user space whatever CONFIG_HZ is).
@@ -182,8 +196,14 @@ fn measure(args: &Args, binary: &PathBuf, case: Case) -> Result<Sample, String> 
         ..SimConfig::default()
     })
     .map_err(|e| format!("simulator: {e}"))?;
-    let env = [("PBS_SNAPSHOT_HISTORY", case.history.to_string())];
-    let exporter = Exporter::spawn_with(binary, &handle, &env)?;
+    let env = [
+        ("PBS_ENDPOINT", handle.endpoint()),
+        ("PBS_API_TOKEN_NAME", handle.token_id().to_string()),
+        ("PBS_API_TOKEN", handle.token_secret().to_string()),
+        ("PBS_FINGERPRINT", handle.fingerprint()),
+        ("PBS_SNAPSHOT_HISTORY", case.history.to_string()),
+    ];
+    let exporter = Exporter::spawn_with(binary, &env)?;
     let pid = exporter.pid();
     let proc_err = |e: io::Error| format!("/proc/{pid}: {e}");
 
@@ -247,6 +267,211 @@ fn measure(args: &Args, binary: &PathBuf, case: Case) -> Result<Sample, String> 
         body_bytes,
         reconnects,
     })
+}
+
+/// One multi-target measurement.
+struct Multi {
+    idle: ProcStatus,
+    single_cpu_ms: f64,
+    multi_cpu_ms: f64,
+    peak: ProcStatus,
+    held: ProcStatus,
+    round_ms: Vec<f64>,
+}
+
+/// `--targets` simulators of the reference profile, each with its own token (in its own token
+/// file) and certificate, in one config file (a module each). The exporter's idle RSS before any
+/// scrape; CPU per scrape of target 1 alone (one warm-up, then `--rounds` scrapes); then one
+/// warm-up of every target and `--rounds` rounds scraping all of them at once (one thread and
+/// kept-alive connection each): CPU per target-scrape and peak RSS; then RSS after settling with
+/// the targets held idle.
+fn measure_multi(args: &Args, binary: &PathBuf) -> Result<Multi, String> {
+    let dir = std::env::temp_dir().join(format!("pbs-footprint-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut sims = Vec::new();
+    let mut config = String::from("modules:\n");
+    for k in 0..args.targets {
+        let secret = format!("footprint-secret-{k}");
+        let handle = sim::start(SimConfig {
+            profile: Profile::REFERENCE,
+            token_id: format!("monitor@pbs!exporter{k}"),
+            token_secret: secret.clone(),
+            ..SimConfig::default()
+        })
+        .map_err(|e| format!("simulator: {e}"))?;
+        let token_file = dir.join(format!("token{k}"));
+        std::fs::write(&token_file, &secret).map_err(|e| e.to_string())?;
+        config.push_str(&format!(
+            "  m{k}:\n    token_id: \"{}\"\n    token_file: {}\n    targets:\n      - target: 127.0.0.1:{}\n        fingerprint: \"{}\"\n",
+            handle.token_id(),
+            token_file.display(),
+            handle.addr().port(),
+            handle.fingerprint()
+        ));
+        sims.push(handle);
+    }
+    let config_file = dir.join("config.yml");
+    std::fs::write(&config_file, config).map_err(|e| e.to_string())?;
+    let exporter = Exporter::spawn_with(
+        binary,
+        &[("PBS_CONFIG_FILE", config_file.display().to_string())],
+    )?;
+    let pid = exporter.pid();
+    let proc_err = |e: io::Error| format!("/proc/{pid}: {e}");
+    let t0 = Instant::now();
+    while TcpStream::connect(exporter.addr).is_err() {
+        if t0.elapsed() > Duration::from_secs(5) {
+            return Err("the exporter does not accept connections".into());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(args.settle_ms));
+    let idle = read_status(pid).map_err(proc_err)?;
+    let paths: Vec<String> = sims
+        .iter()
+        .enumerate()
+        .map(|(k, s)| format!("/metrics?target=127.0.0.1:{}&module=m{k}", s.addr().port()))
+        .collect();
+    let scrape = |client: &mut Client, body: &mut Vec<u8>, path: &str| -> Result<(), String> {
+        let status = client.get(path, body)?;
+        if status != 200 {
+            return Err(format!("{path} answered {status}"));
+        }
+        check_body(body)
+    };
+
+    // One target alone: the figure the others are compared with.
+    let mut client = Client::new(exporter.addr);
+    let mut body = Vec::new();
+    scrape(&mut client, &mut body, &paths[0])?;
+    let before = read_cpu_ticks(pid).map_err(proc_err)?;
+    for _ in 0..args.rounds {
+        scrape(&mut client, &mut body, &paths[0])?;
+    }
+    let single_ticks = read_cpu_ticks(pid).map_err(proc_err)? - before;
+    drop(client);
+
+    // All targets at once, round after round.
+    let mut clients: Vec<(Client, Vec<u8>)> = (0..paths.len())
+        .map(|_| (Client::new(exporter.addr), Vec::new()))
+        .collect();
+    for ((client, body), path) in clients.iter_mut().zip(&paths) {
+        scrape(client, body, path)?;
+    }
+    let before = read_cpu_ticks(pid).map_err(proc_err)?;
+    let mut round_ms = Vec::new();
+    for _ in 0..args.rounds {
+        let t = Instant::now();
+        let results: Vec<Result<(), String>> = std::thread::scope(|s| {
+            let handles: Vec<_> = clients
+                .iter_mut()
+                .zip(&paths)
+                .map(|((client, body), path)| s.spawn(move || scrape(client, body, path)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err("client thread panicked".into()))
+                })
+                .collect()
+        });
+        round_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        for r in results {
+            r?;
+        }
+    }
+    let multi_ticks = read_cpu_ticks(pid).map_err(proc_err)? - before;
+    let peak = read_status(pid).map_err(proc_err)?;
+    drop(clients);
+    std::thread::sleep(Duration::from_millis(args.settle_ms));
+    let held = read_status(pid).map_err(proc_err)?;
+    for line in exporter.problems() {
+        eprintln!("  exporter log: {line}");
+    }
+    exporter.stop()?;
+    for s in sims {
+        s.stop();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let ms = |ticks: u64, scrapes: usize| ticks as f64 / TICKS_PER_SEC * 1e3 / scrapes as f64;
+    Ok(Multi {
+        idle,
+        single_cpu_ms: ms(single_ticks, args.rounds),
+        multi_cpu_ms: ms(multi_ticks, args.rounds * paths.len()),
+        peak,
+        held,
+        round_ms,
+    })
+}
+
+/// Runs the multi-target measurement `--repeats` times and prints its table.
+fn report_multi(args: &Args, binary: &PathBuf) -> Result<bool, String> {
+    let mut runs = Vec::new();
+    for rep in 1..=args.repeats {
+        let m = measure_multi(args, binary)?;
+        println!(
+            "  {} targets #{rep}: idle {:.2} MiB; CPU {:.2} ms/scrape alone, {:.2} ms per target-scrape concurrently; peak {:.2} MiB; held idle {:.2} MiB (+{:.0} KiB/target); round median {:.1} ms",
+            args.targets,
+            mib(m.idle.rss_kib),
+            m.single_cpu_ms,
+            m.multi_cpu_ms,
+            mib(m.peak.hwm_kib),
+            mib(m.held.rss_kib),
+            (m.held.rss_kib as f64 - m.idle.rss_kib as f64) / args.targets as f64,
+            median(&m.round_ms)
+        );
+        runs.push(m);
+    }
+    let peak = Stat::of(&runs.iter().map(|m| mib(m.peak.hwm_kib)).collect::<Vec<_>>());
+    let single = Stat::of(&runs.iter().map(|m| m.single_cpu_ms).collect::<Vec<_>>());
+    let multi = Stat::of(&runs.iter().map(|m| m.multi_cpu_ms).collect::<Vec<_>>());
+    let ratio = Stat::of(
+        &runs
+            .iter()
+            .map(|m| m.multi_cpu_ms / m.single_cpu_ms)
+            .collect::<Vec<_>>(),
+    );
+    let per_target = Stat::of(
+        &runs
+            .iter()
+            .map(|m| (m.held.rss_kib as f64 - m.idle.rss_kib as f64) / args.targets as f64)
+            .collect::<Vec<_>>(),
+    );
+    let idle = Stat::of(&runs.iter().map(|m| mib(m.idle.rss_kib)).collect::<Vec<_>>());
+    let held = Stat::of(&runs.iter().map(|m| mib(m.held.rss_kib)).collect::<Vec<_>>());
+    let met = |ok: bool| if ok { "met" } else { "**NOT met**" };
+    println!();
+    println!(
+        "| {} targets × {} rounds (reference profile) | Value, median (min–max) | Budget | |",
+        args.targets, args.rounds
+    );
+    println!("|---|---:|---:|---|");
+    println!(
+        "| peak RSS (MiB) | {} | ≤ {MULTI_PEAK_MIB} | {} |",
+        peak.show(2),
+        met(peak.median <= MULTI_PEAK_MIB)
+    );
+    println!(
+        "| CPU per target-scrape (ms), concurrently / one target alone | {} / {} = {} | ≤ {MULTI_CPU_RATIO} × | {} |",
+        multi.show(2),
+        single.show(2),
+        ratio.show(2),
+        met(ratio.median <= MULTI_CPU_RATIO)
+    );
+    println!(
+        "| RSS idle → with the targets held idle (MiB) | {} → {} | | |",
+        idle.show(2),
+        held.show(2)
+    );
+    println!(
+        "| RSS added per target held idle (KiB) | {} | ≤ {MULTI_HELD_KIB_PER_TARGET} | {} |",
+        per_target.show(0),
+        met(per_target.median <= MULTI_HELD_KIB_PER_TARGET)
+    );
+    Ok(peak.median <= MULTI_PEAK_MIB
+        && ratio.median <= MULTI_CPU_RATIO
+        && per_target.median <= MULTI_HELD_KIB_PER_TARGET)
 }
 
 fn sorted(mut v: Vec<f64>) -> Vec<f64> {
@@ -470,6 +695,16 @@ fn main() -> ExitCode {
     println!(
         "Values: median over repeats (min–max over repeats); latency min–max over all scrapes. Budgets are judged on the medians."
     );
+    if args.targets > 0 {
+        println!();
+        match report_multi(&args, &binary) {
+            Ok(met) => all_met &= met,
+            Err(e) => {
+                println!("FAIL: {} targets: {e}", args.targets);
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     if all_met {
         println!("footprint: all budgets met");
     } else {

@@ -185,7 +185,7 @@ pub fn scraper(sim: &SimChild) -> Result<Scraper, String> {
         None
     };
     let client = PbsClient::new(endpoint, TOKEN_ID, TOKEN_SECRET, tls, TIMEOUT, MAX_BODY);
-    Ok(Scraper::new(client, CollectorId::ALL))
+    Ok(Scraper::new(client, CollectorId::ALL, Default::default()))
 }
 
 /// Bytes rendered per chunk of a `/metrics` response: the server's `CHUNK` (src/server.rs).

@@ -125,7 +125,11 @@ mod tests {
     fn collection() -> Collection {
         let ep = Endpoint::parse("http://127.0.0.1:1").unwrap();
         let client = PbsClient::new(ep, "u@pbs!t", "s", None, Duration::from_secs(1), 1 << 20);
-        Collection::new(Scraper::new(client, &[CollectorId::Node]))
+        Collection::new(Scraper::new(
+            client,
+            &[CollectorId::Node],
+            Default::default(),
+        ))
     }
 
     fn soon() -> Instant {

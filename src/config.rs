@@ -6,9 +6,13 @@
 use crate::client::Endpoint;
 use crate::collectors::{CollectorId, MAX_SNAPSHOT_HISTORY, Settings};
 use crate::log::Level;
+use crate::modules::{AllowEntry, DEFAULT_MODULE, Module, Modules};
+use crate::routing::{Routes, TargetSpec};
+use crate::target::Pattern;
 use crate::tls::{Trust, parse_fingerprint};
 use argh::FromArgs;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Prometheus exporter for Proxmox Backup Server. Each option can also be set by the
@@ -73,6 +77,21 @@ pub struct Args {
     /// largest PBS response accepted, in bytes (env PBS_MAX_BODY_BYTES, default 1073741824)
     #[argh(option)]
     pub max_body_bytes: Option<String>,
+    /// YAML file of modules: credentials and the allow-list of targets for
+    /// /metrics?target=&module= (env PBS_CONFIG_FILE); SIGHUP reads it again
+    #[argh(option)]
+    pub config_file: Option<String>,
+    /// comma-separated allow-list for /metrics?target= with the credentials above:
+    /// host, host:port or https://host:port, '*' for one DNS label (env PBS_TARGETS)
+    #[argh(option)]
+    pub targets: Option<String>,
+    /// most targets whose connection and buffers are kept; past it the least recently
+    /// scraped is dropped (env PBS_MAX_TARGETS, default 64)
+    #[argh(option)]
+    pub max_targets: Option<String>,
+    /// also write another exporter's metric families: natrontech (env PBS_COMPAT)
+    #[argh(option)]
+    pub compat: Option<String>,
     /// print the version and exit
     #[argh(switch)]
     pub version: bool,
@@ -83,6 +102,11 @@ pub struct Args {
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a secret.
+    pub fn new(secret: String) -> Secret {
+        Secret(secret)
+    }
+
     /// The secret itself, for the Authorization header only.
     pub fn expose(&self) -> &str {
         &self.0
@@ -98,16 +122,8 @@ impl std::fmt::Debug for Secret {
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where PBS is.
-    pub endpoint: Endpoint,
-    /// `user@realm!name`.
-    pub token_id: String,
-    /// The token secret.
-    pub secret: Secret,
-    /// How the PBS certificate is trusted.
-    pub trust: Trust,
-    /// Timeout of each PBS request.
-    pub timeout: Duration,
+    /// Which PBS a metrics request scrapes, with which credentials.
+    pub routes: Routes,
     /// Addresses to listen on, tried in order (the first that binds is used).
     pub listen: Vec<SocketAddr>,
     /// The listen address as given, for messages.
@@ -116,12 +132,26 @@ pub struct Config {
     pub metrics_path: String,
     /// Log level.
     pub log_level: Level,
-    /// Collectors to run, in run order.
-    pub collectors: Vec<CollectorId>,
     /// Largest PBS response accepted.
     pub max_body: u64,
+    /// Another exporter's families to write too.
+    pub compat: Compat,
+    /// Most targets kept at once.
+    pub max_targets: usize,
+    /// The config file, read again on SIGHUP.
+    pub config_file: Option<PathBuf>,
     /// What the collectors are told (the snapshot history depth).
     pub settings: Settings,
+}
+
+/// Another exporter whose metric families are written next to ours (`--compat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compat {
+    /// Only our own families.
+    #[default]
+    None,
+    /// natrontech/pbs-exporter's `pbs_*` families too.
+    Natrontech,
 }
 
 /// A bad setting: the message names the flag or variable.
@@ -166,31 +196,226 @@ impl Sources<'_> {
         let Some((path, from)) = self.get(file_flag, &format!("{name}-file"), &file_var) else {
             return Ok(None);
         };
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| ConfigError(format!("{from}: cannot read '{path}': {e}")))?;
-        let value = text.trim_end_matches(['\n', '\r']).trim().to_string();
-        if value.is_empty() {
-            return Err(ConfigError(format!("{from}: '{path}' is empty")));
-        }
+        let value = read_secret_file(&path).map_err(|e| ConfigError(format!("{from}: {e}")))?;
         Ok(Some((value, from)))
     }
 }
 
-/// Validates the settings.
+/// Reads a credential file: its first line, trimmed; an empty one is an error.
+pub fn read_secret_file(path: &str) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read '{path}': {e}"))?;
+    let value = text.lines().next().unwrap_or("").trim().to_string();
+    if value.is_empty() {
+        return Err(format!("'{path}' is empty"));
+    }
+    Ok(value)
+}
+
+/// Validates the settings (and reads the config file, if one is given).
 pub fn load(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
     let src = Sources { env };
 
-    let (endpoint_text, from) = src
-        .get(args.endpoint.as_ref(), "endpoint", "PBS_ENDPOINT")
-        .ok_or_else(|| {
-            ConfigError(
-                "no PBS endpoint: set PBS_ENDPOINT or --endpoint (e.g. https://pbs.example:8007)"
-                    .into(),
-            )
-        })?;
-    let endpoint =
-        Endpoint::parse(&endpoint_text).map_err(|e| ConfigError(format!("{from}: {e}")))?;
+    let config_file = src.get(args.config_file.as_ref(), "config-file", "PBS_CONFIG_FILE");
+    let endpoint = match src.get(args.endpoint.as_ref(), "endpoint", "PBS_ENDPOINT") {
+        Some((text, from)) => {
+            Some(Endpoint::parse(&text).map_err(|e| ConfigError(format!("{from}: {e}")))?)
+        }
+        None => None,
+    };
+    let env_targets = src.get(args.targets.as_ref(), "targets", "PBS_TARGETS");
+    if let (Some((_, file_from)), Some((_, from))) = (&config_file, &env_targets) {
+        return Err(ConfigError(format!(
+            "{from}: not used with {file_from}; list the targets in the config file's modules"
+        )));
+    }
+    if endpoint.is_none() && env_targets.is_none() && config_file.is_none() {
+        return Err(ConfigError(
+            "no PBS endpoint: set PBS_ENDPOINT or --endpoint (e.g. https://pbs.example:8007), PBS_TARGETS, or PBS_CONFIG_FILE"
+                .into(),
+        ));
+    }
 
+    let timeout = match src.get(args.timeout.as_ref(), "timeout", "PBS_TIMEOUT") {
+        Some((t, from)) => parse_duration(&t).map_err(|e| ConfigError(format!("{from}: {e}")))?,
+        None => Duration::from_secs(10),
+    };
+    let collectors = match src.get(args.collectors.as_ref(), "collectors", "PBS_COLLECTORS") {
+        Some((list, from)) => {
+            parse_collectors(&list).map_err(|e| ConfigError(format!("{from}: {e}")))?
+        }
+        None => CollectorId::defaults().collect(),
+    };
+
+    // The environment's credentials, needed for PBS_ENDPOINT and PBS_TARGETS.
+    let env_module = if endpoint.is_some() || env_targets.is_some() {
+        let (token_id, secret) = credentials(args, &src)?;
+        let trust = trust(args, &src)?;
+        let mut targets = Vec::new();
+        if let Some((list, from)) = &env_targets {
+            for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                let pattern =
+                    Pattern::parse(item).map_err(|e| ConfigError(format!("{from}: {e}")))?;
+                let fingerprint = match &trust {
+                    Trust::Fingerprint(fp) => Some(*fp),
+                    _ => None,
+                };
+                targets.push(AllowEntry {
+                    pattern,
+                    fingerprint,
+                });
+            }
+            if targets.is_empty() {
+                return Err(ConfigError(format!("{from}: no target listed")));
+            }
+        }
+        Some((
+            Module {
+                name: DEFAULT_MODULE.into(),
+                token_id,
+                secret: Secret(secret),
+                timeout: None,
+                collectors: None,
+                ca_file: match &trust {
+                    Trust::CaFile(p) => Some(p.clone()),
+                    _ => None,
+                },
+                insecure: trust == Trust::Insecure,
+                targets,
+            },
+            trust,
+        ))
+    } else {
+        None
+    };
+
+    let modules = match &config_file {
+        Some((path, from)) => Some(
+            Modules::load(Path::new(path))
+                .map_err(|e| ConfigError(format!("{from} {path}: {e}")))?,
+        ),
+        None => None,
+    };
+
+    let (listen_text, from) = src
+        .get(
+            args.listen_address.as_ref(),
+            "listen-address",
+            "PBS_LISTEN_ADDRESS",
+        )
+        .unwrap_or_else(|| (":10019".into(), String::new()));
+    let listen = parse_listen(&listen_text).map_err(|e| ConfigError(format!("{from}: {e}")))?;
+
+    let metrics_path = match src.get(
+        args.metrics_path.as_ref(),
+        "metrics-path",
+        "PBS_METRICS_PATH",
+    ) {
+        Some((p, from)) if !p.starts_with('/') => {
+            return Err(ConfigError(format!("{from}: '{p}' must start with '/'")));
+        }
+        Some((p, _)) => p,
+        None => "/metrics".into(),
+    };
+
+    let log_level = match src.get(args.loglevel.as_ref(), "loglevel", "PBS_LOGLEVEL") {
+        Some((l, from)) => Level::parse(&l).ok_or_else(|| {
+            ConfigError(format!(
+                "{from}: '{l}' is not one of error, warn, info, debug"
+            ))
+        })?,
+        None => Level::Info,
+    };
+
+    let max_body = match src.get(
+        args.max_body_bytes.as_ref(),
+        "max-body-bytes",
+        "PBS_MAX_BODY_BYTES",
+    ) {
+        Some((n, from)) => n
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n >= 1024)
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "{from}: '{n}' is not a byte count of at least 1024"
+                ))
+            })?,
+        None => 1 << 30,
+    };
+
+    let max_targets = match src.get(args.max_targets.as_ref(), "max-targets", "PBS_MAX_TARGETS") {
+        Some((n, from)) => n
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=100_000).contains(n))
+            .ok_or_else(|| {
+                ConfigError(format!("{from}: '{n}' is not a number from 1 to 100000"))
+            })?,
+        None => 64,
+    };
+
+    let compat = match src.get(args.compat.as_ref(), "compat", "PBS_COMPAT") {
+        Some((c, _)) if c == "natrontech" => Compat::Natrontech,
+        Some((c, _)) if c == "none" => Compat::None,
+        Some((c, from)) => {
+            return Err(ConfigError(format!(
+                "{from}: '{c}' is not natrontech or none"
+            )));
+        }
+        None => Compat::None,
+    };
+
+    let snapshot_history = match src.get(
+        args.snapshot_history.as_ref(),
+        "snapshot-history",
+        "PBS_SNAPSHOT_HISTORY",
+    ) {
+        Some((n, from)) => n
+            .trim()
+            .parse::<u64>()
+            .map(|n| n.min(MAX_SNAPSHOT_HISTORY as u64) as usize)
+            .map_err(|_| {
+                ConfigError(format!(
+                    "{from}: '{n}' is not a number of snapshots (0 to {MAX_SNAPSHOT_HISTORY})"
+                ))
+            })?,
+        None => 0,
+    };
+
+    let default = match (&endpoint, &env_module) {
+        (Some(ep), Some((m, trust))) => Some(TargetSpec {
+            module: String::new(),
+            endpoint: ep.clone(),
+            token_id: m.token_id.clone(),
+            secret: m.secret.clone(),
+            trust: trust.clone(),
+            timeout,
+            collectors: collectors.clone(),
+        }),
+        _ => None,
+    };
+    Ok(Config {
+        routes: Routes {
+            default,
+            env_allow: env_module.map(|(m, _)| m).filter(|m| !m.targets.is_empty()),
+            modules,
+            timeout,
+            collectors,
+        },
+        listen,
+        listen_text,
+        metrics_path,
+        log_level,
+        max_body,
+        compat,
+        max_targets,
+        config_file: config_file.map(|(p, _)| PathBuf::from(p)),
+        settings: Settings { snapshot_history },
+    })
+}
+
+/// The token id and secret given by the environment or flags.
+fn credentials(args: &Args, src: &Sources<'_>) -> Result<(String, String), ConfigError> {
     let name = src.credential(
         args.api_token_name.as_ref(),
         args.api_token_name_file.as_ref(),
@@ -232,109 +457,26 @@ pub fn load(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
             "the API token secret contains a line break".into(),
         ));
     }
+    Ok((token_id, secret))
+}
 
-    let trust = if let Some((fp, from)) =
-        src.get(args.fingerprint.as_ref(), "fingerprint", "PBS_FINGERPRINT")
-    {
-        Trust::Fingerprint(parse_fingerprint(&fp).map_err(|e| ConfigError(format!("{from}: {e}")))?)
-    } else if let Some((path, _)) = src.get(args.ca_file.as_ref(), "ca-file", "PBS_CA_FILE") {
-        Trust::CaFile(path.into())
-    } else if args.insecure || env_bool(&src, "PBS_INSECURE")? {
-        Trust::Insecure
-    } else {
-        Trust::System
-    };
-
-    let timeout = match src.get(args.timeout.as_ref(), "timeout", "PBS_TIMEOUT") {
-        Some((t, from)) => parse_duration(&t).map_err(|e| ConfigError(format!("{from}: {e}")))?,
-        None => Duration::from_secs(10),
-    };
-
-    let (listen_text, from) = src
-        .get(
-            args.listen_address.as_ref(),
-            "listen-address",
-            "PBS_LISTEN_ADDRESS",
-        )
-        .unwrap_or_else(|| (":10019".into(), String::new()));
-    let listen = parse_listen(&listen_text).map_err(|e| ConfigError(format!("{from}: {e}")))?;
-
-    let metrics_path = match src.get(
-        args.metrics_path.as_ref(),
-        "metrics-path",
-        "PBS_METRICS_PATH",
-    ) {
-        Some((p, from)) if !p.starts_with('/') => {
-            return Err(ConfigError(format!("{from}: '{p}' must start with '/'")));
-        }
-        Some((p, _)) => p,
-        None => "/metrics".into(),
-    };
-
-    let log_level = match src.get(args.loglevel.as_ref(), "loglevel", "PBS_LOGLEVEL") {
-        Some((l, from)) => Level::parse(&l).ok_or_else(|| {
-            ConfigError(format!(
-                "{from}: '{l}' is not one of error, warn, info, debug"
-            ))
-        })?,
-        None => Level::Info,
-    };
-
-    let collectors = match src.get(args.collectors.as_ref(), "collectors", "PBS_COLLECTORS") {
-        Some((list, from)) => {
-            parse_collectors(&list).map_err(|e| ConfigError(format!("{from}: {e}")))?
-        }
-        None => CollectorId::defaults().collect(),
-    };
-
-    let max_body = match src.get(
-        args.max_body_bytes.as_ref(),
-        "max-body-bytes",
-        "PBS_MAX_BODY_BYTES",
-    ) {
-        Some((n, from)) => n
-            .parse::<u64>()
-            .ok()
-            .filter(|n| *n >= 1024)
-            .ok_or_else(|| {
-                ConfigError(format!(
-                    "{from}: '{n}' is not a byte count of at least 1024"
-                ))
-            })?,
-        None => 1 << 30,
-    };
-
-    let snapshot_history = match src.get(
-        args.snapshot_history.as_ref(),
-        "snapshot-history",
-        "PBS_SNAPSHOT_HISTORY",
-    ) {
-        Some((n, from)) => n
-            .trim()
-            .parse::<u64>()
-            .map(|n| n.min(MAX_SNAPSHOT_HISTORY as u64) as usize)
-            .map_err(|_| {
-                ConfigError(format!(
-                    "{from}: '{n}' is not a number of snapshots (0 to {MAX_SNAPSHOT_HISTORY})"
-                ))
-            })?,
-        None => 0,
-    };
-
-    Ok(Config {
-        settings: Settings { snapshot_history },
-        endpoint,
-        token_id,
-        secret: Secret(secret),
-        trust,
-        timeout,
-        listen,
-        listen_text,
-        metrics_path,
-        log_level,
-        collectors,
-        max_body,
-    })
+/// How the environment's PBS certificate is trusted.
+fn trust(args: &Args, src: &Sources<'_>) -> Result<Trust, ConfigError> {
+    Ok(
+        if let Some((fp, from)) =
+            src.get(args.fingerprint.as_ref(), "fingerprint", "PBS_FINGERPRINT")
+        {
+            Trust::Fingerprint(
+                parse_fingerprint(&fp).map_err(|e| ConfigError(format!("{from}: {e}")))?,
+            )
+        } else if let Some((path, _)) = src.get(args.ca_file.as_ref(), "ca-file", "PBS_CA_FILE") {
+            Trust::CaFile(path.into())
+        } else if args.insecure || env_bool(src, "PBS_INSECURE")? {
+            Trust::Insecure
+        } else {
+            Trust::System
+        },
+    )
 }
 
 fn env_bool(src: &Sources<'_>, var: &str) -> Result<bool, ConfigError> {
@@ -440,6 +582,11 @@ mod tests {
         load(&args, &move |k| map.get(k).cloned())
     }
 
+    fn token_id(vars: &[(&str, &str)]) -> String {
+        let c = load_with(Args::default(), vars).unwrap();
+        c.routes.default.unwrap().token_id
+    }
+
     const BASE: [(&str, &str); 4] = [
         ("PBS_ENDPOINT", "https://pbs:8007"),
         ("PBS_USERNAME", "monitor@pbs"),
@@ -465,28 +612,25 @@ mod tests {
     #[test]
     fn natrontech_variables_configure_everything() {
         let c = load_with(Args::default(), &BASE).unwrap();
-        assert_eq!(c.token_id, "monitor@pbs!exporter");
-        assert_eq!(c.secret.expose(), "s3cr3t-value");
-        assert_eq!(c.timeout, Duration::from_secs(10));
+        let d = c.routes.default.as_ref().unwrap();
+        assert_eq!(d.token_id, "monitor@pbs!exporter");
+        assert_eq!(d.secret.expose(), "s3cr3t-value");
+        assert_eq!(d.timeout, Duration::from_secs(10));
         assert_eq!(c.metrics_path, "/metrics");
-        assert_eq!(c.trust, Trust::System);
-        assert_eq!(c.collectors, CollectorId::defaults().collect::<Vec<_>>());
+        assert_eq!(d.trust, Trust::System);
+        assert_eq!(d.collectors, CollectorId::defaults().collect::<Vec<_>>());
         assert_eq!(c.listen[0].port(), 10019);
+        assert!(c.routes.env_allow.is_none() && c.routes.modules.is_none());
+        assert_eq!((c.compat, c.max_targets), (Compat::None, 64));
     }
 
     #[test]
     fn a_full_token_id_in_the_token_name_is_taken_whole() {
         let mut vars = BASE.to_vec();
         vars[2] = ("PBS_API_TOKEN_NAME", "root@pam!prom");
-        assert_eq!(
-            load_with(Args::default(), &vars).unwrap().token_id,
-            "root@pam!prom"
-        );
+        assert_eq!(token_id(&vars), "root@pam!prom");
         vars.remove(1);
-        assert_eq!(
-            load_with(Args::default(), &vars).unwrap().token_id,
-            "root@pam!prom"
-        );
+        assert_eq!(token_id(&vars), "root@pam!prom");
     }
 
     #[test]
@@ -497,8 +641,9 @@ mod tests {
             ..Args::default()
         };
         let c = load_with(args, &BASE).unwrap();
-        assert_eq!(c.timeout, Duration::from_secs(2));
-        assert_eq!(c.endpoint.host, "other");
+        let d = c.routes.default.unwrap();
+        assert_eq!(d.timeout, Duration::from_secs(2));
+        assert_eq!(d.endpoint.host, "other");
     }
 
     #[test]
@@ -512,7 +657,10 @@ mod tests {
         let path = file.to_string_lossy().to_string();
         vars.push(("PBS_API_TOKEN_FILE", &path));
         let c = load_with(Args::default(), &vars).unwrap();
-        assert_eq!(c.secret.expose(), "from-file-secret");
+        assert_eq!(
+            c.routes.default.as_ref().unwrap().secret.expose(),
+            "from-file-secret"
+        );
         assert!(!format!("{c:?}").contains("from-file-secret"));
         std::fs::remove_dir_all(dir).unwrap();
     }
@@ -577,6 +725,32 @@ mod tests {
             let err = load_with(args, &vars).unwrap_err().0;
             assert!(err.contains(name), "{name}: {err}");
             assert!(!err.contains("s3cr3t-value"), "{err}");
+        }
+    }
+
+    #[test]
+    fn pbs_targets_is_an_allow_list_with_the_environments_credentials() {
+        let mut vars = BASE[1..].to_vec();
+        vars.push(("PBS_TARGETS", "pbs1.example.com, *.lab.example.com:9000"));
+        vars.push(("PBS_COMPAT", "natrontech"));
+        vars.push(("PBS_MAX_TARGETS", "8"));
+        let c = load_with(Args::default(), &vars).unwrap();
+        assert!(c.routes.default.is_none());
+        let m = c.routes.env_allow.unwrap();
+        assert_eq!(m.token_id, "monitor@pbs!exporter");
+        assert_eq!(m.targets.len(), 2);
+        assert_eq!((c.compat, c.max_targets), (Compat::Natrontech, 8));
+        for (var, value) in [
+            ("PBS_TARGETS", "pbs*.example.com"),
+            ("PBS_TARGETS", ","),
+            ("PBS_COMPAT", "prometheus-pve"),
+            ("PBS_MAX_TARGETS", "0"),
+            ("PBS_CONFIG_FILE", "/nonexistent.yml"),
+        ] {
+            let mut v = BASE.to_vec();
+            v.push((var, value));
+            let err = load_with(Args::default(), &v).unwrap_err().0;
+            assert!(err.starts_with(var), "{err}");
         }
     }
 

@@ -70,6 +70,17 @@ pub enum Value {
     F64(f64),
 }
 
+impl Value {
+    /// The value as a float (integers above 2^53 round, as Go's float64 does).
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Value::U64(v) => v as f64,
+            Value::I64(v) => v as f64,
+            Value::F64(v) => v,
+        }
+    }
+}
+
 impl From<u64> for Value {
     fn from(v: u64) -> Self {
         Value::U64(v)
@@ -122,6 +133,8 @@ pub struct Families {
     arena: Vec<u8>,
     marks: Vec<usize>,
     arena_mark: usize,
+    /// Numbers printed as Go's `%g` (natrontech's families, `crate::natrontech`).
+    go_style: bool,
 }
 
 impl Families {
@@ -133,6 +146,43 @@ impl Families {
             arena: Vec::new(),
             marks: vec![0; table.len()],
             arena_mark: 0,
+            go_style: false,
+        }
+    }
+
+    /// Empty storage whose numbers render as Go's `%g` does (`1.71729e+09`), for another
+    /// exporter's families that must match it byte for byte.
+    pub fn new_go_style(table: &'static [FamilyDesc]) -> Self {
+        Families {
+            go_style: true,
+            ..Families::new(table)
+        }
+    }
+
+    /// Sorts each family's samples by their label values, compared one label at a time (as
+    /// client_golang orders them). Label names must be given in the same order to every sample
+    /// of a family.
+    pub fn sort_samples(&mut self) {
+        let arena = &self.arena;
+        for samples in &mut self.samples {
+            samples.sort_unstable_by(|a, b| {
+                let values = |s: &Sample| {
+                    label_values(span(arena, s.set)).chain(label_values(span(arena, s.extra)))
+                };
+                let mut va = values(a);
+                let mut vb = values(b);
+                loop {
+                    match (va.next(), vb.next()) {
+                        (None, None) => return std::cmp::Ordering::Equal,
+                        (None, Some(_)) => return std::cmp::Ordering::Less,
+                        (Some(_), None) => return std::cmp::Ordering::Greater,
+                        (Some(x), Some(y)) => match unescape(x).cmp(unescape(y)) {
+                            std::cmp::Ordering::Equal => {}
+                            other => return other,
+                        },
+                    }
+                }
+            });
         }
     }
 
@@ -264,7 +314,11 @@ impl Families {
                     out.push(b'}');
                 }
                 out.push(b' ');
-                write_value(out, s.value);
+                if self.go_style {
+                    crate::natrontech::write_go_float(out, s.value.as_f64());
+                } else {
+                    write_value(out, s.value);
+                }
                 out.push(b'\n');
                 cursor.sample += 1;
                 // Stop after a whole sample, so every call makes progress.
@@ -282,8 +336,44 @@ impl Families {
     }
 
     fn span(&self, set: LabelSet) -> &[u8] {
-        &self.arena[set.start as usize..(set.start + set.len) as usize]
+        span(&self.arena, set)
     }
+}
+
+fn span(arena: &[u8], set: LabelSet) -> &[u8] {
+    arena
+        .get(set.start as usize..(set.start as usize).saturating_add(set.len as usize))
+        .unwrap_or(&[])
+}
+
+/// The escaped values of a rendered label set `a="x",b="y"`, in order.
+fn label_values(mut rest: &[u8]) -> impl Iterator<Item = &[u8]> {
+    std::iter::from_fn(move || {
+        let open = rest.windows(2).position(|w| w == b"=\"")? + 2;
+        let value = &rest[open..];
+        let mut i = 0;
+        while i < value.len() && value[i] != b'"' {
+            i += if value[i] == b'\\' { 2 } else { 1 };
+        }
+        let i = i.min(value.len());
+        rest = value.get(i + 1..).unwrap_or(&[]);
+        Some(&value[..i])
+    })
+}
+
+/// The bytes of an escaped label value, unescaped.
+fn unescape(escaped: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        let b = *escaped.get(i)?;
+        i += 1;
+        if b != b'\\' {
+            return Some(b);
+        }
+        let e = *escaped.get(i)?;
+        i += 1;
+        Some(if e == b'n' { b'\n' } else { e })
+    })
 }
 
 /// A position in the rendering of a [`Families`].
@@ -488,6 +578,39 @@ mod tests {
         assert_eq!(show(Value::F64(f64::NAN)), "NaN");
         assert_eq!(show(Value::F64(f64::INFINITY)), "+Inf");
         assert_eq!(show(Value::F64(f64::NEG_INFINITY)), "-Inf");
+    }
+
+    #[test]
+    fn samples_sort_by_label_values_not_by_escaped_text() {
+        let mut f = Families::new_go_style(Test::TABLE);
+        for (ns, id) in [
+            ("ns1", "a"),
+            ("", "srv1"),
+            ("", "100"),
+            ("x y", "1"),
+            ("x", "1"),
+            ("q\"", "1"),
+            ("q!", "1"),
+        ] {
+            f.sample(Test::A, &[("namespace", ns), ("vm_id", id)], 1717290000u64);
+        }
+        f.sort_samples();
+        let mut out = Vec::new();
+        f.write_to(&mut out);
+        let text = String::from_utf8(out).unwrap();
+        let order: Vec<&str> = text.lines().skip(2).collect();
+        assert_eq!(
+            order,
+            [
+                r#"test_a_bytes{namespace="",vm_id="100"} 1.71729e+09"#,
+                r#"test_a_bytes{namespace="",vm_id="srv1"} 1.71729e+09"#,
+                r#"test_a_bytes{namespace="ns1",vm_id="a"} 1.71729e+09"#,
+                r#"test_a_bytes{namespace="q!",vm_id="1"} 1.71729e+09"#,
+                r#"test_a_bytes{namespace="q\"",vm_id="1"} 1.71729e+09"#,
+                r#"test_a_bytes{namespace="x",vm_id="1"} 1.71729e+09"#,
+                r#"test_a_bytes{namespace="x y",vm_id="1"} 1.71729e+09"#,
+            ]
+        );
     }
 
     #[test]

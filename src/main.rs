@@ -1,13 +1,16 @@
 //! The `pbs-exporter` binary: reads the configuration, then serves metrics until SIGTERM or
-//! SIGINT (it runs fine as PID 1 in a container: both signals end it with status 0).
+//! SIGINT (it runs fine as PID 1 in a container: both signals end it with status 0). SIGHUP
+//! reads the configuration again (the config file and token files included); a bad one is
+//! logged and the old one kept.
 
 use async_executor::LocalExecutor;
 use async_io::Async;
+use async_signal::Signal;
 use futures_lite::StreamExt;
-use pbs_exporter::client::PbsClient;
-use pbs_exporter::config::{self, Args};
-use pbs_exporter::scrape::Scraper;
+use pbs_exporter::config::{self, Args, Config};
+use pbs_exporter::routing::TargetSpec;
 use pbs_exporter::server::{self, ServerConfig, Shared};
+use pbs_exporter::target_map::TargetMap;
 use pbs_exporter::tls::{self, Trust};
 use pbs_exporter::{log, log_error, log_info, log_warn};
 use std::net::TcpListener;
@@ -29,30 +32,14 @@ fn main() -> ExitCode {
     };
     log::set_level(config.log_level);
 
-    let tls = if config.endpoint.tls {
-        match tls::client_config(&config.trust) {
-            Ok(t) => Some(t),
-            Err(e) => {
+    if let Some(default) = &config.routes.default {
+        // A bad CA file is a configuration error, found now rather than at the first scrape.
+        if default.endpoint.tls {
+            if let Err(e) = tls::client_config(&default.trust) {
                 eprintln!("pbs-exporter: PBS_CA_FILE / --ca-file: {e}");
                 return ExitCode::from(2);
             }
         }
-    } else {
-        None
-    };
-    let trust = match (&config.trust, config.endpoint.tls) {
-        (_, false) => "none (plain http)".to_string(),
-        (Trust::Fingerprint(fp), _) => {
-            format!("pinned fingerprint {}", tls::format_fingerprint(fp))
-        }
-        (Trust::CaFile(p), _) => format!("CA file {}", p.display()),
-        (Trust::System, _) => "system CA store".to_string(),
-        (Trust::Insecure, _) => "none (insecure)".to_string(),
-    };
-    if config.trust == Trust::Insecure && config.endpoint.tls {
-        log_warn!(
-            "TLS certificate verification is OFF (PBS_INSECURE / --insecure): anyone between the exporter and PBS can read the API token; pin the certificate with PBS_FINGERPRINT instead"
-        );
     }
 
     let listener = match config.listen.iter().find_map(|a| TcpListener::bind(a).ok()) {
@@ -73,19 +60,8 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-
-    let client = PbsClient::new(
-        config.endpoint.clone(),
-        &config.token_id,
-        config.secret.expose(),
-        tls,
-        config.timeout,
-        config.max_body,
-    );
-    let scraper = Scraper::new(client, &config.collectors).with_settings(config.settings);
-    let names: Vec<&str> = config.collectors.iter().map(|c| c.name()).collect();
     log_info!(
-        "pbs-exporter {} listening on {} (metrics at {}), scraping {} as token {} (TLS trust: {trust}), collectors: {}",
+        "pbs-exporter {} listening on {} (metrics at {}), {}",
         env!("CARGO_PKG_VERSION"),
         listener
             .get_ref()
@@ -93,33 +69,112 @@ fn main() -> ExitCode {
             .map(|a| a.to_string())
             .unwrap_or_default(),
         config.metrics_path,
-        config.endpoint,
-        config.token_id,
-        names.join(",")
+        describe(&config)
     );
 
-    let signals =
-        match async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int]) {
-            Ok(s) => s,
-            Err(e) => {
-                log_error!("cannot install signal handlers: {e}");
-                return ExitCode::from(1);
-            }
-        };
+    let signals = match async_signal::Signals::new([Signal::Term, Signal::Int, Signal::Hup]) {
+        Ok(s) => s,
+        Err(e) => {
+            log_error!("cannot install signal handlers: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let shared = Shared::new(
-        scraper,
+        config.routes.clone(),
+        TargetMap::new(config.max_targets, config.compat, config.max_body)
+            .with_settings(config.settings),
         ServerConfig {
             metrics_path: config.metrics_path.clone(),
             ..ServerConfig::default()
         },
     );
     let ex = Rc::new(LocalExecutor::new());
-    let serve = server::serve(listener, shared, ex.clone());
-    let stop = async {
+    let serve = server::serve(listener, shared.clone(), ex.clone());
+    let signals_loop = async {
         let mut signals = signals;
-        let sig = signals.next().await;
-        log_info!("received {sig:?}, shutting down");
+        loop {
+            let sig = signals.next().await;
+            if let Some(Ok(Signal::Hup)) = sig {
+                reload(&args, &shared);
+                continue;
+            }
+            log_info!("received {sig:?}, shutting down");
+            return;
+        }
     };
-    async_io::block_on(ex.run(futures_lite::future::or(serve, stop)));
+    async_io::block_on(ex.run(futures_lite::future::or(serve, signals_loop)));
     ExitCode::SUCCESS
+}
+
+/// SIGHUP: reads the configuration again; a bad one is logged and the old one kept.
+fn reload(args: &Args, shared: &Shared) {
+    match config::load(args, &|k| std::env::var(k).ok()) {
+        Ok(config) => {
+            let dropped = shared.targets_kept();
+            shared.reload(config.routes.clone());
+            log_info!(
+                "configuration reloaded (SIGHUP), {} target(s) reconnect with it: {}",
+                dropped,
+                describe(&config)
+            );
+        }
+        Err(e) => log_error!("configuration reload (SIGHUP) failed, keeping the old one: {e}"),
+    }
+}
+
+/// What the exporter scrapes, for the start and reload log lines (never the token secret).
+fn describe(config: &Config) -> String {
+    let r = &config.routes;
+    let mut parts = Vec::new();
+    if let Some(d) = &r.default {
+        let names: Vec<&str> = d.collectors.iter().map(|c| c.name()).collect();
+        parts.push(format!(
+            "scraping {} as token {} (TLS trust: {}), collectors: {}",
+            d.endpoint,
+            d.token_id,
+            trust_text(d),
+            names.join(",")
+        ));
+    }
+    if let Some(m) = &r.env_allow {
+        let list: Vec<String> = m.targets.iter().map(|t| t.pattern.to_string()).collect();
+        parts.push(format!(
+            "?target= allowed by PBS_TARGETS: {} as token {}",
+            list.join(","),
+            m.token_id
+        ));
+    }
+    if let Some(modules) = &r.modules {
+        let n: usize = modules.modules.iter().map(|m| m.targets.len()).sum();
+        parts.push(format!(
+            "config file {}: modules {} ({n} allow-list entries)",
+            config
+                .config_file
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            modules.names()
+        ));
+    }
+    if config.compat != config::Compat::None {
+        parts.push(format!("compat: {:?}", config.compat).to_lowercase());
+    }
+    if matches!(&r.default, Some(d) if d.trust == Trust::Insecure && d.endpoint.tls) {
+        log_warn!(
+            "TLS certificate verification is OFF (PBS_INSECURE / --insecure): anyone between the exporter and PBS can read the API token; pin the certificate with PBS_FINGERPRINT instead"
+        );
+    }
+    parts.join("; ")
+}
+
+fn trust_text(d: &TargetSpec) -> String {
+    match (&d.trust, d.endpoint.tls) {
+        (_, false) => "none (plain http)".to_string(),
+        (Trust::Fingerprint(fp), _) => {
+            format!("pinned fingerprint {}", tls::format_fingerprint(fp))
+        }
+        (Trust::CaFile(p), _) => format!("CA file {}", p.display()),
+        (Trust::System, _) => "system CA store".to_string(),
+        (Trust::Insecure, _) => "none (insecure)".to_string(),
+    }
 }

@@ -4,10 +4,11 @@
 
 use crate::client::PbsClient;
 use crate::collectors::inventory::Inventory;
-use crate::collectors::process::{self, ProcessStats};
 use crate::collectors::{self, CollectorId, Ctx};
+use crate::config::Compat;
 use crate::exposition::{Cursor, Families};
 use crate::json::{Path, Scalar, Sink};
+use crate::natrontech;
 use crate::{log_info, log_warn};
 use std::time::Instant;
 
@@ -17,7 +18,6 @@ crate::families! {
         Version => Gauge "pbs_version_info" "The PBS version as labels (version, release, repoid). Always 1.",
         CollectorSuccess => Gauge "pbs_scrape_collector_success" "1 when the collector got everything it asked PBS for in this scrape.",
         CollectorDuration => Gauge "pbs_scrape_collector_duration_seconds" "Wall time the collector took in this scrape.",
-        BuildInfo => Gauge "pbs_exporter_build_info" "The exporter's version as a label. Always 1.",
     }
 }
 
@@ -32,24 +32,27 @@ struct Slot {
     last_errors: u64,
 }
 
-/// The samples of one scrape: the exporter's own families, one set per enabled collector (in
-/// the scraper's order), and the process families. It keeps its buffers' capacity when reused.
+/// The samples of one scrape: the scrape's own families (`pbs_up`, ...), one set per enabled
+/// collector (in the scraper's order), and natrontech's families with `--compat natrontech`.
+/// It keeps its buffers' capacity when reused. The exporter's own process metrics are not
+/// here: they belong to the exporter, not to a target (`crate::own`).
 pub struct Output {
     core: Families,
     collectors: Vec<Families>,
-    process: Families,
+    compat: Option<Families>,
 }
 
 impl Output {
     /// Renders the exposition from `cursor` into `out`, until `out` holds at least `limit`
     /// bytes or all is rendered; returns true when there is more.
     pub fn render(&self, cursor: &mut RenderCursor, out: &mut Vec<u8>, limit: usize) -> bool {
-        let sets = 2 + self.collectors.len();
+        let sets = 1 + self.collectors.len() + self.compat.is_some() as usize;
         while cursor.set < sets {
-            let families = match cursor.set {
-                0 => &self.core,
-                i if i <= self.collectors.len() => &self.collectors[i - 1],
-                _ => &self.process,
+            let families = match (cursor.set, &self.compat) {
+                (0, _) => &self.core,
+                (i, _) if i <= self.collectors.len() => &self.collectors[i - 1],
+                (_, Some(compat)) => compat,
+                (_, None) => &self.core,
             };
             if families.render(&mut cursor.inner, out, limit) {
                 return true;
@@ -76,12 +79,15 @@ pub struct Scraper {
     slots: Vec<Slot>,
     /// Where [`Scraper::scrape`] writes; see [`Scraper::swap_output`].
     output: Output,
-    process_stats: ProcessStats,
+    /// Which other exporter's families are written too.
+    compat: Compat,
     inventory: Inventory,
     settings: collectors::Settings,
     version: Version,
     /// Whether the previous scrape found PBS up (`None` before the first).
     was_up: Option<bool>,
+    /// Names the target in log lines (the endpoint when empty).
+    label: String,
 }
 
 /// `/version`'s fields.
@@ -105,8 +111,9 @@ impl Sink for Version {
 }
 
 impl Scraper {
-    /// A scraper that runs `enabled` collectors against PBS through `client`.
-    pub fn new(client: PbsClient, enabled: &[CollectorId]) -> Self {
+    /// A scraper that runs `enabled` collectors against PBS through `client`, writing
+    /// `compat`'s families too.
+    pub fn new(client: PbsClient, enabled: &[CollectorId], compat: Compat) -> Self {
         let slots: Vec<Slot> = CollectorId::ALL
             .iter()
             .copied()
@@ -119,20 +126,27 @@ impl Scraper {
             })
             .collect();
         Scraper {
-            output: empty_output(&slots),
+            output: empty_output(&slots, compat),
             client,
             slots,
-            process_stats: ProcessStats::new(),
+            compat,
             inventory: Inventory::default(),
             settings: collectors::Settings::default(),
             version: Version::default(),
             was_up: None,
+            label: String::new(),
         }
     }
 
     /// The same scraper with `settings` for its collectors (default: [`collectors::Settings`]'s).
     pub fn with_settings(mut self, settings: collectors::Settings) -> Self {
         self.settings = settings;
+        self
+    }
+
+    /// Names the target in this scraper's log lines (the endpoint, and the module).
+    pub fn with_label(mut self, label: String) -> Self {
+        self.label = label;
         self
     }
 
@@ -153,7 +167,7 @@ impl Scraper {
 
     /// An empty output for this scraper's collectors.
     pub fn new_output(&self) -> Output {
-        empty_output(&self.slots)
+        empty_output(&self.slots, self.compat)
     }
 
     /// Exchanges the scraper's output with `other`: hand it a buffer set to scrape into, take
@@ -166,6 +180,9 @@ impl Scraper {
     pub async fn scrape(&mut self, deadline: Instant) {
         let out = &mut self.output;
         out.core.clear();
+        if let Some(c) = &mut out.compat {
+            c.clear();
+        }
         self.inventory.clear();
         for s in &mut self.slots {
             s.errors.clear();
@@ -185,18 +202,40 @@ impl Scraper {
             Ok(()) => true,
             Err(e) => {
                 if self.was_up != Some(false) {
-                    log_warn!("PBS is down for this exporter: {e}");
+                    log_warn!(
+                        "target {}: PBS is down for this exporter: {e}",
+                        Target(&self.label, self.client.endpoint())
+                    );
                 }
                 false
             }
         };
         if up && self.was_up == Some(false) {
-            log_info!("PBS at {} answers again", self.client.endpoint());
+            log_info!(
+                "target {}: PBS answers again",
+                Target(&self.label, self.client.endpoint())
+            );
         }
         self.was_up = Some(up);
-        out.core.sample(Family::Up, &[], up);
+        if let Some(c) = &mut out.compat {
+            // Same name as ours: natrontech's HELP, our semantics.
+            c.sample(natrontech::Family::Up, &[], up);
+        } else {
+            out.core.sample(Family::Up, &[], up);
+        }
         if up {
             let v = &self.version;
+            if let Some(c) = &mut out.compat {
+                c.sample(
+                    natrontech::Family::Version,
+                    &[
+                        ("release", &v.release),
+                        ("repoid", &v.repoid),
+                        ("version", &v.version),
+                    ],
+                    1u64,
+                );
+            }
             out.core.sample(
                 Family::Version,
                 &[
@@ -223,6 +262,7 @@ impl Scraper {
                     deadline,
                     errors: &mut slot.errors,
                     settings: &self.settings,
+                    compat: out.compat.as_mut(),
                 };
                 collectors::collect(&mut slot.state, &mut ctx, families).await;
             }
@@ -235,28 +275,24 @@ impl Scraper {
                 started.elapsed().as_secs_f64(),
             );
             if up {
-                report_changes(slot);
+                report_changes(slot, Target(&self.label, self.client.endpoint()));
             }
         }
-        out.core.sample(
-            Family::BuildInfo,
-            &[("version", env!("CARGO_PKG_VERSION"))],
-            1u64,
-        );
-        out.process.clear();
-        self.process_stats.collect(&mut out.process);
+        if let Some(c) = &mut out.compat {
+            c.sort_samples();
+        }
     }
 }
 
-/// Empty families for the collectors of `slots`.
-fn empty_output(slots: &[Slot]) -> Output {
+/// Empty families for the collectors of `slots`, and `compat`'s.
+fn empty_output(slots: &[Slot], compat: Compat) -> Output {
     Output {
         core: Families::new(Family::TABLE),
         collectors: slots
             .iter()
             .map(|s| Families::new(s.id.families()))
             .collect(),
-        process: Families::new(process::Family::TABLE),
+        compat: (compat == Compat::Natrontech).then(natrontech::families),
     }
 }
 
@@ -268,18 +304,32 @@ pub struct RenderCursor {
 }
 
 /// Logs a collector's failures when they differ from the previous scrape's, and its recovery.
-fn report_changes(slot: &mut Slot) {
+fn report_changes(slot: &mut Slot, target: Target<'_>) {
     let digest = digest(&slot.errors);
     if digest == slot.last_errors {
         return;
     }
     if slot.errors.is_empty() {
-        log_info!("collector {} works again", slot.id.name());
+        log_info!("target {target}: collector {} works again", slot.id.name());
     }
     for e in &slot.errors {
-        log_warn!("collector {} failed: {e}", slot.id.name());
+        log_warn!("target {target}: collector {} failed: {e}", slot.id.name());
     }
     slot.last_errors = digest;
+}
+
+/// A target's name in a log line: its label, else its endpoint.
+#[derive(Clone, Copy)]
+struct Target<'a>(&'a str, &'a crate::client::Endpoint);
+
+impl std::fmt::Display for Target<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            write!(f, "{}", self.1)
+        } else {
+            f.write_str(self.0)
+        }
+    }
 }
 
 /// FNV-1a over a list of messages.

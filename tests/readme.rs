@@ -2,7 +2,7 @@
 //! README names exists; every environment variable it names is one the exporter reads.
 
 use pbs_exporter::collectors::{CollectorId, process};
-use pbs_exporter::scrape;
+use pbs_exporter::{natrontech, own, scrape};
 use std::collections::BTreeSet;
 
 fn readme() -> String {
@@ -16,8 +16,11 @@ fn code_families() -> BTreeSet<&'static str> {
     }
     all.extend(scrape::Family::TABLE.iter().map(|f| f.name));
     all.extend(process::Family::TABLE.iter().map(|f| f.name));
-    let set: BTreeSet<_> = all.iter().copied().collect();
+    all.extend(own::Family::TABLE.iter().map(|f| f.name));
+    let mut set: BTreeSet<_> = all.iter().copied().collect();
     assert_eq!(set.len(), all.len(), "two collectors write the same family");
+    // --compat natrontech: its families replace ours of the same name (pbs_up, pbs_host_load*).
+    set.extend(natrontech::Family::TABLE.iter().map(|f| f.name));
     set
 }
 

@@ -89,7 +89,7 @@ pub fn scraper(sim: &SimHandle) -> Scraper {
         Duration::from_secs(60),
         1 << 30,
     );
-    Scraper::new(client, CollectorId::ALL)
+    Scraper::new(client, CollectorId::ALL, Default::default())
 }
 
 /// One scrape and its rendering into the reused buffer.

@@ -82,23 +82,23 @@ pub struct Exporter {
 
 impl Exporter {
     pub fn spawn(binary: &PathBuf, handle: &sim::SimHandle) -> Result<Exporter, String> {
-        Exporter::spawn_with(binary, handle, &[])
+        Exporter::spawn_with(
+            binary,
+            &[
+                ("PBS_ENDPOINT", handle.endpoint()),
+                ("PBS_API_TOKEN_NAME", handle.token_id().to_string()),
+                ("PBS_API_TOKEN", handle.token_secret().to_string()),
+                ("PBS_FINGERPRINT", handle.fingerprint()),
+            ],
+        )
     }
 
-    /// Like [`Exporter::spawn`], with more environment variables (e.g. `PBS_SNAPSHOT_HISTORY`).
-    pub fn spawn_with(
-        binary: &PathBuf,
-        handle: &sim::SimHandle,
-        env: &[(&str, String)],
-    ) -> Result<Exporter, String> {
+    /// Spawns `binary` with exactly this environment (plus a loopback listen address).
+    pub fn spawn_with(binary: &PathBuf, env: &[(&str, String)]) -> Result<Exporter, String> {
         let mut child = Command::new(binary)
             .env_clear()
-            .env("PBS_ENDPOINT", handle.endpoint())
-            .env("PBS_API_TOKEN_NAME", handle.token_id())
-            .env("PBS_API_TOKEN", handle.token_secret())
-            .env("PBS_FINGERPRINT", handle.fingerprint())
-            .env("PBS_LISTEN_ADDRESS", "127.0.0.1:0")
             .envs(env.iter().map(|(k, v)| (k, v)))
+            .env("PBS_LISTEN_ADDRESS", "127.0.0.1:0")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -9,6 +9,7 @@ use super::inventory::Datastore;
 use super::{Ctx, Seen, set, store_calls};
 use crate::exposition::Families;
 use crate::json::{JsonError, JsonReader, Path, Scalar, Sink};
+use crate::natrontech::Family as Compat;
 
 crate::families! {
     pub enum Family {
@@ -49,6 +50,8 @@ struct Usage {
     avail: Option<u64>,
     estimated_full: Option<i64>,
     gc: [Option<u64>; 7],
+    /// `avail`, `total`, `used` as natrontech reads them (signed; 0 when absent).
+    signed: [i64; 3],
 }
 
 /// `gc-status` fields read, in `Usage::gc` order, with their families.
@@ -67,6 +70,7 @@ struct UsageSink<'a> {
     seen: &'a mut Seen,
     out: &'a mut Families,
     stores: &'a [Datastore],
+    compat: Option<&'a mut Families>,
 }
 
 impl Sink for UsageSink<'_> {
@@ -78,9 +82,18 @@ impl Sink for UsageSink<'_> {
                 "mount-status" => set(&mut it.mount_status, value.as_str().unwrap_or("")),
                 "backend-type" => set(&mut it.backend_type, value.as_str().unwrap_or("")),
                 "error" => it.error = value.as_str().is_some_and(|e| !e.is_empty()),
-                "total" => it.total = value.as_u64(),
-                "used" => it.used = value.as_u64(),
-                "avail" => it.avail = value.as_u64(),
+                "total" => {
+                    it.total = value.as_u64();
+                    it.signed[1] = value.as_i64().unwrap_or(0);
+                }
+                "used" => {
+                    it.used = value.as_u64();
+                    it.signed[2] = value.as_i64().unwrap_or(0);
+                }
+                "avail" => {
+                    it.avail = value.as_u64();
+                    it.signed[0] = value.as_i64().unwrap_or(0);
+                }
                 "estimated-full-date" => it.estimated_full = value.as_i64(),
                 _ => {}
             }
@@ -95,6 +108,16 @@ impl Sink for UsageSink<'_> {
         if path.is_item() {
             if self.seen.first(&[&self.item.store]) {
                 write_usage(self.out, self.item, self.stores);
+                if let (Some(compat), false) = (&mut self.compat, self.item.store.is_empty()) {
+                    // natrontech writes 0 for a datastore PBS lists with only an error.
+                    let ds = [("datastore", self.item.store.as_str())];
+                    for (family, v) in [Compat::Available, Compat::Size, Compat::Used]
+                        .into_iter()
+                        .zip(self.item.signed)
+                    {
+                        compat.sample(family, &ds, v);
+                    }
+                }
             }
             self.item.reset();
         }
@@ -113,6 +136,7 @@ impl Usage {
         self.avail = None;
         self.estimated_full = None;
         self.gc = [None; 7];
+        self.signed = [0; 3];
     }
 }
 
@@ -213,6 +237,7 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
         seen: &mut state.seen,
         out,
         stores,
+        compat: ctx.compat.as_deref_mut(),
     };
     if let Err(e) = ctx
         .client
@@ -247,6 +272,7 @@ pub fn from_json<'p>(
         seen: &mut seen,
         out,
         stores: &[],
+        compat: None,
     };
     JsonReader::new().read_pieces(pieces, &mut sink)
 }

@@ -143,6 +143,8 @@ pub struct Ctx<'a> {
     pub errors: &'a mut Vec<String>,
     /// The configuration's settings for collectors.
     pub settings: &'a Settings,
+    /// natrontech's families, when `--compat natrontech` asks for them.
+    pub compat: Option<&'a mut Families>,
 }
 
 /// Keys of the items already written from one response. PBS never repeats an item, but a

@@ -4,6 +4,7 @@
 use super::{Ctx, set};
 use crate::exposition::Families;
 use crate::json::{JsonError, JsonReader, Path, Scalar, Sink};
+use crate::natrontech::Family as Compat;
 
 crate::families! {
     pub enum Family {
@@ -128,7 +129,7 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
         ctx.fail(format_args!("reading the node status"), &e);
         return;
     }
-    write(s, out);
+    write(s, out, ctx.compat.as_deref_mut());
 }
 
 /// Writes the host families from a node status body given in pieces (fuzzing, benchmarks).
@@ -138,19 +139,65 @@ pub fn from_json<'p>(
 ) -> Result<(), JsonError> {
     let mut s = Status::default();
     JsonReader::new().read_pieces(pieces, &mut s)?;
-    write(&s, out);
+    write(&s, out, None);
     Ok(())
 }
 
-fn write(s: &Status, out: &mut Families) {
+/// natrontech's host families in `FLOATS` order (`None`: not written by natrontech).
+const COMPAT_FLOATS: [Option<Compat>; 4] = [
+    Some(Compat::HostCpuUsage),
+    Some(Compat::HostIoWait),
+    Some(Compat::HostUptime),
+    None,
+];
+/// natrontech's load families in `loadavg` order.
+const COMPAT_LOADS: [Compat; 3] = [Compat::HostLoad1, Compat::HostLoad5, Compat::HostLoad15];
+/// natrontech's byte families in `BYTES` order.
+const COMPAT_BYTES: [Compat; 9] = [
+    Compat::HostMemoryTotal,
+    Compat::HostMemoryUsed,
+    Compat::HostMemoryFree,
+    Compat::HostSwapTotal,
+    Compat::HostSwapUsed,
+    Compat::HostSwapFree,
+    Compat::HostDiskTotal,
+    Compat::HostDiskUsed,
+    Compat::HostDiskAvailable,
+];
+
+/// natrontech's host families: a missing field is 0, as natrontech decodes it. Without three
+/// load averages natrontech crashes; here only its host families are left out.
+fn write_compat(s: &Status, out: &mut Families) {
+    let [Some(_), Some(_), Some(_)] = s.loads else {
+        return;
+    };
+    for (family, v) in COMPAT_FLOATS.iter().zip(s.numbers) {
+        if let Some(family) = family {
+            out.sample(*family, &[], v.unwrap_or(0.0));
+        }
+    }
+    for (family, v) in COMPAT_LOADS.iter().zip(s.loads) {
+        out.sample(*family, &[], v.unwrap_or(0.0));
+    }
+    for (family, v) in COMPAT_BYTES.iter().zip(s.bytes) {
+        out.sample(*family, &[], v.unwrap_or(0));
+    }
+}
+
+fn write(s: &Status, out: &mut Families, compat: Option<&mut Families>) {
     for ((_, family), v) in FLOATS.iter().zip(s.numbers) {
         if let Some(v) = v {
             out.sample(*family, &[], v);
         }
     }
-    for (family, v) in LOADS.iter().zip(s.loads) {
-        if let Some(v) = v {
-            out.sample(*family, &[], v);
+    if let Some(compat) = compat {
+        // natrontech's load families have our names: written once, as natrontech's.
+        write_compat(s, compat);
+    } else {
+        for (family, v) in LOADS.iter().zip(s.loads) {
+            if let Some(v) = v {
+                out.sample(*family, &[], v);
+            }
         }
     }
     for ((_, family), v) in BYTES.iter().zip(s.bytes) {

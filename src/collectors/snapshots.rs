@@ -13,6 +13,7 @@
 use super::{Ctx, MAX_TEXT_LABEL, datastore_path, set};
 use crate::exposition::{Families, truncate_utf8};
 use crate::json::{JsonError, JsonReader, Path, Scalar, Sink};
+use crate::natrontech::SnapshotIds;
 
 crate::families! {
     pub enum Family {
@@ -265,6 +266,8 @@ fn decimal(n: i64, buf: &mut [u8; 20]) -> &str {
 struct SnapshotSink<'a> {
     item: &'a mut Snapshot,
     aggs: &'a mut Aggregates,
+    /// natrontech's per-`backup-id` figures, when `--compat natrontech` asks for them.
+    ids: Option<&'a mut SnapshotIds>,
 }
 
 impl Sink for SnapshotSink<'_> {
@@ -297,6 +300,11 @@ impl Sink for SnapshotSink<'_> {
     fn close(&mut self, path: &Path<'_>) {
         if path.is_item() {
             self.aggs.add(self.item);
+            if let Some(ids) = &mut self.ids {
+                let s = &*self.item;
+                let ok = s.verification == Verification::Ok;
+                ids.add(&s.backup_id, s.time.unwrap_or(0), ok, &s.comment);
+            }
             self.item.reset();
         }
     }
@@ -309,6 +317,8 @@ pub struct State {
     path: String,
     snapshot: Snapshot,
     aggregates: Aggregates,
+    /// natrontech's per-`backup-id` figures (`--compat natrontech`).
+    ids: SnapshotIds,
 }
 
 /// Reads the snapshots of every namespace of every readable datastore.
@@ -320,6 +330,7 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
         path,
         snapshot: item,
         aggregates: aggs,
+        ids,
     } = state;
     aggs.history = ctx.settings.snapshot_history;
     for i in 0..count {
@@ -333,11 +344,19 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
         for ns in store.namespaces() {
             datastore_path(path, &store.name, "snapshots", ns);
             aggs.clear();
+            ids.clear();
             item.reset();
-            let mut sink = SnapshotSink { item, aggs };
+            let mut sink = SnapshotSink {
+                item,
+                aggs,
+                ids: ctx.compat.is_some().then_some(&mut *ids),
+            };
             match ctx.client.get_json(path, &mut sink, ctx.deadline).await {
                 Ok(()) => {
                     aggs.write(out, &store.name, ns);
+                    if let Some(compat) = ctx.compat.as_deref_mut() {
+                        ids.write(compat, &store.name, ns);
+                    }
                     for (total, n) in by_state.iter_mut().zip(aggs.by_state) {
                         *total += n;
                     }
@@ -387,6 +406,7 @@ pub fn from_json<'p>(
     let mut sink = SnapshotSink {
         item: &mut item,
         aggs: &mut aggs,
+        ids: None,
     };
     JsonReader::new().read_pieces(pieces, &mut sink)?;
     aggs.write(out, store, ns);

@@ -8,3 +8,4 @@ pub mod body;
 pub mod chunked;
 pub mod conn;
 pub mod head;
+pub mod query;

@@ -31,8 +31,22 @@ pub trait Render {
 pub trait Metrics {
     /// A result readable without holding the collection.
     type Result: Render;
-    /// A collection's result that finishes by `deadline`.
-    fn collect(&self, deadline: Instant) -> impl Future<Output = Self::Result>;
+    /// The result for a metrics request with the query string `query` (`target`, `module`),
+    /// finishing by `deadline`; or why it is refused.
+    fn collect(
+        &self,
+        query: &str,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<Self::Result, Refusal>>;
+}
+
+/// A metrics request that is not answered with metrics: one line, and its status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// `400 Bad Request` (a target not allowed, an unknown module, a bad query), or `500 ...`.
+    pub status: &'static str,
+    /// One line saying why, ending in a newline.
+    pub message: String,
 }
 
 /// Bytes rendered per chunk of a metrics response.
@@ -104,6 +118,8 @@ pub async fn handle<S: Transport, M: Metrics>(
         let keep_alive = req.keep_alive && !req.has_body;
         let is_head = req.method == "HEAD";
         let http11 = req.http11;
+        // Copied (no allocation when empty): the head's buffer is consumed below.
+        let query = String::from(req.query);
         let budget = budget::scrape_budget(
             req.scrape_timeout,
             cfg.default_scrape_timeout,
@@ -124,7 +140,21 @@ pub async fn handle<S: Transport, M: Metrics>(
         let landing;
         let reply = match route {
             Route::Metrics => {
-                let result = metrics.collect(budget::deadline(arrived, budget)).await;
+                let deadline = budget::deadline(arrived, budget);
+                let result = match metrics.collect(&query, deadline).await {
+                    Ok(r) => r,
+                    Err(refusal) => {
+                        let reply = Reply {
+                            keep_alive,
+                            head_only: is_head,
+                            ..Reply::text(refusal.status, refusal.message.as_bytes())
+                        };
+                        if respond(conn, &mut buf, cfg, &reply).await.is_err() || !keep_alive {
+                            return;
+                        }
+                        continue;
+                    }
+                };
                 let chunked = http11 && keep_alive;
                 let write = write_metrics(conn, &result, is_head, chunked, &mut buf);
                 match timeout(cfg.write_timeout, write).await {
@@ -292,8 +322,8 @@ impl Render for Fixed {
 
 impl Metrics for Fixed {
     type Result = Fixed;
-    async fn collect(&self, _deadline: Instant) -> Fixed {
-        self.clone()
+    async fn collect(&self, _query: &str, _deadline: Instant) -> Result<Fixed, Refusal> {
+        Ok(self.clone())
     }
 }
 

@@ -7,9 +7,10 @@
 //! - `connection`: one connection's requests, generic over the stream and the metrics source
 //!   (the `server_path` fuzz target drives it in memory): head size and time limits, routing,
 //!   responses within the write timeout.
-//! - Scrapes go to a [`Collection`]: one collection at a time, shared by concurrent scrapes,
-//!   and its result is written without holding it, so a client that reads slowly or not at all
-//!   delays no other scrape.
+//! - Scrapes are routed (`crate::routing`: `?target=&module=`, the allow-lists) to the target's
+//!   [`Collection`] (`crate::target_map`): one collection at a time per target, shared by
+//!   concurrent scrapes, and its result is written without holding it, so a client that reads
+//!   slowly or not at all delays no other scrape. Different targets run concurrently.
 //!
 //! See the README's "Limits and hostile clients" for every limit and what a client passing it
 //! gets.
@@ -17,14 +18,18 @@
 pub mod admission;
 pub mod connection;
 
-use crate::collection::Collection;
 use crate::http::conn::Conn;
-use crate::log_debug;
-use crate::scrape::{Output, RenderCursor, Scraper};
+use crate::http::query::parse_scrape_query;
+use crate::own::{OwnCursor, OwnMetrics};
+use crate::routing::{Route, Routes};
+use crate::scrape::{Output, RenderCursor};
+use crate::target_map::TargetMap;
+use crate::{log_debug, log_error};
 use admission::Admission;
 use async_executor::LocalExecutor;
 use async_io::{Async, Timer};
-use connection::{Metrics, Render};
+use connection::{Metrics, Refusal, Render};
+use std::cell::RefCell;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::rc::Rc;
@@ -66,35 +71,112 @@ impl Default for ServerConfig {
     }
 }
 
-/// What every connection shares: the collection, the open connections, the limits.
+/// What every connection shares: the routing table, the targets' state, the exporter's own
+/// metrics, the open connections, the limits.
 pub struct Shared {
-    collection: Collection,
+    routes: RefCell<Routes>,
+    targets: RefCell<TargetMap>,
+    own: RefCell<OwnMetrics>,
     admission: Rc<Admission>,
     config: ServerConfig,
 }
 
 impl Shared {
-    /// Shares `scraper` between the connections of a server configured by `config`.
-    pub fn new(scraper: Scraper, config: ServerConfig) -> Rc<Shared> {
+    /// State for a server configured by `config` that routes by `routes` and keeps its targets
+    /// in `targets`.
+    pub fn new(routes: Routes, targets: TargetMap, config: ServerConfig) -> Rc<Shared> {
         Rc::new(Shared {
-            collection: Collection::new(scraper),
+            routes: RefCell::new(routes),
+            targets: RefCell::new(targets),
+            own: RefCell::new(OwnMetrics::new()),
             admission: Admission::new(config.max_connections),
             config,
         })
     }
-}
 
-impl Render for Rc<Output> {
-    type Cursor = RenderCursor;
-    fn render(&self, cursor: &mut RenderCursor, out: &mut Vec<u8>, limit: usize) -> bool {
-        Output::render(self, cursor, out, limit)
+    /// Replaces the routing table (SIGHUP) and drops every target, so new credentials and trust
+    /// apply from the next scrape on; scrapes running now finish with the old ones.
+    pub fn reload(&self, routes: Routes) {
+        *self.routes.borrow_mut() = routes;
+        self.targets.borrow_mut().clear();
+    }
+
+    /// Number of targets kept now.
+    pub fn targets_kept(&self) -> usize {
+        self.targets.borrow().len()
+    }
+
+    /// The exporter's own metrics now, as text (about 1 KB, rendered per request so concurrent
+    /// requests never contend for it).
+    fn own_text(&self) -> Vec<u8> {
+        let mut own = self.own.borrow_mut();
+        own.collect();
+        let mut out = Vec::with_capacity(1024);
+        own.render(&mut OwnCursor::default(), &mut out, usize::MAX);
+        out
     }
 }
 
-impl Metrics for Collection {
-    type Result = Rc<Output>;
-    async fn collect(&self, deadline: Instant) -> Rc<Output> {
-        Collection::collect(self, deadline).await
+/// The answer to a metrics request: a target's result, the exporter's own metrics, or both
+/// (`/metrics` with `PBS_ENDPOINT`).
+pub struct Answer {
+    target: Option<Rc<Output>>,
+    own: Option<Vec<u8>>,
+}
+
+impl Render for Answer {
+    type Cursor = (RenderCursor, bool);
+    fn render(&self, cursor: &mut Self::Cursor, out: &mut Vec<u8>, limit: usize) -> bool {
+        if let Some(t) = &self.target {
+            if t.render(&mut cursor.0, out, limit) {
+                return true;
+            }
+        }
+        // The exporter's own metrics follow (about 1 KB, in the last chunk).
+        if !cursor.1 {
+            cursor.1 = true;
+            out.extend_from_slice(self.own.as_deref().unwrap_or_default());
+        }
+        false
+    }
+}
+
+impl Metrics for Shared {
+    type Result = Answer;
+    async fn collect(&self, query: &str, deadline: Instant) -> Result<Answer, Refusal> {
+        let bad = |message: String| Refusal {
+            status: "400 Bad Request",
+            message: format!("{message}\n"),
+        };
+        let query = parse_scrape_query(query).map_err(bad)?;
+        let route = self.routes.borrow().resolve(&query).map_err(bad)?;
+        let (spec, with_own) = match route {
+            Route::Own => {
+                return Ok(Answer {
+                    target: None,
+                    own: Some(self.own_text()),
+                });
+            }
+            Route::Default(spec) => (spec, true),
+            Route::Target(spec) => (spec, false),
+        };
+        let collection = self
+            .targets
+            .borrow_mut()
+            .get(&spec, Instant::now())
+            .map_err(|e| {
+                log_error!("{e}");
+                Refusal {
+                    status: "500 Internal Server Error",
+                    message: format!("{e}\n"),
+                }
+            })?;
+        let target = collection.collect(deadline).await;
+        Ok(Answer {
+            target: Some(target),
+            // Read after the collection: the exporter's figures of this moment.
+            own: with_own.then(|| self.own_text()),
+        })
     }
 }
 
@@ -126,7 +208,7 @@ pub async fn serve(
         ex.spawn(async move {
             let cfg = &task_shared.config;
             let mut conn = Conn::new(stream, cfg.max_head);
-            connection::handle(&mut conn, &task_shared.collection, cfg, &ticket.activity).await;
+            connection::handle(&mut conn, &*task_shared, cfg, &ticket.activity).await;
         })
         .detach();
     }

@@ -129,6 +129,11 @@ impl Exporter {
         self.signal(15)
     }
 
+    /// Sends `sig` and leaves the exporter running (SIGHUP).
+    pub fn send(&self, sig: i32) {
+        unsafe_kill(self.child.id(), sig);
+    }
+
     /// Sends `sig` and returns the exit status (panics if it does not exit within 5 s).
     pub fn signal(mut self, sig: i32) -> std::process::ExitStatus {
         unsafe_kill(self.child.id(), sig);
