@@ -332,7 +332,7 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
         aggregates: aggs,
         ids,
     } = state;
-    aggs.history = ctx.settings.snapshot_history;
+    aggs.history = ctx.settings.snapshot_history.min(super::MAX_SNAPSHOT_HISTORY);
     for i in 0..count {
         let Some(store) =
             super::readable_store(ctx.inventory, ctx.client, ctx.deadline, ctx.errors, i).await
