@@ -16,6 +16,8 @@
 //!
 //! A profile may carry `+history=N`: the exporter then runs with `PBS_SNAPSHOT_HISTORY=N`
 //! (`large+history=5` is in the default list: its own budget, peak ≤ 6 MiB).
+//! `--gzip` sends `Accept-Encoding: gzip` (as Prometheus does), requires a gzip answer and
+//! decompresses it for the sanity check; the "on the wire" column then shows compressed bytes.
 //!
 //! Exit status: 0 when every measurement ran, budgets met or not; 1 when a measurement failed
 //! (exporter did not start, a scrape failed its sanity check, ...); 2 on bad arguments.
@@ -55,6 +57,9 @@ struct Args {
     /// how long the exporter settles before the idle RSS is read, in ms (default 300)
     #[argh(option, default = "300")]
     settle_ms: u64,
+    /// ask for gzip (Accept-Encoding: gzip), as Prometheus does
+    #[argh(switch)]
+    gzip: bool,
     /// simulators (reference profile, each with its own token and certificate) scraped
     /// concurrently through one exporter's config file; 0 skips it (default 10)
     #[argh(option, default = "10")]
@@ -187,6 +192,8 @@ struct Sample {
     warmup_ms: f64,
     latencies_ms: Vec<f64>,
     body_bytes: usize,
+    /// The last body's size on the wire (compressed with `--gzip`).
+    wire_bytes: usize,
     reconnects: usize,
 }
 
@@ -223,12 +230,29 @@ fn measure(args: &Args, binary: &PathBuf, case: Case) -> Result<Sample, String> 
 
     let mut client = Client::new(exporter.addr);
     let mut body = Vec::new();
-    let scrape = |client: &mut Client, body: &mut Vec<u8>| -> Result<f64, String> {
+    let mut wire = Vec::new();
+    let headers: &[(&str, &str)] = if args.gzip {
+        &[("Accept-Encoding", "gzip")]
+    } else {
+        &[]
+    };
+    let mut scrape = |client: &mut Client, body: &mut Vec<u8>| -> Result<f64, String> {
         let t = Instant::now();
-        let status = client.get("/metrics", body)?;
+        let status = client.get_with("/metrics", headers, &mut wire)?;
         let ms = t.elapsed().as_secs_f64() * 1e3;
         if status != 200 {
             return Err(format!("/metrics answered {status}"));
+        }
+        body.clear();
+        match (args.gzip, client.gzip) {
+            (true, true) => {
+                use std::io::Read;
+                flate2::read::GzDecoder::new(&wire[..])
+                    .read_to_end(body)
+                    .map_err(|e| format!("gzip body: {e}"))?;
+            }
+            (false, false) => body.extend_from_slice(&wire),
+            (asked, got) => return Err(format!("asked for gzip: {asked}, got gzip: {got}")),
         }
         check_body(body)?;
         Ok(ms)
@@ -246,6 +270,7 @@ fn measure(args: &Args, binary: &PathBuf, case: Case) -> Result<Sample, String> 
     let cpu_after = read_cpu_ticks(pid).map_err(proc_err)?;
     let after = read_status(pid).map_err(proc_err)?;
     let body_bytes = body.len();
+    let wire_bytes = wire.len();
     let reconnects = client.reconnects - reconnects_before;
     drop(client);
 
@@ -265,6 +290,7 @@ fn measure(args: &Args, binary: &PathBuf, case: Case) -> Result<Sample, String> 
         warmup_ms,
         latencies_ms,
         body_bytes,
+        wire_bytes,
         reconnects,
     })
 }
@@ -561,11 +587,16 @@ fn main() -> ExitCode {
 
     let size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
     println!(
-        "footprint: {} ({size} bytes, {:.2} MiB); {} repeat(s) × (1 warm-up + {} scrapes) per profile",
+        "footprint: {} ({size} bytes, {:.2} MiB); {} repeat(s) × (1 warm-up + {} scrapes) per profile; {}",
         binary.display(),
         size as f64 / 1048576.0,
         args.repeats,
-        args.scrapes
+        args.scrapes,
+        if args.gzip {
+            "Accept-Encoding: gzip"
+        } else {
+            "plain (no Accept-Encoding)"
+        }
     );
 
     // Repeats are the outer loop, so slow drift on the machine spreads over all profiles.
@@ -576,7 +607,7 @@ fn main() -> ExitCode {
                 Ok(s) => {
                     let lat = Stat::of(&s.latencies_ms);
                     println!(
-                        "  {:<9} #{rep}: idle {:.2} MiB (anon {:.2}, file {:.2}, {} threads); peak {:.2} MiB (VmHWM before scrapes {:.2}); after {:.2} MiB (anon {:.2}, file {:.2}); CPU {:.2} ms/scrape; latency median {:.2} ms ({:.2}–{:.2}), warm-up {:.1} ms; body {} bytes{}",
+                        "  {:<9} #{rep}: idle {:.2} MiB (anon {:.2}, file {:.2}, {} threads); peak {:.2} MiB (VmHWM before scrapes {:.2}); after {:.2} MiB (anon {:.2}, file {:.2}); CPU {:.2} ms/scrape; latency median {:.2} ms ({:.2}–{:.2}), warm-up {:.1} ms; body {} bytes, {} on the wire{}",
                         case_name(profile),
                         mib(s.idle.rss_kib),
                         mib(s.idle.anon_kib),
@@ -593,6 +624,7 @@ fn main() -> ExitCode {
                         lat.max,
                         s.warmup_ms,
                         s.body_bytes,
+                        s.wire_bytes,
                         if s.reconnects > 0 {
                             format!(
                                 "; WARNING: {} reconnect(s), keep-alive not kept",
@@ -633,6 +665,7 @@ fn main() -> ExitCode {
             .flat_map(|s| s.latencies_ms.iter().copied())
             .collect();
         let lat_all = Stat::of(&all_lat);
+        let wire_kb = ss.last().map_or(0.0, |s| s.wire_bytes as f64 / 1000.0);
         let name = case_name(*profile);
         println!("  {name} ({}):", profile.profile);
         println!("    idle RSS        {} MiB", idle.show(2));
@@ -672,7 +705,7 @@ fn main() -> ExitCode {
             None => ("–".into(), "–".into(), "–".into(), "no budget".into()),
         };
         rows.push(format!(
-            "| {name} ({}) | {} | {b_idle} | {} | {b_peak} | {} | {b_cpu} | {:.2} ({:.2}–{:.2}) | {verdict} |",
+            "| {name} ({}) | {} | {b_idle} | {} | {b_peak} | {} | {b_cpu} | {:.2} ({:.2}–{:.2}) | {wire_kb:.0} | {verdict} |",
             profile.profile.to_string().replace('x', "×"),
             idle.show(2),
             peak.show(2),
@@ -685,9 +718,9 @@ fn main() -> ExitCode {
 
     println!();
     println!(
-        "| Profile (D×N×G×S) | Idle RSS (MiB) | Budget | Peak RSS (MiB) | Budget | CPU/scrape (ms) | Budget | Scrape latency (ms), median (min–max) | Budgets |"
+        "| Profile (D×N×G×S) | Idle RSS (MiB) | Budget | Peak RSS (MiB) | Budget | CPU/scrape (ms) | Budget | Scrape latency (ms), median (min–max) | Body on the wire (kB) | Budgets |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for row in rows {
         println!("{row}");
     }

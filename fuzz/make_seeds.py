@@ -153,6 +153,36 @@ for k, value in enumerate(
 ):
     add("label_escape", "hand-%d" % k, bytes([k * 3 % 8, 0]) + value)
 
+# request_auth_encoding: [line split] + Accept-Encoding / Authorization values, newline-separated.
+for k, value in enumerate(
+    [
+        b"gzip",
+        b"gzip, deflate, br",
+        b"identity;q=1, *;q=0.001",
+        b"gzip;q=0, *",
+        b"deflate\nGZIP;Q=0.5\nx-gzip;q=1.000",
+        b"gzip;q=1.5, gzip;q=0.1234, gzip;q=",
+        b"Basic YWxpY2U6czNjcmV0OndpdGggY29sb24=",
+        b"basic   Ojo=  \nBearer abc\nBasic !!",
+    ]
+):
+    add("request_auth_encoding", "hand-%d" % k, bytes([k]) + value)
+
+# web_config: exporter-toolkit web config files.
+add("web_config", "full", b"""tls_server_config:
+  cert_file: server.crt
+  key_file: /abs/server.key
+  client_auth_type: RequireAndVerifyClientCert
+  client_ca_file: ca.crt
+  min_version: TLS13
+basic_auth_users:
+  prometheus: $2y$10$X0h1gDsPszWURQaxFh.zoubFi6DXncSjhoQNJgRrnGs7EsimhC7zG
+""")
+add("web_config", "auth-only", b"basic_auth_users:\n  alice: $2b$04$abc\n  \"bo:b\": x\n")
+add("web_config", "unknown", b"tls_server_config:\n  cert_file: a\n  key_file: b\n  \"a\\nb\": c\n")
+add("web_config", "flow", b"{tls_server_config: {cert_file: a, key_file: b, cipher_suites: [x]}, basic_auth_users: ~}")
+add("web_config", "anchors", b"a: &x {b: *x}\n---\nc: [1, 2\n")
+
 for target, files in seeds.items():
     d = os.path.join(SEEDS, target)
     shutil.rmtree(d, ignore_errors=True)

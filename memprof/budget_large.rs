@@ -4,6 +4,9 @@
 //! the buffers growing, then a steady-state one), each rendered 32 KiB at a time as the server
 //! does, must stay at most 4 MiB.
 //!
+//! Then two more scrapes served gzip, as for Prometheus (`Accept-Encoding: gzip`): the encoder
+//! and its plain-chunk buffer may raise that peak by at most 512 KiB.
+//!
 //! One dhat profiler per process, so one test per binary (`harness = false`). The simulator
 //! runs as a `pbs-sim` child process: dhat counts every allocation of its own process.
 
@@ -17,6 +20,7 @@ use common::Render;
 
 const SCRAPES: usize = 2;
 const MAX_PEAK_BYTES: usize = 4 << 20;
+const MAX_GZIP_EXTRA_BYTES: usize = 512 << 10;
 
 fn main() {
     let sim = common::SimChild::spawn(&common::sim_executable(None).expect("pbs-sim"), "large")
@@ -34,6 +38,21 @@ fn main() {
         summary = common::scrape(&mut scraper, &mut out, Render::Chunked).expect("scrape succeeds");
     }
     let stats = dhat::HeapStats::get();
+    let mut gz = pbs_exporter::gzip::GzipBody::default();
+    let mut compressed = 0;
+    for _ in 0..SCRAPES {
+        compressed = common::scrape_gzip(&mut scraper, &mut out, &mut gz)
+            .expect("gzip scrape succeeds")
+            .1;
+    }
+    let gzip_peak = dhat::HeapStats::get().max_bytes;
+    let gzip_extra = gzip_peak.saturating_sub(stats.max_bytes);
+    println!(
+        "budget_large: gzip raises the peak by {} ({gzip_extra} bytes, budget {}); {} compressed",
+        common::human(gzip_extra as u64),
+        common::human(MAX_GZIP_EXTRA_BYTES as u64),
+        common::human(compressed),
+    );
     println!(
         "budget_large: peak heap {} ({} bytes, budget {}); live after the last scrape {}; \
          {} of exposition, {} samples",
@@ -51,6 +70,10 @@ fn main() {
         stats.max_bytes <= MAX_PEAK_BYTES,
         "large-profile peak heap {} bytes (budget {MAX_PEAK_BYTES})",
         stats.max_bytes
+    );
+    dhat::assert!(
+        gzip_extra <= MAX_GZIP_EXTRA_BYTES,
+        "gzip raised the large-profile peak heap by {gzip_extra} bytes (budget {MAX_GZIP_EXTRA_BYTES})"
     );
     drop(profiler);
     drop(sim);

@@ -243,6 +243,41 @@ pub fn scrape(scraper: &mut Scraper, buf: &mut Vec<u8>, render: Render) -> Resul
     Ok(summary)
 }
 
+/// One scrape served gzip, as the server does for Prometheus: each ~32 KiB chunk is rendered
+/// into the encoder's plain buffer and compressed into `buf` (cleared after each chunk, as if
+/// written to the socket). Returns the summary of the plain text and the compressed size.
+pub fn scrape_gzip(
+    scraper: &mut Scraper,
+    buf: &mut Vec<u8>,
+    gz: &mut pbs_exporter::gzip::GzipBody,
+) -> Result<(Summary, u64), String> {
+    let deadline = Instant::now() + SCRAPE_DEADLINE;
+    async_io::block_on(scraper.scrape(deadline));
+    let mut summary = Summary::default();
+    let mut up = false;
+    let mut compressed = 0;
+    let mut cursor = RenderCursor::default();
+    gz.encoder.reset();
+    loop {
+        buf.clear();
+        gz.plain.clear();
+        let more = scraper.render(&mut cursor, &mut gz.plain, RENDER_CHUNK);
+        scan(&gz.plain, &mut summary, &mut up)?;
+        gz.encoder.write(&gz.plain, buf);
+        if !more {
+            gz.encoder.finish(buf);
+        }
+        compressed += buf.len() as u64;
+        if !more {
+            break;
+        }
+    }
+    if !up {
+        return Err("pbs_up is not 1: the scrape did not reach the simulator".into());
+    }
+    Ok((summary, compressed))
+}
+
 fn scan(text: &[u8], summary: &mut Summary, up: &mut bool) -> Result<(), String> {
     summary.bytes += text.len() as u64;
     for line in text.split(|&b| b == b'\n') {

@@ -3,7 +3,7 @@
 # the built-in PBS simulator, per profile, and compares it with the budgets.
 #
 #   scripts/footprint.sh [--binary PATH] [--profiles reference,large,deep,large+history=5]
-#                        [--repeats N] [--scrapes N] [--settle-ms MS]
+#                        [--repeats N] [--gzip] [--scrapes N] [--settle-ms MS]
 #
 # Every collector runs (the defaults); `+history=N` runs the exporter with
 # PBS_SNAPSHOT_HISTORY=N.

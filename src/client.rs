@@ -94,12 +94,22 @@ impl Endpoint {
 
 impl std::fmt::Display for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let scheme = if self.tls { "https" } else { "http" };
-        if self.host.contains(':') {
-            write!(f, "{scheme}://[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "{scheme}://{}:{}", self.host, self.port)
-        }
+        write_url(f, self.tls, &self.host, self.port)
+    }
+}
+
+/// Writes `https://host:port` (`http://`, `[v6]`) as admins write endpoints.
+pub fn write_url(
+    f: &mut std::fmt::Formatter<'_>,
+    tls: bool,
+    host: &str,
+    port: u16,
+) -> std::fmt::Result {
+    let scheme = if tls { "https" } else { "http" };
+    if host.contains(':') {
+        write!(f, "{scheme}://[{host}]:{port}")
+    } else {
+        write!(f, "{scheme}://{host}:{port}")
     }
 }
 

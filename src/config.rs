@@ -5,7 +5,7 @@
 
 use crate::client::Endpoint;
 use crate::collectors::{CollectorId, MAX_SNAPSHOT_HISTORY, Settings};
-use crate::log::Level;
+use crate::log::{Format, Level};
 use crate::modules::{AllowEntry, DEFAULT_MODULE, Module, Modules};
 use crate::routing::{Routes, TargetSpec};
 use crate::target::Pattern;
@@ -65,13 +65,20 @@ pub struct Args {
     /// log level: error, warn, info or debug (env PBS_LOGLEVEL, default info)
     #[argh(option)]
     pub loglevel: Option<String>,
+    /// log line format: text, logfmt or json (env PBS_LOG_FORMAT, default text)
+    #[argh(option)]
+    pub log_format: Option<String>,
+    /// exporter-toolkit web config file (YAML) for TLS and basic auth of the metrics
+    /// endpoint; re-read on SIGHUP (env PBS_WEB_CONFIG_FILE)
+    #[argh(option)]
+    pub web_config_file: Option<String>,
     /// collectors to run: a list such as node,datastore replaces the default set;
     /// -snapshots removes one from it, +name adds one (env PBS_COLLECTORS,
     /// default node,datastore,groups,snapshots,tape)
     #[argh(option)]
     pub collectors: Option<String>,
-    /// per-snapshot series for the newest N finished snapshots of each group, 0 for none
-    /// (env PBS_SNAPSHOT_HISTORY, default 0, at most 100)
+    /// per-snapshot series for the newest N finished snapshots of each group, 0 for none,
+    /// at most 100 (env PBS_SNAPSHOT_HISTORY, default 0)
     #[argh(option)]
     pub snapshot_history: Option<String>,
     /// largest PBS response accepted, in bytes (env PBS_MAX_BODY_BYTES, default 1073741824)
@@ -132,6 +139,10 @@ pub struct Config {
     pub metrics_path: String,
     /// Log level.
     pub log_level: Level,
+    /// Log line format.
+    pub log_format: Format,
+    /// The web config file (TLS, basic auth), and where its name came from (for messages).
+    pub web_config: Option<(PathBuf, String)>,
     /// Largest PBS response accepted.
     pub max_body: u64,
     /// Another exporter's families to write too.
@@ -326,6 +337,21 @@ pub fn load(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         None => Level::Info,
     };
 
+    let log_format = match src.get(args.log_format.as_ref(), "log-format", "PBS_LOG_FORMAT") {
+        Some((f, from)) => Format::parse(&f).ok_or_else(|| {
+            ConfigError(format!("{from}: '{f}' is not one of text, logfmt, json"))
+        })?,
+        None => Format::Text,
+    };
+
+    let web_config = src
+        .get(
+            args.web_config_file.as_ref(),
+            "web-config-file",
+            "PBS_WEB_CONFIG_FILE",
+        )
+        .map(|(path, from)| (PathBuf::from(path), from));
+
     let max_body = match src.get(
         args.max_body_bytes.as_ref(),
         "max-body-bytes",
@@ -406,6 +432,8 @@ pub fn load(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         listen_text,
         metrics_path,
         log_level,
+        log_format,
+        web_config,
         max_body,
         compat,
         max_targets,
@@ -709,6 +737,11 @@ mod tests {
                 [BASE.to_vec(), vec![("PBS_LOGLEVEL", "loud")]].concat(),
                 Args::default(),
                 "PBS_LOGLEVEL",
+            ),
+            (
+                [BASE.to_vec(), vec![("PBS_LOG_FORMAT", "xml")]].concat(),
+                Args::default(),
+                "PBS_LOG_FORMAT",
             ),
             (
                 [BASE.to_vec(), vec![("PBS_INSECURE", "maybe")]].concat(),

@@ -4,6 +4,7 @@
 //! (`json`) → one collector per PBS area (`collectors`) → exposition writer (`exposition`) →
 //! the exporter's HTTP server.
 
+pub mod basic_auth;
 pub mod budget;
 pub mod client;
 pub mod collection;
@@ -11,6 +12,7 @@ pub mod collectors;
 pub mod config;
 pub mod deadline;
 pub mod exposition;
+pub mod gzip;
 pub mod http;
 pub mod json;
 pub mod log;
@@ -23,4 +25,7 @@ pub mod server;
 pub mod target;
 pub mod target_map;
 pub mod tls;
+pub mod tls_server;
 pub mod tls_stream;
+pub mod web_config;
+pub mod yaml;

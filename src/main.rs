@@ -12,6 +12,7 @@ use pbs_exporter::routing::TargetSpec;
 use pbs_exporter::server::{self, ServerConfig, Shared};
 use pbs_exporter::target_map::TargetMap;
 use pbs_exporter::tls::{self, Trust};
+use pbs_exporter::web_config::{self, WebSecurity, WebState};
 use pbs_exporter::{log, log_error, log_info, log_warn};
 use std::net::TcpListener;
 use std::process::ExitCode;
@@ -31,6 +32,8 @@ fn main() -> ExitCode {
         }
     };
     log::set_level(config.log_level);
+    log::set_format(config.log_format);
+    redact_secrets(&config);
 
     if let Some(default) = &config.routes.default {
         // A bad CA file is a configuration error, found now rather than at the first scrape.
@@ -41,6 +44,18 @@ fn main() -> ExitCode {
             }
         }
     }
+
+    // Read before listening: a bad file exits 2 and nothing is served unprotected meanwhile.
+    let web = match &config.web_config {
+        Some((path, from)) => match web_config::load(path) {
+            Ok(w) => w,
+            Err(e) => {
+                eprintln!("pbs-exporter: {from}: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => WebSecurity::default(),
+    };
 
     let listener = match config.listen.iter().find_map(|a| TcpListener::bind(a).ok()) {
         Some(l) => l,
@@ -61,7 +76,7 @@ fn main() -> ExitCode {
         }
     };
     log_info!(
-        "pbs-exporter {} listening on {} (metrics at {}), {}",
+        "pbs-exporter {} listening on {} (metrics at {}; {}), {}",
         env!("CARGO_PKG_VERSION"),
         listener
             .get_ref()
@@ -69,6 +84,7 @@ fn main() -> ExitCode {
             .map(|a| a.to_string())
             .unwrap_or_default(),
         config.metrics_path,
+        web.describe(),
         describe(&config)
     );
 
@@ -79,6 +95,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let web = Rc::new(WebState::new(web));
     let shared = Shared::new(
         config.routes.clone(),
         TargetMap::new(config.max_targets, config.compat, config.max_body)
@@ -87,6 +104,7 @@ fn main() -> ExitCode {
             metrics_path: config.metrics_path.clone(),
             ..ServerConfig::default()
         },
+        web.clone(),
     );
     let ex = Rc::new(LocalExecutor::new());
     let serve = server::serve(listener, shared.clone(), ex.clone());
@@ -96,6 +114,7 @@ fn main() -> ExitCode {
             let sig = signals.next().await;
             if let Some(Ok(Signal::Hup)) = sig {
                 reload(&args, &shared);
+                reload_web(config.web_config.as_ref(), &web);
                 continue;
             }
             log_info!("received {sig:?}, shutting down");
@@ -110,6 +129,7 @@ fn main() -> ExitCode {
 fn reload(args: &Args, shared: &Shared) {
     match config::load(args, &|k| std::env::var(k).ok()) {
         Ok(config) => {
+            redact_secrets(&config);
             let dropped = shared.targets_kept();
             shared.reload(config.routes.clone());
             log_info!(
@@ -176,5 +196,36 @@ fn trust_text(d: &TargetSpec) -> String {
         (Trust::CaFile(p), _) => format!("CA file {}", p.display()),
         (Trust::System, _) => "system CA store".to_string(),
         (Trust::Insecure, _) => "none (insecure)".to_string(),
+    }
+}
+
+/// SIGHUP: reads the web config file again; a bad file leaves the one in force.
+fn reload_web(file: Option<&(std::path::PathBuf, String)>, web: &WebState) {
+    let Some((path, _)) = file else {
+        return;
+    };
+    match web_config::load(path) {
+        Ok(new) => {
+            log_info!("reloaded web config {}: {}", path.display(), new.describe());
+            web.replace(new);
+        }
+        Err(e) => {
+            log_error!("cannot reload the web config, keeping the previous one: {e}")
+        }
+    }
+}
+
+/// Tells the logger every token secret the configuration holds, so none is ever printed.
+fn redact_secrets(config: &Config) {
+    let r = &config.routes;
+    let modules = r.modules.iter().flat_map(|m| m.modules.iter());
+    for secret in r
+        .default
+        .iter()
+        .map(|d| &d.secret)
+        .chain(r.env_allow.iter().map(|m| &m.secret))
+        .chain(modules.map(|m| &m.secret))
+    {
+        log::redact(secret.expose());
     }
 }

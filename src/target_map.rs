@@ -145,3 +145,59 @@ impl TargetMap {
             .with_label(spec.label()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::Endpoint;
+    use crate::config::Secret;
+    use crate::routing::TargetSpec;
+
+    fn spec(port: u16) -> TargetSpec {
+        TargetSpec {
+            module: "m".into(),
+            endpoint: Endpoint::parse(&format!("http://127.0.0.1:{port}")).unwrap(),
+            token_id: "a@pbs!t".into(),
+            secret: Secret::new("s".into()),
+            trust: Trust::System,
+            timeout: Duration::from_secs(1),
+            collectors: vec![],
+        }
+    }
+
+    #[test]
+    fn past_the_bound_the_least_recently_scraped_target_is_dropped() {
+        let mut map = TargetMap::new(2, Compat::None, 1 << 20);
+        let t0 = Instant::now();
+        let a = map.get(&spec(1), t0).unwrap();
+        map.get(&spec(2), t0 + Duration::from_secs(1)).unwrap();
+        // Target 1 is scraped again: target 2 is now the least recently scraped.
+        let a2 = map.get(&spec(1), t0 + Duration::from_secs(2)).unwrap();
+        assert!(Rc::ptr_eq(&a, &a2));
+        map.get(&spec(3), t0 + Duration::from_secs(3)).unwrap();
+        assert_eq!(map.len(), 2);
+        let a3 = map.get(&spec(1), t0 + Duration::from_secs(4)).unwrap();
+        assert!(Rc::ptr_eq(&a, &a3), "target 1 was kept");
+        let before = Rc::strong_count(&a);
+        map.get(&spec(2), t0 + Duration::from_secs(5)).unwrap();
+        // Target 3 made room for 2 again; target 1 (scraped at 4 s) stays.
+        assert_eq!(map.len(), 2);
+        assert_eq!(Rc::strong_count(&a), before);
+    }
+
+    #[test]
+    fn targets_idle_for_ten_times_the_longest_interval_are_dropped() {
+        let mut map = TargetMap::new(8, Compat::None, 1 << 20);
+        let t0 = Instant::now();
+        let gap = Duration::from_secs(60);
+        let a = map.get(&spec(1), t0).unwrap();
+        map.get(&spec(2), t0).unwrap();
+        map.get(&spec(1), t0 + gap).unwrap();
+        assert_eq!(map.len(), 2);
+        // Ten intervals of 60 s later target 2 (last scraped at t0) goes; target 1 stays.
+        let later = t0 + gap + gap * 10 - Duration::from_secs(1);
+        let a2 = map.get(&spec(1), later).unwrap();
+        assert!(Rc::ptr_eq(&a, &a2));
+        assert_eq!(map.len(), 1);
+    }
+}

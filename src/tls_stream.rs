@@ -1,5 +1,6 @@
-//! The client side of TLS to PBS: rustls' unbuffered connection over an `Async<TcpStream>`,
-//! with buffers this module owns.
+//! TLS over an `Async<TcpStream>` with rustls' unbuffered API and buffers this module owns:
+//! the client side to PBS ([`TlsStream::connect`]) and the server side of the exporter's own
+//! endpoint ([`TlsStream::accept`], for `--web-config-file`). One record loop serves both.
 //!
 //! It exists for the allocation budget (at most 64 heap blocks per steady-state scrape, see
 //! memprof/): the buffered rustls connection behind futures-rustls shrinks and regrows its
@@ -16,10 +17,11 @@
 
 use crate::http::conn::Transport;
 use async_io::Async;
-use rustls::client::UnbufferedClientConnection;
+use rustls::client::{ClientConnectionData, UnbufferedClientConnection};
 use rustls::pki_types::ServerName;
+use rustls::server::{ServerConnectionData, UnbufferedServerConnection};
 use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, UnbufferedStatus};
-use rustls::{ClientConfig, Error};
+use rustls::{ClientConfig, Error, ServerConfig};
 use std::io;
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -37,14 +39,47 @@ const INCOMING_MAX: usize = 64 * 1024 + INCOMING;
 /// Largest plaintext of one record.
 const PLAINTEXT_MAX: usize = 16 * 1024;
 
-/// A client TLS connection over a TCP socket. Reads hand out decrypted application data,
-/// writes encrypt and send it; after the handshake neither allocates in this module.
+/// The side of an unbuffered rustls connection: client or server. Only the record processing
+/// differs in type; the states it yields are the same.
+pub trait Side {
+    /// rustls' per-side connection data.
+    type Data;
+    /// rustls' `process_tls_records` of this side.
+    fn process<'c, 'i>(
+        &'c mut self,
+        incoming: &'i mut [u8],
+    ) -> UnbufferedStatus<'c, 'i, Self::Data>;
+}
+
+impl Side for UnbufferedClientConnection {
+    type Data = ClientConnectionData;
+    fn process<'c, 'i>(
+        &'c mut self,
+        incoming: &'i mut [u8],
+    ) -> UnbufferedStatus<'c, 'i, Self::Data> {
+        self.process_tls_records(incoming)
+    }
+}
+
+impl Side for UnbufferedServerConnection {
+    type Data = ServerConnectionData;
+    fn process<'c, 'i>(
+        &'c mut self,
+        incoming: &'i mut [u8],
+    ) -> UnbufferedStatus<'c, 'i, Self::Data> {
+        self.process_tls_records(incoming)
+    }
+}
+
+/// A TLS connection over a TCP socket, client side by default. Reads hand out decrypted
+/// application data, writes encrypt and send it; after the handshake neither allocates in this
+/// module.
 ///
 /// Dropping it closes the socket without a TLS `close_notify`. A cancelled `write_all` may
 /// leave a record half sent: drop the stream then.
-pub struct TlsStream {
+pub struct TlsStream<C = UnbufferedClientConnection> {
     tcp: Async<TcpStream>,
-    conn: UnbufferedClientConnection,
+    conn: C,
     /// Received ciphertext; `incoming[start..end]` is not processed by rustls yet.
     incoming: Vec<u8>,
     start: usize,
@@ -72,7 +107,31 @@ enum Goal<'a> {
     Write(&'a [u8]),
 }
 
-impl TlsStream {
+impl TlsStream<UnbufferedClientConnection> {
+    /// Performs the TLS handshake with `name` over `tcp`. A failure is an `io::Error` whose
+    /// message is that of the `rustls::Error` (e.g. "invalid peer certificate: ...").
+    pub async fn connect(
+        config: Arc<ClientConfig>,
+        name: ServerName<'static>,
+        tcp: Async<TcpStream>,
+    ) -> io::Result<Self> {
+        let conn = UnbufferedClientConnection::new(config, name)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        TlsStream::handshake(conn, tcp).await
+    }
+}
+
+impl TlsStream<UnbufferedServerConnection> {
+    /// Performs the server side of the TLS handshake over an accepted `tcp`. The caller bounds
+    /// it in time: a client that stalls mid-handshake holds the connection until then.
+    pub async fn accept(config: Arc<ServerConfig>, tcp: Async<TcpStream>) -> io::Result<Self> {
+        let conn = UnbufferedServerConnection::new(config)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        TlsStream::handshake(conn, tcp).await
+    }
+}
+
+impl<C: Side> TlsStream<C> {
     /// The TCP socket under the TLS layer.
     pub fn tcp(&self) -> &TcpStream {
         self.tcp.get_ref()
@@ -83,15 +142,8 @@ impl TlsStream {
         self.records
     }
 
-    /// Performs the TLS handshake with `name` over `tcp`. A failure is an `io::Error` whose
-    /// message is that of the `rustls::Error` (e.g. "invalid peer certificate: ...").
-    pub async fn connect(
-        config: Arc<ClientConfig>,
-        name: ServerName<'static>,
-        tcp: Async<TcpStream>,
-    ) -> io::Result<TlsStream> {
-        let conn = UnbufferedClientConnection::new(config, name)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    /// Wraps `conn` over `tcp` and runs the handshake to its end.
+    async fn handshake(conn: C, tcp: Async<TcpStream>) -> io::Result<Self> {
         let mut stream = TlsStream {
             tcp,
             conn,
@@ -116,9 +168,8 @@ impl TlsStream {
     /// met. Returns the bytes read into a [`Goal::Read`] buffer (0 when the peer closed).
     async fn drive(&mut self, mut goal: Goal<'_>) -> io::Result<usize> {
         loop {
-            let UnbufferedStatus { mut discard, state } = self
-                .conn
-                .process_tls_records(&mut self.incoming[self.start..self.end]);
+            let UnbufferedStatus { mut discard, state } =
+                self.conn.process(&mut self.incoming[self.start..self.end]);
             let state = match state {
                 Ok(state) => state,
                 Err(e) => return Err(self.fail(e).await),
@@ -228,7 +279,7 @@ impl TlsStream {
     /// Turns a TLS failure into an `io::Error`, first sending the peer the alert rustls queued
     /// for it, if any (best effort: the connection is over anyway).
     async fn fail(&mut self, error: Error) -> io::Error {
-        let status = self.conn.process_tls_records(&mut []);
+        let status = self.conn.process(&mut []);
         if let Ok(ConnectionState::EncodeTlsData(mut alert)) = status.state {
             // An alert record, even encrypted, is a few dozen bytes.
             let mut record = [0; 64];
@@ -240,8 +291,8 @@ impl TlsStream {
     }
 }
 
-impl Transport for TlsStream {
-    /// Reads decrypted application data; 0 once the server sent `close_notify`. A connection
+impl<C: Side> Transport for TlsStream<C> {
+    /// Reads decrypted application data; 0 once the peer sent `close_notify`. A connection
     /// closed without one is an `UnexpectedEof` error, so a truncated body is never taken for
     /// a complete one.
     async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -308,7 +359,7 @@ fn invalid_data(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> io::E
 fn eof(when: &str) -> io::Error {
     io::Error::new(
         io::ErrorKind::UnexpectedEof,
-        format!("the server closed the connection {when}"),
+        format!("the peer closed the connection {when}"),
     )
 }
 

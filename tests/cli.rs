@@ -46,6 +46,8 @@ fn help_lists_every_setting_with_its_variable_and_default() {
         "PBS_LISTEN_ADDRESS",
         "PBS_METRICS_PATH",
         "PBS_LOGLEVEL",
+        "PBS_LOG_FORMAT",
+        "PBS_WEB_CONFIG_FILE",
         "PBS_COLLECTORS",
         "PBS_MAX_BODY_BYTES",
     ] {
@@ -65,7 +67,8 @@ fn help_lists_every_setting_with_its_variable_and_default() {
 #[test]
 fn bad_settings_exit_2_with_one_line_naming_the_setting() {
     type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a str);
-    let cases: [Case; 6] = [
+    let cases: [Case; 7] = [
+        (&[("PBS_LOG_FORMAT", "xml")], &[], "PBS_LOG_FORMAT"),
         (&GOOD[1..], &[], "PBS_ENDPOINT"),
         (&[("PBS_FINGERPRINT", "12:34")], &[], "PBS_FINGERPRINT"),
         (&[("PBS_TIMEOUT", "fast")], &[], "PBS_TIMEOUT"),
@@ -193,4 +196,55 @@ fn version_flag() {
         String::from_utf8(out.stdout).unwrap().trim(),
         format!("pbs-exporter {}", env!("CARGO_PKG_VERSION"))
     );
+}
+
+#[test]
+fn json_and_logfmt_logs_are_one_event_per_line_and_never_the_secret() {
+    let sim = start_sim(Profile::DEMO, |_| {});
+    let wrong = "0bad5ec2-wrong-secret-value";
+    for format in ["json", "logfmt"] {
+        let exp = Exporter::start(
+            &sim,
+            &[
+                ("PBS_API_TOKEN", wrong),
+                ("PBS_LOG_FORMAT", format),
+                ("PBS_LOGLEVEL", "debug"),
+            ],
+            &[],
+        );
+        assert_eq!(exp.scrape().value("pbs_up", &[]), 0.0);
+        let log = exp.wait_log("401");
+        assert!(!log.contains(wrong), "{log}");
+        let mut levels = Vec::new();
+        for line in log.lines() {
+            if format == "json" {
+                let v: serde_json::Value = serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("not one JSON object: {line:?}: {e}"));
+                let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+                assert_eq!(keys, ["level", "msg", "time"], "{line}");
+                levels.push(v["level"].as_str().unwrap().to_string());
+            } else {
+                let rest = line.strip_prefix("time=").expect(line);
+                let (time, rest) = rest.split_once(" level=").expect(line);
+                let (level, msg) = rest.split_once(" msg=\"").expect(line);
+                assert_eq!(time.len(), 20, "{line}");
+                assert!(msg.ends_with('"') && !msg.ends_with("\\\""), "{line}");
+                // Inside the quotes every `"` is escaped.
+                let inner = &msg[..msg.len() - 1];
+                assert!(
+                    inner
+                        .match_indices('"')
+                        .all(|(i, _)| inner[..i].ends_with('\\')),
+                    "{line}"
+                );
+                levels.push(level.to_string());
+            }
+        }
+        for level in ["info", "warn"] {
+            assert!(
+                levels.iter().any(|l| l == level),
+                "{format}: no {level} line: {log}"
+            );
+        }
+    }
 }

@@ -322,3 +322,34 @@ fn pbs_targets_lets_the_environments_token_go_to_the_listed_targets_only() {
     let r = exp.get("/metrics");
     assert!(r.body.contains("pbs_up 1\n") && r.body.contains("process_open_fds "));
 }
+
+#[test]
+fn a_fingerprint_mismatch_is_logged_naming_the_target_and_what_it_presented() {
+    let d = dir("fp");
+    let a = sim_with_token(Profile::new(1, 1, 1, 1), "alpha@pbs!exp", "secret-alpha-1");
+    let b = sim_with_token(Profile::new(1, 1, 1, 1), "beta@pbs!exp", "secret-beta-2");
+    let config = d.join("config.yml");
+    // alpha's entry pins beta's certificate.
+    let text =
+        module(&d, "alpha", &a, "secret-alpha-1").replace(&a.fingerprint(), &b.fingerprint());
+    std::fs::write(&config, format!("modules:\n{text}")).unwrap();
+    let exp = exporter_with_config(&config, &[]);
+    let r = exp.get(&target_path(&a, "alpha"));
+    assert_eq!(samples(&r.body, "pbs_up"), ["pbs_up 0"]);
+    let target = format!(
+        "target https://127.0.0.1:{} (module alpha)",
+        a.addr().port()
+    );
+    let log = exp.wait_log(&target);
+    let line = log
+        .lines()
+        .find(|l| l.contains(&target))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(line.contains("fingerprint mismatch"), "{line}");
+    assert!(
+        line.to_lowercase()
+            .contains(&a.fingerprint().to_lowercase()),
+        "{line}"
+    );
+    assert!(!log.contains("secret-alpha-1"), "{log}");
+}

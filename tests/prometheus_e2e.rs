@@ -7,11 +7,11 @@
 //!   and returns data, except those on the short lists below ([`PENDING`] families not built
 //!   yet, [`EMPTY_FROM_THE_SIMULATOR`]); every variable's query returns values.
 //!
-//! The faults: the main simulator (4 datastores × 2 namespaces × 7 groups × 5 snapshots) has
+//! The faults: the main simulator (5 datastores × 2 namespaces × 7 groups × 5 snapshots) has
 //! `store3` not mounted, `store4` in offline maintenance and namespace `ns1` of `store1` failing
 //! (so the `groups` and `snapshots` collectors fail); its model has newest snapshots that failed
-//! verification, and a group whose newest snapshot is still being written, so that its last
-//! finished backup is a day older than the others'. The second simulator answers nothing within
+//! verification, a group whose newest snapshot is still being written, so that its last
+//! finished backup is a day older than the others', and GC status with bad chunks. The second simulator answers nothing within
 //! the scrape timeout: its exporter reports PBS down and its scrapes end just before the
 //! timeout.
 //!
@@ -104,16 +104,20 @@ const QUIET: &[&str] = &[
 /// simulator, with the reason.
 const EMPTY_FROM_THE_SIMULATOR: &[(&str, &str, &str)] = &[];
 
-/// The main simulator's content.
-const PROFILE: Profile = Profile::new(4, 2, 7, 5);
+/// The main simulator's content. The last datastore stays usable: it is the one a simulator
+/// profile with S3 makes S3-backed. When the tape and S3 families land (issue 7), this becomes
+/// `Profile::new(5, 2, 7, 5).with_s3().with_tape()` and their entries leave the pending lists
+/// (tried against branch h7b: then 18 alerts fire as expected and every panel query but the
+/// jobs' and tasks' returns data).
+const PROFILE: Profile = Profile::new(5, 2, 7, 5);
 
 /// The main simulator's datastore that is not mounted, and the one in offline maintenance:
-/// PBS gives neither usage nor groups for them.
+/// PBS gives neither usage, GC status nor groups for them.
 const UNMOUNTED: &str = "store3";
 const MAINTENANCE: &str = "store4";
 /// `(datastore, namespace)` indices whose groups the exporter reads: `store1` without its
-/// failing `ns1`, and `store2`.
-const READ: [(usize, usize); 3] = [(0, 0), (1, 0), (1, 1)];
+/// failing `ns1`, `store2` and `store5`.
+const READ: [(usize, usize); 5] = [(0, 0), (1, 0), (1, 1), (4, 0), (4, 1)];
 
 #[test]
 fn the_dashboard_returns_data_and_the_simulators_faults_fire_exactly_their_alerts() {
@@ -150,15 +154,15 @@ fn the_dashboard_returns_data_and_the_simulators_faults_fire_exactly_their_alert
         .sum();
     assert_eq!(loaded, alert_names().len(), "{rules}");
 
-    // Every alert is accounted for: expected to fire, pending, or quiet.
-    let expected = expected_alerts(&main, &slow);
-    let mut classified: BTreeSet<String> = expected
-        .iter()
-        .map(|a| a.split('{').next().unwrap().to_string())
-        .collect();
+    // Every alert is accounted for: expected to fire, pending, or quiet. Pending alerts cannot
+    // fire yet: their families are checked to be absent below.
+    let mut expected = expected_alerts(&main, &slow);
+    let mut classified: BTreeSet<String> =
+        expected.iter().map(|a| alert_name(a).to_string()).collect();
     classified.extend(PENDING.iter().map(|(a, _)| a.to_string()));
     classified.extend(QUIET.iter().map(|a| a.to_string()));
     assert_eq!(classified, alert_names(), "an alert is not classified");
+    expected.retain(|a| !PENDING.iter().any(|(p, _)| alert_name(a) == *p));
 
     // Scrape for a minute, then until the alerts settle (bounded).
     let mut firing;
@@ -386,11 +390,31 @@ fn expected_alerts(main: &str, slow: &str) -> BTreeSet<String> {
             }
         }
     }
+    // GC's bad chunks, on the usable datastores.
+    for d in 0..p.datastores {
+        let store = model::store_name(d);
+        let gc = model::gc_status(p, d);
+        if store != UNMOUNTED && store != MAINTENANCE && gc.removed_bad + gc.still_bad > 0 {
+            add(
+                "PbsGcBadChunks",
+                &[("instance", main), ("datastore", &store)],
+            );
+        }
+    }
     // The model has what the test relies on: at least one of each.
-    for name in ["PbsBackupVerifyFailed", "PbsBackupMissing"] {
-        assert!(expected.iter().any(|a| a.starts_with(&format!("{name}{{"))));
+    for name in [
+        "PbsBackupVerifyFailed",
+        "PbsBackupMissing",
+        "PbsGcBadChunks",
+    ] {
+        assert!(expected.iter().any(|a| alert_name(a) == name), "{name}");
     }
     expected
+}
+
+/// The name of an alert in [`alert_key`] form.
+fn alert_name(key: &str) -> &str {
+    key.split('{').next().unwrap_or(key)
 }
 
 /// The canonical form of an alert; empty label values are absent, as in Prometheus.

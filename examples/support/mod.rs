@@ -195,6 +195,8 @@ pub struct Client {
     conn: Option<BufReader<TcpStream>>,
     pub reconnects: usize,
     line: String,
+    /// The last response was `Content-Encoding: gzip` (its body is left compressed).
+    pub gzip: bool,
 }
 
 impl Client {
@@ -204,6 +206,7 @@ impl Client {
             conn: None,
             reconnects: 0,
             line: String::new(),
+            gzip: false,
         }
     }
 
@@ -249,6 +252,7 @@ impl Client {
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| format!("bad status line {line:?}"))?;
         let (mut chunked, mut length, mut close) = (false, None, false);
+        self.gzip = false;
         loop {
             read_line(r, line)?;
             if line.is_empty() {
@@ -264,6 +268,8 @@ impl Client {
                 length = Some(value.parse::<usize>().map_err(|_| "bad Content-Length")?);
             } else if name.eq_ignore_ascii_case("connection") {
                 close = value.eq_ignore_ascii_case("close");
+            } else if name.eq_ignore_ascii_case("content-encoding") {
+                self.gzip = value.eq_ignore_ascii_case("gzip");
             }
         }
         if chunked {

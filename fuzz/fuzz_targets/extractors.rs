@@ -15,6 +15,9 @@
 //! * per endpoint: the datastore/namespace labels are the ones given, free-text labels are at
 //!   most 256 bytes, `groups::from_json`'s count matches the `pbs_group_info` samples, the
 //!   snapshot datastore counts are exactly none/ok/failed, the node info sample is there once;
+//! * the extractors' skip path: with `json::walker::read_everything(true)` (every key read, none
+//!   skipped) the result and the output are exactly the same, truncated and malformed bodies
+//!   included (so each sink's `Reads` covers everything it acts on);
 //! * `Inventory::list_from_json` returns names sorted, unique and non-empty, and an inventory
 //!   reused after another list gives the same result as a fresh one;
 //! * tape: every drive/changer has a non-empty name, media labels are within the documented
@@ -246,6 +249,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = reused.list_from_json([&br#"{"data":[{"store":"zz","maintenance":"offline"},{"store":"a","mount-status":"mounted"}]}"#[..]]);
     let split = run(endpoint, names, body.chunks(step), &mut reused);
     assert_eq!(whole, split, "split size {step} changed the result");
+    pbs_exporter::json::walker::read_everything(true);
+    let everything = run(endpoint, names, body.chunks(step), &mut Inventory::default());
+    pbs_exporter::json::walker::read_everything(false);
+    assert_eq!(whole, everything, "skipping unread keys changed the result");
 
     match whole {
         Out::Expo(out, Ok(count)) => match expo::check(&out) {

@@ -8,12 +8,19 @@
 //!   events (strings decoded identically, numbers with the same text); if ours accepts, serde_json
 //!   does too with the same events. Lone UTF-16 surrogates are the one documented difference:
 //!   serde_json refuses them, ours decodes them as U+FFFD.
+//! * the skip path (`Tokenizer::skip_value` after about two keys in three, chosen by the first
+//!   byte, and after every key), fed in pieces: the outcome, including the exact error, is the
+//!   one of reading everything, and the events are those of reading everything without the
+//!   skipped values; in the differential check, they are serde_json's without the skipped values.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use pbs_exporter::json::tokenizer::{MAX_DEPTH, MAX_TOKEN};
 use pbs_exporter::json::{JsonError, Tokenizer};
-use pbs_exporter_fuzz::json_ref::{Ev, NUMBER_TOKEN, as_serde_spells, reference, tokenize};
+use pbs_exporter_fuzz::json_ref::{
+    Ev, NUMBER_TOKEN, as_serde_spells, reference, skips, tokenize, tokenize_skipping,
+    without_skipped,
+};
 use pbs_exporter_fuzz::split_size;
 
 fuzz_target!(|data: &[u8]| {
@@ -32,6 +39,15 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(whole, again, "a reset tokenizer behaves differently");
 
     let (events, outcome) = whole;
+    let rule = |k: &str| skips(b, k);
+    let skipping = tokenize_skipping(&mut Tokenizer::new(), doc.chunks(step), rule);
+    assert_eq!(skipping.1, outcome, "skipping changed the outcome");
+    assert_eq!(skipping.0, without_skipped(&events, rule), "skipping changed the events");
+    let all = |_: &str| true;
+    reused.reset();
+    let (skip_all, end) = tokenize_skipping(&mut reused, doc.chunks(step.div_ceil(3)), all);
+    assert_eq!(end, outcome, "skipping every value changed the outcome");
+    assert_eq!(skip_all, without_skipped(&events, all), "skipping every value changed events");
     // Balanced containers on success; never deeper than MAX_DEPTH.
     let mut depth = 0usize;
     for ev in &events {
@@ -64,11 +80,14 @@ fuzz_target!(|data: &[u8]| {
     }
     match (reference(doc), &outcome) {
         (Ok(r), _) if r.ambiguous => {}
-        (Ok(r), Ok(())) => assert_eq!(
-            as_serde_spells(&events),
-            r.events,
-            "events differ from serde_json"
-        ),
+        (Ok(r), Ok(())) => {
+            assert_eq!(as_serde_spells(&events), r.events, "events differ from serde_json");
+            assert_eq!(
+                as_serde_spells(&skipping.0),
+                without_skipped(&r.events, rule),
+                "skipped events differ from serde_json's"
+            );
+        }
         (Ok(r), Err(e)) => {
             let within_caps = r.depth < MAX_DEPTH && r.longest < MAX_TOKEN;
             assert!(

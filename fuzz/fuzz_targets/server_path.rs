@@ -14,7 +14,8 @@
 //!   response that closes the connection;
 //! * each response answers its request: requests are replayed from the input with the same
 //!   head splitting, and a parsed GET of `/metrics` gets 200 with exactly the fixed exposition
-//!   (never mixed or cut), `/health` gets `ok`, a malformed head 400 or 431.
+//!   (never mixed or cut; gunzipped first when the request's `Accept-Encoding` takes gzip),
+//!   `/health` gets `ok`, a malformed head 400 or 431.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -22,7 +23,7 @@ use pbs_exporter::http::conn::{Conn, find_head_end};
 use pbs_exporter::http::head::{Framing, parse_request, parse_response};
 use pbs_exporter::server::ServerConfig;
 use pbs_exporter::server::admission::Activity;
-use pbs_exporter::server::connection::{Fixed, handle};
+use pbs_exporter::server::connection::{Access, Fixed, handle};
 use pbs_exporter_fuzz::chunked_ref::{self, Outcome};
 use pbs_exporter_fuzz::stream::{Recorder, source};
 use std::future::Future;
@@ -46,6 +47,8 @@ struct Request {
     parsed: bool,
     head: bool,
     path: String,
+    /// The request accepts gzip (the one encoder is always free here: one connection).
+    gzip: bool,
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -69,7 +72,8 @@ fuzz_target!(|data: &[u8]| {
     );
     let activity = Activity::new();
     {
-        let fut = pin!(handle(&mut conn, &metrics, &cfg, &activity));
+        let access = Access::default();
+        let fut = pin!(handle(&mut conn, &metrics, &cfg, &activity, &access));
         let mut cx = Context::from_waker(Waker::noop());
         assert!(
             matches!(fut.poll(&mut cx), Poll::Ready(())),
@@ -89,6 +93,7 @@ fuzz_target!(|data: &[u8]| {
         requests.push(Request {
             parsed: r.is_ok(),
             head: r.as_ref().is_ok_and(|r| r.method == "HEAD"),
+            gzip: r.as_ref().is_ok_and(|r| r.accept_encoding.gzip()),
             path: r.map(|r| r.path.to_string()).unwrap_or_default(),
         });
         rest = &rest[n..];
@@ -125,6 +130,17 @@ fuzz_target!(|data: &[u8]| {
         match req {
             Some(r) if r.parsed => {
                 if r.path == "/metrics" && h.status == 200 && !head_req {
+                    let body = if r.gzip {
+                        let mut plain = Vec::new();
+                        std::io::Read::read_to_end(
+                            &mut flate2::read::GzDecoder::new(&body[..]),
+                            &mut plain,
+                        )
+                        .expect("a complete gzip stream");
+                        plain
+                    } else {
+                        body
+                    };
                     assert!(body == expo, "metrics body differs from the exposition");
                 }
                 if r.path == "/health" && h.status == 200 && !head_req {

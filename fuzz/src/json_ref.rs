@@ -43,19 +43,7 @@ pub fn tokenize<'p>(
     t: &mut Tokenizer,
     pieces: impl IntoIterator<Item = &'p [u8]>,
 ) -> (Vec<Ev>, Result<(), JsonError>) {
-    let mut events = Vec::new();
-    for piece in pieces {
-        t.feed(piece);
-        loop {
-            match t.next() {
-                Ok(Some(ev)) => events.push(ev.into()),
-                Ok(None) => break,
-                Err(e) => return (events, Err(e)),
-            }
-        }
-    }
-    let end = t.finish();
-    (events, end)
+    tokenize_skipping(t, pieces, |_| false)
 }
 
 /// What serde_json made of a document.
@@ -229,4 +217,62 @@ pub fn as_serde_spells(events: &[Ev]) -> Vec<Ev> {
             other => other.clone(),
         })
         .collect()
+}
+
+/// The skip rule a target derives from one of its control bytes: true for the keys whose values
+/// the tokenizer is told to skip (about two keys in three, chosen by length and first byte).
+pub fn skips(rule: u8, key: &str) -> bool {
+    let first = key.bytes().next().unwrap_or(0);
+    (key.len() as u8).wrapping_add(first).wrapping_add(rule) % 3 != 0
+}
+
+/// Like [`tokenize`], but after every key for which `skip` is true the tokenizer is told to skip
+/// its value (`Tokenizer::skip_value`), as the walker does for keys no extractor reads.
+pub fn tokenize_skipping<'p>(
+    t: &mut Tokenizer,
+    pieces: impl IntoIterator<Item = &'p [u8]>,
+    skip: impl Fn(&str) -> bool,
+) -> (Vec<Ev>, Result<(), JsonError>) {
+    let mut events = Vec::new();
+    for piece in pieces {
+        t.feed(piece);
+        loop {
+            match t.next() {
+                Ok(Some(ev)) => {
+                    let skipped = matches!(ev, Event::Key(k) if skip(k));
+                    events.push(ev.into());
+                    if skipped {
+                        t.skip_value();
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => return (events, Err(e)),
+            }
+        }
+    }
+    let end = t.finish();
+    (events, end)
+}
+
+/// `events` without the values of the keys for which `skip` is true (the keys stay): what a
+/// skipping tokenizer returns. A value cut off by the end of `events` is dropped as far as it
+/// goes.
+pub fn without_skipped(events: &[Ev], skip: impl Fn(&str) -> bool) -> Vec<Ev> {
+    let mut out = Vec::new();
+    // `pending`: the next value is skipped; `depth`: containers open inside a skipped value.
+    let (mut pending, mut depth) = (false, 0usize);
+    for ev in events {
+        if pending || depth > 0 {
+            pending = false;
+            match ev {
+                Ev::StartObject | Ev::StartArray => depth += 1,
+                Ev::EndObject | Ev::EndArray => depth -= 1,
+                _ => {}
+            }
+            continue;
+        }
+        pending = matches!(ev, Ev::Key(k) if skip(k));
+        out.push(ev.clone());
+    }
+    out
 }

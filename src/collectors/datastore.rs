@@ -8,7 +8,7 @@
 use super::inventory::Datastore;
 use super::{Ctx, Seen, set, store_calls};
 use crate::exposition::Families;
-use crate::json::{JsonError, JsonReader, Path, Scalar, Sink};
+use crate::json::{JsonError, JsonReader, Path, Reads, Scalar, Sink};
 use crate::natrontech::Family as Compat;
 
 crate::families! {
@@ -65,6 +65,34 @@ const GC_FIELDS: [(&str, Family); 7] = [
     ("still-bad", Family::GcStillBad),
 ];
 
+/// What [`UsageSink`] reads of `/status/datastore-usage`: most of its bytes are each datastore's
+/// `history`, skipped unread.
+static USAGE_READS: Reads = Reads::Keys(&[(
+    "data",
+    Reads::Keys(&[
+        ("store", Reads::All),
+        ("mount-status", Reads::All),
+        ("backend-type", Reads::All),
+        ("error", Reads::All),
+        ("total", Reads::All),
+        ("used", Reads::All),
+        ("avail", Reads::All),
+        ("estimated-full-date", Reads::All),
+        (
+            "gc-status",
+            Reads::Keys(&[
+                (GC_FIELDS[0].0, Reads::All),
+                (GC_FIELDS[1].0, Reads::All),
+                (GC_FIELDS[2].0, Reads::All),
+                (GC_FIELDS[3].0, Reads::All),
+                (GC_FIELDS[4].0, Reads::All),
+                (GC_FIELDS[5].0, Reads::All),
+                (GC_FIELDS[6].0, Reads::All),
+            ]),
+        ),
+    ]),
+)]);
+
 struct UsageSink<'a> {
     item: &'a mut Usage,
     seen: &'a mut Seen,
@@ -102,6 +130,10 @@ impl Sink for UsageSink<'_> {
                 it.gc[i] = value.as_u64();
             }
         }
+    }
+
+    fn reads(&self) -> &'static Reads {
+        &USAGE_READS
     }
 
     fn close(&mut self, path: &Path<'_>) {

@@ -4,7 +4,7 @@
 
 use super::{Ctx, MAX_TEXT_LABEL, Seen, datastore_path, set};
 use crate::exposition::{Families, truncate_utf8};
-use crate::json::{JsonError, JsonReader, Path, Scalar, Sink};
+use crate::json::{JsonError, JsonReader, Path, Reads, Scalar, Sink};
 
 crate::families! {
     pub enum Family {
@@ -36,6 +36,19 @@ struct Group {
     count: Option<u64>,
 }
 
+/// What [`GroupSink`] reads of `/groups` (not, for one, the `files` of each group's last backup).
+static GROUP_READS: Reads = Reads::Keys(&[(
+    "data",
+    Reads::Keys(&[
+        ("backup-type", Reads::All),
+        ("backup-id", Reads::All),
+        ("owner", Reads::All),
+        ("comment", Reads::All),
+        ("last-backup", Reads::All),
+        ("backup-count", Reads::All),
+    ]),
+)]);
+
 struct GroupSink<'a> {
     group: &'a mut Group,
     seen: &'a mut Seen,
@@ -57,6 +70,10 @@ impl Sink for GroupSink<'_> {
             Some("backup-count") => g.count = value.as_u64(),
             _ => {}
         }
+    }
+
+    fn reads(&self) -> &'static Reads {
+        &GROUP_READS
     }
 
     fn close(&mut self, path: &Path<'_>) {

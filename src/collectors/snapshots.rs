@@ -12,7 +12,7 @@
 
 use super::{Ctx, MAX_TEXT_LABEL, datastore_path, set};
 use crate::exposition::{Families, truncate_utf8};
-use crate::json::{JsonError, JsonReader, Path, Scalar, Sink};
+use crate::json::{JsonError, JsonReader, Path, Reads, Scalar, Sink};
 use crate::natrontech::SnapshotIds;
 
 crate::families! {
@@ -262,6 +262,20 @@ fn decimal(n: i64, buf: &mut [u8; 20]) -> &str {
     let len = 20 - rest.len();
     std::str::from_utf8(&buf[..len]).unwrap_or("0")
 }
+/// What [`SnapshotSink`] reads of `/snapshots`: most of each item's bytes are its `files`, the
+/// verification task's UPID and the owner, skipped unread.
+static SNAPSHOT_READS: Reads = Reads::Keys(&[(
+    "data",
+    Reads::Keys(&[
+        ("backup-type", Reads::All),
+        ("backup-id", Reads::All),
+        ("backup-time", Reads::All),
+        ("comment", Reads::All),
+        ("size", Reads::All),
+        ("protected", Reads::All),
+        ("verification", Reads::Keys(&[("state", Reads::All)])),
+    ]),
+)]);
 
 struct SnapshotSink<'a> {
     item: &'a mut Snapshot,
@@ -295,6 +309,10 @@ impl Sink for SnapshotSink<'_> {
                 }
             }
         }
+    }
+
+    fn reads(&self) -> &'static Reads {
+        &SNAPSHOT_READS
     }
 
     fn close(&mut self, path: &Path<'_>) {
@@ -332,7 +350,10 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
         aggregates: aggs,
         ids,
     } = state;
-    aggs.history = ctx.settings.snapshot_history.min(super::MAX_SNAPSHOT_HISTORY);
+    aggs.history = ctx
+        .settings
+        .snapshot_history
+        .min(super::MAX_SNAPSHOT_HISTORY);
     for i in 0..count {
         let Some(store) =
             super::readable_store(ctx.inventory, ctx.client, ctx.deadline, ctx.errors, i).await

@@ -1,6 +1,8 @@
 //! Parsing HTTP/1.1 message heads with `httparse`: the exporter server's requests and the PBS
 //! client's responses. Only the fields the two sides act on are kept.
 
+use super::accept_encoding::AcceptEncoding;
+
 /// Most header lines a head may have; more is refused rather than allocated.
 const MAX_HEADERS: usize = 48;
 
@@ -42,6 +44,10 @@ pub struct RequestHead<'a> {
     pub has_body: bool,
     /// Prometheus' `X-Prometheus-Scrape-Timeout-Seconds`, raw (see `budget::scrape_budget`).
     pub scrape_timeout: Option<&'a [u8]>,
+    /// The `Authorization` header's value (the first, if repeated).
+    pub authorization: Option<&'a [u8]>,
+    /// What the `Accept-Encoding` headers allow.
+    pub accept_encoding: AcceptEncoding,
 }
 
 /// Parses a complete request head (as returned by `Conn::read_head`).
@@ -59,6 +65,8 @@ pub fn parse_request(head: &[u8]) -> Result<RequestHead<'_>, ParseError> {
     let mut keep_alive = version >= 1;
     let mut has_body = false;
     let mut scrape_timeout = None;
+    let mut authorization = None;
+    let mut accept_encoding = AcceptEncoding::default();
     for h in req.headers.iter() {
         if h.name.eq_ignore_ascii_case("connection") {
             keep_alive = connection_keep_alive(h.value, keep_alive);
@@ -71,6 +79,10 @@ pub fn parse_request(head: &[u8]) -> Result<RequestHead<'_>, ParseError> {
             .eq_ignore_ascii_case("x-prometheus-scrape-timeout-seconds")
         {
             scrape_timeout = Some(h.value);
+        } else if h.name.eq_ignore_ascii_case("authorization") {
+            authorization = authorization.or(Some(h.value));
+        } else if h.name.eq_ignore_ascii_case("accept-encoding") {
+            accept_encoding.add(h.value);
         }
     }
     Ok(RequestHead {
@@ -81,6 +93,8 @@ pub fn parse_request(head: &[u8]) -> Result<RequestHead<'_>, ParseError> {
         http11: version >= 1,
         has_body,
         scrape_timeout,
+        authorization,
+        accept_encoding,
     })
 }
 
@@ -210,6 +224,19 @@ mod tests {
         assert_eq!(r.query, "target=a");
         assert!(r.keep_alive);
         assert_eq!(r.scrape_timeout, Some(&b"9.5"[..]));
+    }
+
+    #[test]
+    fn authorization_and_accept_encoding_are_kept() {
+        let r = parse_request(
+            b"GET /metrics HTTP/1.1\r\nAccept-Encoding: br\r\nauthorization: Basic YTpi\r\naccept-encoding: gzip;q=0.1\r\nAuthorization: Basic other\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(r.authorization, Some(&b"Basic YTpi"[..]));
+        assert!(r.accept_encoding.gzip(), "headers are folded");
+        let r = parse_request(b"GET / HTTP/1.1\r\nAccept-Encoding: gzip;q=0\r\n\r\n").unwrap();
+        assert_eq!(r.authorization, None);
+        assert!(!r.accept_encoding.gzip());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! The pieces that read network bytes (`head`, `chunked`) are small sync functions so they can
 //! be fuzzed; `conn` and `body` add the async reading around them.
 
+pub mod accept_encoding;
 pub mod body;
 pub mod chunked;
 pub mod conn;

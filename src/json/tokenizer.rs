@@ -100,6 +100,8 @@ pub struct Tokenizer {
     expect: Option<Expect>,
     /// Unescaped text of the last string that had escapes.
     scratch: String,
+    /// While skipping a value (`skip_value`): the depth at which it ends.
+    skip_to: Option<usize>,
 }
 
 impl Tokenizer {
@@ -115,6 +117,17 @@ impl Tokenizer {
         self.offset = 0;
         self.stack.clear();
         self.expect = None;
+        self.skip_to = None;
+    }
+
+    /// Skips the value of the key just returned by [`Tokenizer::next`] (a no-op anywhere else):
+    /// its tokens are validated exactly as `next` would (same errors at the same offsets), but
+    /// nothing is decoded or returned; `next` then continues after the value. Strings are
+    /// scanned a word at a time, and their UTF-8 is checked only when a byte is not ASCII.
+    pub fn skip_value(&mut self) {
+        if self.expect == Some(Expect::Colon) {
+            self.skip_to = Some(self.stack.len());
+        }
     }
 
     /// Appends bytes of the document.
@@ -145,6 +158,12 @@ impl Tokenizer {
     // Not an `Iterator`: each event borrows the tokenizer's buffer until the next call.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Event<'_>>, JsonError> {
+        if let Some(depth) = self.skip_to {
+            if !self.skip(depth)? {
+                return Ok(None);
+            }
+            self.skip_to = None;
+        }
         loop {
             let i = self.skip_ws();
             self.pos = i;
@@ -297,12 +316,36 @@ impl Tokenizer {
     }
 
     fn string(&mut self, i: usize, is_key: bool) -> Result<Option<Event<'_>>, JsonError> {
+        let Some((end, escaped)) = self.string_end(i, true)? else {
+            return Ok(None);
+        };
+        self.pos = end + 1;
+        if is_key {
+            self.expect = Some(Expect::Colon);
+        } else {
+            self.after_value();
+        }
+        let text: &str = if escaped {
+            &self.scratch
+        } else {
+            // Validated by `string_end`.
+            std::str::from_utf8(&self.buf[i + 1..end]).unwrap_or("")
+        };
+        Ok(Some(if is_key {
+            Event::Key(text)
+        } else {
+            Event::Str(text)
+        }))
+    }
+
+    /// Finds and validates the string whose opening quote is at `i`: the offset of its closing
+    /// quote and whether it has escapes (`None`: not all of it is here yet). With `decode`, the
+    /// text of a string with escapes is left in `scratch`.
+    fn string_end(&mut self, i: usize, decode: bool) -> Result<Option<(usize, bool)>, JsonError> {
         let body = &self.buf[i + 1..];
-        let Some(stop) = body
-            .iter()
-            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-        else {
-            return self.need_more(i);
+        let (stop, high) = string_stop(body);
+        let Some(stop) = stop else {
+            return self.need_more(i).map(|_| None);
         };
         let end;
         let escaped = match body[stop] {
@@ -313,7 +356,7 @@ impl Tokenizer {
             b'\\' => {
                 match find_escaped_end(&body[stop..]) {
                     Ok(Some(n)) => end = i + 1 + stop + n,
-                    Ok(None) => return self.need_more(i),
+                    Ok(None) => return self.need_more(i).map(|_| None),
                     Err(off) => {
                         return Err(self.syntax(i + 1 + stop + off, "control character in string"));
                     }
@@ -325,33 +368,214 @@ impl Tokenizer {
         if end - i > MAX_TOKEN {
             return Err(JsonError::TokenTooLong);
         }
+        let raw = &self.buf[i + 1..end];
         if escaped {
-            let raw = &self.buf[i + 1..end];
-            self.scratch.clear();
-            if let Err((off, what)) = unescape(raw, &mut self.scratch) {
+            let checked = if decode {
+                self.scratch.clear();
+                unescape(raw, &mut self.scratch)
+            } else {
+                unescape(raw, &mut Discard)
+            };
+            if let Err((off, what)) = checked {
                 return Err(self.syntax(i + 1 + off, what));
             }
-        } else if std::str::from_utf8(&self.buf[i + 1..end]).is_err() {
+        } else if high && std::str::from_utf8(raw).is_err() {
             return Err(self.syntax(i, "invalid UTF-8 in string"));
         }
-        self.pos = end + 1;
-        if is_key {
-            self.expect = Some(Expect::Colon);
-        } else {
-            self.after_value();
-        }
-        let text: &str = if escaped {
-            &self.scratch
-        } else {
-            // Validated just above.
-            std::str::from_utf8(&self.buf[i + 1..end]).unwrap_or("")
-        };
-        Ok(Some(if is_key {
-            Event::Key(text)
-        } else {
-            Event::Str(text)
-        }))
+        Ok(Some((end, escaped)))
     }
+
+    /// The skip loop behind [`Tokenizer::skip_value`]: the grammar of [`Tokenizer::next`] with
+    /// the same state (`stack`, `expect`) and errors, without events. True once the value that
+    /// began at depth `depth` is complete; false when more input is needed.
+    fn skip(&mut self, depth: usize) -> Result<bool, JsonError> {
+        let mut i = self.pos;
+        let mut expect = self.expect_now();
+        loop {
+            while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.buf.get(i) {
+                i += 1;
+            }
+            let Some(&b) = self.buf.get(i) else {
+                break;
+            };
+            let close = match expect {
+                Expect::Done => return Err(self.syntax(i, "data after the end of the document")),
+                Expect::Colon => {
+                    if b != b':' {
+                        return Err(self.syntax(i, "expected ':'"));
+                    }
+                    i += 1;
+                    expect = Expect::Value;
+                    continue;
+                }
+                Expect::CommaOrEnd => match b {
+                    b',' => {
+                        i += 1;
+                        let in_array = self.stack.last().copied().unwrap_or(false);
+                        expect = if in_array { Expect::Value } else { Expect::Key };
+                        continue;
+                    }
+                    b']' | b'}' => true,
+                    _ => return Err(self.syntax(i, "expected ',' or the end of a container")),
+                },
+                Expect::KeyOrEnd | Expect::Key => {
+                    if b == b'}' && expect == Expect::KeyOrEnd {
+                        true
+                    } else if b != b'"' {
+                        return Err(self.syntax(i, "expected a key"));
+                    } else {
+                        let Some((end, _)) = self.string_end(i, false)? else {
+                            break;
+                        };
+                        i = end + 1;
+                        expect = Expect::Colon;
+                        continue;
+                    }
+                }
+                Expect::ValueOrEnd | Expect::Value => {
+                    if b == b']' && expect == Expect::ValueOrEnd {
+                        true
+                    } else {
+                        match b {
+                            b'{' | b'[' => {
+                                if self.stack.len() >= MAX_DEPTH {
+                                    return Err(JsonError::TooDeep);
+                                }
+                                self.stack.push(b == b'[');
+                                i += 1;
+                                expect = if b == b'[' {
+                                    Expect::ValueOrEnd
+                                } else {
+                                    Expect::KeyOrEnd
+                                };
+                                continue;
+                            }
+                            b'"' => {
+                                let Some((end, _)) = self.string_end(i, false)? else {
+                                    break;
+                                };
+                                i = end + 1;
+                            }
+                            b'-' | b'0'..=b'9' => match scan_number(&self.buf[i..]) {
+                                Ok(Scan::End(n)) => i += n,
+                                Ok(Scan::NeedMore) => {
+                                    self.need_more(i)?;
+                                    break;
+                                }
+                                Err(what) => return Err(self.syntax(i, what)),
+                            },
+                            b't' | b'f' | b'n' => {
+                                let word: &[u8] = match b {
+                                    b't' => b"true",
+                                    b'f' => b"false",
+                                    _ => b"null",
+                                };
+                                let have = &self.buf[i..];
+                                let n = have.len().min(word.len());
+                                if have[..n] != word[..n] {
+                                    return Err(self.syntax(i, "invalid literal"));
+                                }
+                                if n < word.len() {
+                                    break;
+                                }
+                                i += n;
+                            }
+                            _ => return Err(self.syntax(i, "expected a value")),
+                        }
+                        false
+                    }
+                }
+            };
+            if close {
+                let is_array = b == b']';
+                match self.stack.last() {
+                    Some(&top) if top == is_array => {}
+                    _ => return Err(self.syntax(i, "mismatched end of container")),
+                }
+                self.stack.pop();
+                i += 1;
+            }
+            // A value is complete.
+            expect = if self.stack.is_empty() {
+                Expect::Done
+            } else {
+                Expect::CommaOrEnd
+            };
+            if self.stack.len() == depth {
+                self.pos = i;
+                self.expect = Some(expect);
+                return Ok(true);
+            }
+        }
+        self.pos = i;
+        self.expect = Some(expect);
+        Ok(false)
+    }
+}
+
+/// In a string's body, the offset of the first `"`, `\\` or control character (`None` if there
+/// is none yet), and whether a byte at or above 0x80 may come before it (then its UTF-8 needs
+/// checking). Eight bytes at a time, as memchr's portable fallback does: in each test below the
+/// lowest flagged byte is exact (a false flag needs a borrow, which only a true one starts).
+fn string_stop(s: &[u8]) -> (Option<usize>, bool) {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    const QUOTE: u64 = u64::from_le_bytes([b'"'; 8]);
+    const BACKSLASH: u64 = u64::from_le_bytes([b'\\'; 8]);
+    const SPACE: u64 = u64::from_le_bytes([0x20; 8]);
+    let mut high = 0;
+    let mut j = 0;
+    while let Some(word) = s.get(j..j + 8) {
+        let mut bytes = [0; 8];
+        bytes.copy_from_slice(word);
+        let w = u64::from_le_bytes(bytes);
+        high |= w;
+        let q = w ^ QUOTE;
+        let b = w ^ BACKSLASH;
+        let found = (q.wrapping_sub(ONES) & !q)
+            | (b.wrapping_sub(ONES) & !b)
+            | (w.wrapping_sub(SPACE) & !w);
+        let found = found & HIGH;
+        if found != 0 {
+            return (
+                Some(j + (found.trailing_zeros() / 8) as usize),
+                high & HIGH != 0,
+            );
+        }
+        j += 8;
+    }
+    for (k, &c) in s[j..].iter().enumerate() {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            return (
+                Some(j + k),
+                high & HIGH != 0 || s[j..j + k].iter().any(|&c| c >= 0x80),
+            );
+        }
+    }
+    (None, true)
+}
+
+/// Where [`unescape`] puts the decoded text.
+trait Unescaped {
+    fn push_str(&mut self, s: &str);
+    fn push(&mut self, c: char);
+}
+
+impl Unescaped for String {
+    fn push_str(&mut self, s: &str) {
+        String::push_str(self, s);
+    }
+    fn push(&mut self, c: char) {
+        String::push(self, c);
+    }
+}
+
+/// Validates without keeping the text (a skipped string).
+struct Discard;
+
+impl Unescaped for Discard {
+    fn push_str(&mut self, _: &str) {}
+    fn push(&mut self, _: char) {}
 }
 
 /// In `s` (starting at a backslash inside a string), the offset of the closing quote, `None` if
@@ -370,7 +594,7 @@ fn find_escaped_end(s: &[u8]) -> Result<Option<usize>, usize> {
 }
 
 /// Decodes the escapes of a string's raw bytes into `out`.
-fn unescape(raw: &[u8], out: &mut String) -> Result<(), (usize, &'static str)> {
+fn unescape(raw: &[u8], out: &mut impl Unescaped) -> Result<(), (usize, &'static str)> {
     let mut j = 0;
     while j < raw.len() {
         let run_end = raw[j..]
@@ -501,6 +725,148 @@ mod tests {
         assert!(whole.contains(&r#"Number("-12.5e+3")"#.to_string()));
         for step in 1..doc.len() {
             assert_eq!(events(doc, step).unwrap(), whole, "step {step}");
+        }
+    }
+
+    /// Like [`events`], but the value of every key starting with `x` is skipped.
+    fn skipping(doc: &[u8], step: usize) -> (Vec<String>, Result<(), JsonError>) {
+        let mut t = Tokenizer::new();
+        let mut out = Vec::new();
+        for piece in doc.chunks(step.max(1)) {
+            t.feed(piece);
+            loop {
+                match t.next() {
+                    Ok(Some(ev)) => {
+                        let skip = matches!(ev, Event::Key(k) if k.starts_with('x'));
+                        out.push(format!("{ev:?}"));
+                        if skip {
+                            t.skip_value();
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => return (out, Err(e)),
+                }
+            }
+        }
+        let end = t.finish();
+        (out, end)
+    }
+
+    /// The full events of `doc` with the values of `x…` keys left out, and the outcome.
+    fn filtered(doc: &[u8]) -> (Vec<String>, Result<(), JsonError>) {
+        let mut t = Tokenizer::new();
+        t.feed(doc);
+        let mut out = Vec::new();
+        // Depth inside a skipped value (0: not skipping); `pending`: the next value is skipped.
+        let (mut depth, mut pending) = (0usize, false);
+        let end = loop {
+            match t.next() {
+                Ok(Some(ev)) => {
+                    if pending || depth > 0 {
+                        pending = false;
+                        match ev {
+                            Event::StartObject | Event::StartArray => depth += 1,
+                            Event::EndObject | Event::EndArray => depth -= 1,
+                            _ => {}
+                        }
+                        continue;
+                    }
+                    pending = matches!(ev, Event::Key(k) if k.starts_with('x'));
+                    out.push(format!("{ev:?}"));
+                }
+                Ok(None) => break t.finish(),
+                Err(e) => break Err(e),
+            }
+        };
+        (out, end)
+    }
+
+    #[test]
+    fn skipping_agrees_with_reading_everything() {
+        let deep = format!("{{\"x\":{}{}}}", "[".repeat(70), "]".repeat(70));
+        let docs: &[&[u8]] = &[
+            br#"{"a":1,"x":{"f":[{"n":"\u00e9\"","s":-1.5e3},[true,false,null],{}],"g":"h"},"b":[2]}"#,
+            br#"{"x":"plain","xs":"esc\\aped\n","xn":12345678901234567890,"xl":null,"y":[]}"#,
+            b"{\"x\": [ 1 , { \"k\" : \"v\" } ]\n, \"b\" : \"\\u00e9\"}",
+            "{\"x\":[\"caf\u{e9}\",\"\u{1F600}\"],\"b\":1}".as_bytes(),
+            br#"{"data":[{"x":{"deep":[[[[]]]]},"a":1},{"xx":[1,2,{"x":3}],"a":2}]}"#,
+            br#"{"x":"abcdefghijklmnopqrstuvwxyz0123456789","y":"abcdefghijklmnopqrstuvwxyz"}"#,
+            // Truncated inside and after a skipped value.
+            br#"{"x":{"f":[1,2"#,
+            br#"{"x":"abc"#,
+            br#"{"x":"abc\"#,
+            br#"{"x":tru"#,
+            br#"{"x":[1]"#,
+            br#"{"x""#,
+            br#"{"x":-"#,
+            // Malformed inside a skipped value.
+            br#"{"x":{"a":1,,"b":2},"c":3}"#,
+            br#"{"x":[1 2]}"#,
+            br#"{"x":{"a" 1}}"#,
+            br#"{"x":[01]}"#,
+            br#"{"x":[1.]}"#,
+            br#"{"x":[-]}"#,
+            br#"{"x":[1e]}"#,
+            br#"{"x":[truex]}"#,
+            b"{\"x\":[\"a\nb\"]}",
+            b"{\"x\":[\"a\\\\\nb\"]}",
+            br#"{"x":["\x"]}"#,
+            br#"{"x":["\u12"]}"#,
+            br#"{"x":[1]]}"#,
+            br#"{"x":{"a":1]}"#,
+            br#"{"x":[,1]}"#,
+            br#"{"x":{"a":1,}}"#,
+            br#"{"x":{1:2}}"#,
+            b"{\"x\":[\"\xff\"]}",
+            b"{\"x\":[\"ok \xe9t\xe9 and some more\"]}",
+            b"{\"x\":\"\\\\\xc3\"}",
+            br#"{"x" 1}"#,
+            br#"{"x":}"#,
+            br#"{"x":1 "y":2}"#,
+            br#"{"x":{}}}"#,
+            br#"{"x":[{"k":nul}]}"#,
+            br#"{"x":1} x"#,
+            deep.as_bytes(),
+        ];
+        for doc in docs {
+            let want = filtered(doc);
+            for step in 1..=doc.len() {
+                assert_eq!(
+                    skipping(doc, step),
+                    want,
+                    "{} in steps of {step}",
+                    String::from_utf8_lossy(doc)
+                );
+            }
+        }
+        // A long string is skipped (and refused when too long) as it would be read.
+        for n in [MAX_TOKEN - 10, MAX_TOKEN + 10] {
+            let mut doc = b"{\"x\":[\"".to_vec();
+            doc.extend(std::iter::repeat_n(b'a', n));
+            doc.extend(b"\"]}");
+            for step in [1000, 4096, doc.len()] {
+                assert_eq!(
+                    skipping(&doc, step),
+                    filtered(&doc),
+                    "{n} in steps of {step}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn string_stop_finds_the_first_stop_byte() {
+        for (s, want) in [
+            (&b"abcdefgh\"ij"[..], (Some(8), false)),
+            (b"abcdefghijklmnop", (None, true)),
+            (b"ab\x01cdefghij\"", (Some(2), false)),
+            (b"\xc3\xa9abcdefg\\xyz", (Some(9), true)),
+            (b"abc\"", (Some(3), false)),
+            (b"abcdefg\x1f", (Some(7), false)),
+            (b"\x7f\xff ~abcd\"", (Some(8), true)),
+            (b"abcdefgh\xc3\xa9\"", (Some(10), true)),
+        ] {
+            assert_eq!(string_stop(s), want, "{}", String::from_utf8_lossy(s));
         }
     }
 

@@ -1,12 +1,56 @@
 //! Walking a JSON document as it streams in: each scalar reaches an extractor ([`Sink`]) together
 //! with its [`Path`] from the root, and each closed container is announced, so an extractor can
-//! fill one small struct per array item and act when the item ends.
+//! fill one small struct per array item and act when the item ends. A sink declares the keys it
+//! reads ([`Reads`]); the values of all other keys are skipped by the tokenizer at memory speed,
+//! still validated, and never reach the sink.
 
 use super::tokenizer::{Event, JsonError, Tokenizer};
 
+/// The part of a document a [`Sink`] reads. Arrays are transparent: the items of an array are
+/// read as the array is. The values of keys not listed in a `Keys` are skipped: validated, but
+/// no scalar or close inside them reaches the sink.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reads {
+    /// Everything in the value.
+    All,
+    /// In an object, only these keys, each value read as given; other keys are skipped. A
+    /// scalar is read whole.
+    Keys(&'static [(&'static str, Reads)]),
+}
+
+impl Reads {
+    /// How the value of `key` is read, `None` when it is skipped.
+    fn key(&'static self, key: &str) -> Option<&'static Reads> {
+        match self {
+            Reads::All => Some(self),
+            Reads::Keys(keys) => keys.iter().find(|(k, _)| *k == key).map(|(_, r)| r),
+        }
+    }
+}
+
+/// Reading everything: every sink's default, and every reader's under `cfg(fuzzing)` when
+/// `read_everything(true)` was called (to compare the skip path with the full one).
+static ALL: Reads = Reads::All;
+
+#[cfg(fuzzing)]
+thread_local! {
+    static READ_EVERYTHING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Fuzzing only: makes readers started after this on this thread ignore their sinks' [`Reads`]
+/// (`true`) or honour them (`false`, the default), so a target can compare both paths.
+#[cfg(fuzzing)]
+pub fn read_everything(on: bool) {
+    READ_EVERYTHING.with(|c| c.set(on));
+}
+
 /// One level of the current position: a key inside an object, or an index inside an array.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Frame {
+    /// What the sink reads of this container.
+    reads: &'static Reads,
+    /// What it reads of the current key's value (objects).
+    child: &'static Reads,
     is_array: bool,
     /// The current key (objects); its capacity is reused.
     key: String,
@@ -14,6 +58,19 @@ struct Frame {
     index: u32,
     /// Elements seen so far (arrays).
     count: u32,
+}
+
+impl Default for Frame {
+    fn default() -> Self {
+        Frame {
+            reads: &ALL,
+            child: &ALL,
+            is_array: false,
+            key: String::new(),
+            index: 0,
+            count: 0,
+        }
+    }
 }
 
 /// Where a value sits: one segment per enclosing container, outermost first.
@@ -157,6 +214,11 @@ pub trait Sink {
     fn scalar(&mut self, path: &Path<'_>, value: Scalar<'_>);
     /// A container at `path` has just closed (e.g. `path.is_item()` for a list item).
     fn close(&mut self, _path: &Path<'_>) {}
+    /// The part of the document this sink reads: every `scalar` and `close` it acts on must lie
+    /// inside it (the `extractors` fuzz target compares with reading everything).
+    fn reads(&self) -> &'static Reads {
+        &ALL
+    }
 }
 
 /// A tokenizer plus the path it is at: feed bytes, and the sink hears about the values.
@@ -166,6 +228,8 @@ pub struct JsonReader {
     /// Frames keep their key buffers when popped; `depth` counts the live ones.
     frames: Vec<Frame>,
     depth: usize,
+    /// Ignore the sink's [`Reads`] (fuzzing's comparison only).
+    read_everything: bool,
 }
 
 impl JsonReader {
@@ -178,6 +242,10 @@ impl JsonReader {
     pub fn reset(&mut self) {
         self.tokenizer.reset();
         self.depth = 0;
+        #[cfg(fuzzing)]
+        {
+            self.read_everything = READ_EVERYTHING.with(|c| c.get());
+        }
     }
 
     /// Feeds bytes and delivers every value they complete to `sink`.
@@ -189,15 +257,32 @@ impl JsonReader {
             match ev {
                 Event::Key(k) => {
                     let f = &mut frames[*depth - 1];
-                    f.key.clear();
-                    f.key.push_str(k);
+                    match f.reads.key(k) {
+                        Some(child) => {
+                            f.child = child;
+                            f.key.clear();
+                            f.key.push_str(k);
+                        }
+                        None if !self.read_everything => self.tokenizer.skip_value(),
+                        None => {
+                            f.child = &ALL;
+                            f.key.clear();
+                            f.key.push_str(k);
+                        }
+                    }
                 }
                 Event::StartObject | Event::StartArray => {
                     advance(frames, *depth);
+                    let reads = match depth.checked_sub(1).map(|d| &frames[d]) {
+                        None => sink.reads(),
+                        Some(parent) if parent.is_array => parent.reads,
+                        Some(parent) => parent.child,
+                    };
                     if *depth == frames.len() {
                         frames.push(Frame::default());
                     }
                     let f = &mut frames[*depth];
+                    f.reads = reads;
                     f.is_array = ev == Event::StartArray;
                     f.key.clear();
                     f.count = 0;
@@ -314,6 +399,69 @@ mod tests {
                 ]
             );
         }
+    }
+
+    /// A [`Recorder`] that reads only `data[].a`, `data[].v.state` and `total`.
+    #[derive(Default)]
+    struct Picky(Recorder);
+
+    static PICKY: Reads = Reads::Keys(&[
+        (
+            "data",
+            Reads::Keys(&[
+                ("a", Reads::All),
+                ("v", Reads::Keys(&[("state", Reads::All)])),
+            ]),
+        ),
+        ("total", Reads::All),
+    ]);
+
+    impl Sink for Picky {
+        fn scalar(&mut self, path: &Path<'_>, value: Scalar<'_>) {
+            self.0.scalar(path, value);
+        }
+        fn close(&mut self, path: &Path<'_>) {
+            self.0.close(path);
+        }
+        fn reads(&self) -> &'static Reads {
+            &PICKY
+        }
+    }
+
+    #[test]
+    fn unread_keys_are_skipped() {
+        let doc = br#"{"data":[{"a":1,"v":{"upid":"U","state":"ok"},"f":[{"n":"x"}],"v2":1},[{"a":3,"b":4}],{"a":2}],"total":2,"more":{"a":5}}"#;
+        for step in [1, 5, doc.len()] {
+            let mut r = JsonReader::new();
+            let mut rec = Picky::default();
+            for piece in doc.chunks(step) {
+                r.feed(piece, &mut rec).unwrap();
+            }
+            r.finish().unwrap();
+            assert_eq!(
+                rec.0.0,
+                [
+                    "data.0.a=Num(\"1\")",
+                    "data.0.v.state=Str(\"ok\")",
+                    "item data.0",
+                    // Arrays are transparent: an item's own array is read like the item.
+                    "data.1.0.a=Num(\"3\")",
+                    "item data.1",
+                    "data.2.a=Num(\"2\")",
+                    "item data.2",
+                    "total=Num(\"2\")",
+                ]
+            );
+        }
+        // Errors inside a skipped value still end the document.
+        let mut r = JsonReader::new();
+        let bad = r.read_pieces([&br#"{"data":[{"f":[1,,2]}]}"#[..]], &mut Picky::default());
+        assert!(
+            matches!(bad, Err(JsonError::Syntax { at: 17, .. })),
+            "{bad:?}"
+        );
+        let cut = r.read_pieces([&br#"{"data":[{"f":[1,2"#[..]], &mut Picky::default());
+        assert_eq!(cut, Err(JsonError::Truncated));
     }
 
     #[test]

@@ -2,6 +2,11 @@
 //! writes the responses. Generic over the byte stream and over where `/metrics` comes from, so
 //! the fuzz target drives exactly this code over an in-memory stream with a stub result.
 //!
+//! Access and encoding follow the web config in force ([`WebState`], re-read per request so a
+//! SIGHUP applies to kept-alive connections too): with `basic_auth_users`, every path but
+//! `/health` needs a user's credentials (else 401 with a `Basic` challenge); a metrics response
+//! is gzip when the request accepts it and the server's one encoder is free.
+//!
 //! Every request is answered or the connection closed: a head that is too large gets 431, a
 //! malformed one 400 (then close), a request with a body is answered and the connection
 //! closed (bodies are not read). Each loop consumes a complete head, so a connection makes
@@ -11,8 +16,10 @@ use super::ServerConfig;
 use super::admission::Activity;
 use crate::budget;
 use crate::exposition::CONTENT_TYPE;
+use crate::gzip::{GzipLease, GzipSlot};
 use crate::http::conn::{Conn, HeadError, Transport};
 use crate::http::head::{ParseError, parse_request};
+use crate::web_config::WebState;
 use async_io::Timer;
 use std::future::Future;
 use std::io::{self, Write};
@@ -69,6 +76,16 @@ enum Route {
     Landing,
     NotFound,
     BadMethod,
+    Unauthorized,
+}
+
+/// What a response depends on besides the request: who may see it, and the gzip encoder.
+#[derive(Debug, Default)]
+pub struct Access {
+    /// The web config in force.
+    pub web: std::rc::Rc<WebState>,
+    /// The server's one gzip encoder.
+    pub gzip: GzipSlot,
 }
 
 /// Serves requests on `conn` until the client closes, a limit is passed, or a response says
@@ -78,6 +95,7 @@ pub async fn handle<S: Transport, M: Metrics>(
     metrics: &M,
     cfg: &ServerConfig,
     activity: &Activity,
+    access: &Access,
 ) {
     let mut buf = Vec::with_capacity(160);
     let mut first = true;
@@ -125,7 +143,7 @@ pub async fn handle<S: Transport, M: Metrics>(
             cfg.default_scrape_timeout,
             cfg.max_scrape_timeout,
         );
-        let route = if req.method != "GET" && !is_head {
+        let mut route = if req.method != "GET" && !is_head {
             Route::BadMethod
         } else if req.path == cfg.metrics_path {
             Route::Metrics
@@ -136,6 +154,14 @@ pub async fn handle<S: Transport, M: Metrics>(
         } else {
             Route::NotFound
         };
+        if !matches!(route, Route::Health) {
+            if let Some(auth) = &access.web.current().auth {
+                if !auth.check(req.authorization).await {
+                    route = Route::Unauthorized;
+                }
+            }
+        }
+        let accepts_gzip = req.accept_encoding.gzip();
         conn.consume(head_len);
         let landing;
         let reply = match route {
@@ -156,7 +182,9 @@ pub async fn handle<S: Transport, M: Metrics>(
                     }
                 };
                 let chunked = http11 && keep_alive;
-                let write = write_metrics(conn, &result, is_head, chunked, &mut buf);
+                // Taken after the collection, so waiting for one never holds the encoder.
+                let gzip = accepts_gzip.then(|| access.gzip.lease()).flatten();
+                let write = write_metrics(conn, &result, is_head, chunked, gzip, &mut buf);
                 match timeout(cfg.write_timeout, write).await {
                     Ok(()) if chunked => continue,
                     _ => return,
@@ -172,6 +200,10 @@ pub async fn handle<S: Transport, M: Metrics>(
             }
             Route::NotFound => Reply::text("404 Not Found", b"not found\n"),
             Route::BadMethod => Reply::closing("405 Method Not Allowed", b"only GET and HEAD\n"),
+            Route::Unauthorized => Reply {
+                extra: CHALLENGE,
+                ..Reply::text("401 Unauthorized", b"unauthorized\n")
+            },
         };
         let reply = Reply {
             keep_alive: reply.keep_alive && keep_alive,
@@ -192,6 +224,8 @@ struct Reply<'a> {
     keep_alive: bool,
     /// Answers a HEAD request: the head only.
     head_only: bool,
+    /// More header lines, each ending in CRLF.
+    extra: &'a str,
 }
 
 impl<'a> Reply<'a> {
@@ -202,6 +236,7 @@ impl<'a> Reply<'a> {
             body,
             keep_alive: true,
             head_only: false,
+            extra: "",
         }
     }
 
@@ -214,18 +249,28 @@ impl<'a> Reply<'a> {
 }
 
 const TOO_LARGE: &str = "431 Request Header Fields Too Large";
+/// What a 401 asks for (exporter-toolkit sends the same).
+const CHALLENGE: &str = "WWW-Authenticate: Basic\r\n";
 
 /// Writes the exposition: chunked for HTTP/1.1 (rendered a chunk at a time, so the text never
-/// exists whole), or until close for HTTP/1.0.
+/// exists whole), or until close for HTTP/1.0. With `gzip`, each rendered chunk is compressed
+/// and whatever the encoder produced goes out as the next chunk.
 async fn write_metrics<S: Transport, R: Render>(
     conn: &mut Conn<S>,
     result: &R,
     is_head: bool,
     chunked: bool,
+    mut gzip: Option<GzipLease<'_>>,
     buf: &mut Vec<u8>,
 ) -> io::Result<()> {
     buf.clear();
-    let _ = write!(buf, "HTTP/1.1 200 OK\r\nContent-Type: {CONTENT_TYPE}\r\n");
+    let _ = write!(
+        buf,
+        "HTTP/1.1 200 OK\r\nContent-Type: {CONTENT_TYPE}\r\nVary: Accept-Encoding\r\n"
+    );
+    if gzip.is_some() {
+        buf.extend_from_slice(b"Content-Encoding: gzip\r\n");
+    }
     buf.extend_from_slice(if chunked {
         b"Transfer-Encoding: chunked\r\n\r\n"
     } else {
@@ -242,7 +287,17 @@ async fn write_metrics<S: Transport, R: Render>(
         if chunked {
             buf.extend_from_slice(b"00000000\r\n");
         }
-        more = result.render(&mut cursor, buf, CHUNK);
+        match gzip.as_deref_mut() {
+            Some(gz) => {
+                gz.plain.clear();
+                more = result.render(&mut cursor, &mut gz.plain, CHUNK);
+                gz.encoder.write(&gz.plain, buf);
+                if !more {
+                    gz.encoder.finish(buf);
+                }
+            }
+            None => more = result.render(&mut cursor, buf, CHUNK),
+        }
         if chunked {
             let len = buf.len() - SIZE_LINE;
             if len == 0 {
@@ -278,10 +333,11 @@ async fn respond<S: Transport>(
     // Writing to a Vec cannot fail.
     let _ = write!(
         buf,
-        "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}\r\n",
+        "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}{}\r\n",
         reply.status,
         reply.content_type,
         reply.body.len(),
+        reply.extra,
         if reply.keep_alive {
             ""
         } else {
@@ -361,16 +417,23 @@ mod tests {
         }
     }
 
+    /// Runs [`handle`] on `conn` until it returns, with an open web config.
+    fn serve_once<S: Transport>(conn: &mut Conn<S>, metrics: &Fixed, cfg: &ServerConfig) {
+        let access = Access::default();
+        async_io::block_on(handle(conn, metrics, cfg, &Activity::new(), &access));
+    }
+
     #[test]
     fn head_requests_get_no_body_and_pipelining_goes_on() {
         let input = b"HEAD /health HTTP/1.1\n\nGET /health HTTP/1.1\r\n\r\nHEAD /metrics HTTP/1.1\r\n\r\nGET /metrics HTTP/1.0\r\n\r\n";
         let mut conn = Conn::new(Memory(input, Vec::new()), 8192);
         let metrics = Fixed(b"x 1\n".to_vec());
         let cfg = ServerConfig::default();
-        async_io::block_on(handle(&mut conn, &metrics, &cfg, &Activity::new()));
+        serve_once(&mut conn, &metrics, &cfg);
         let out = String::from_utf8(conn.stream.1).unwrap();
         let ok = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\n";
-        let metrics_head = format!("HTTP/1.1 200 OK\r\nContent-Type: {CONTENT_TYPE}\r\n");
+        let metrics_head =
+            format!("HTTP/1.1 200 OK\r\nContent-Type: {CONTENT_TYPE}\r\nVary: Accept-Encoding\r\n");
         let want = format!(
             "{ok}{ok}ok\n{metrics_head}Transfer-Encoding: chunked\r\n\r\n{metrics_head}Connection: close\r\n\r\nx 1\n"
         );
@@ -393,7 +456,7 @@ mod tests {
             let mut conn = Conn::new(Stuck(input), 8192);
             let started = Instant::now();
             let metrics = Fixed(b"x 1\n".to_vec());
-            async_io::block_on(handle(&mut conn, &metrics, &cfg, &Activity::new()));
+            serve_once(&mut conn, &metrics, &cfg);
             let took = started.elapsed();
             assert!(took < Duration::from_secs(2), "{took:?}");
         }

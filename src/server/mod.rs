@@ -24,11 +24,13 @@ use crate::own::{OwnCursor, OwnMetrics};
 use crate::routing::{Route, Routes};
 use crate::scrape::{Output, RenderCursor};
 use crate::target_map::TargetMap;
+use crate::tls_stream::TlsStream;
+use crate::web_config::WebState;
 use crate::{log_debug, log_error};
 use admission::Admission;
 use async_executor::LocalExecutor;
 use async_io::{Async, Timer};
-use connection::{Metrics, Refusal, Render};
+use connection::{Access, Metrics, Refusal, Render};
 use std::cell::RefCell;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
@@ -79,18 +81,30 @@ pub struct Shared {
     own: RefCell<OwnMetrics>,
     admission: Rc<Admission>,
     config: ServerConfig,
+    /// The web config in force (TLS, basic auth) and the gzip encoder.
+    access: Access,
 }
 
 impl Shared {
     /// State for a server configured by `config` that routes by `routes` and keeps its targets
     /// in `targets`.
-    pub fn new(routes: Routes, targets: TargetMap, config: ServerConfig) -> Rc<Shared> {
+    /// Connections are secured as `web` says when they are accepted and at each request.
+    pub fn new(
+        routes: Routes,
+        targets: TargetMap,
+        config: ServerConfig,
+        web: Rc<WebState>,
+    ) -> Rc<Shared> {
         Rc::new(Shared {
             routes: RefCell::new(routes),
             targets: RefCell::new(targets),
             own: RefCell::new(OwnMetrics::new()),
             admission: Admission::new(config.max_connections),
             config,
+            access: Access {
+                web,
+                gzip: Default::default(),
+            },
         })
     }
 
@@ -206,11 +220,27 @@ pub async fn serve(
         let _ = stream.get_ref().set_nodelay(true);
         let task_shared = shared.clone();
         ex.spawn(async move {
-            let cfg = &task_shared.config;
-            let mut conn = Conn::new(stream, cfg.max_head);
-            connection::handle(&mut conn, &*task_shared, cfg, &ticket.activity).await;
+            let shared = &*task_shared;
+            let (cfg, activity, access) = (&shared.config, &ticket.activity, &shared.access);
+            let Some(tls) = access.web.current().tls.clone() else {
+                let mut conn = Conn::new(stream, cfg.max_head);
+                connection::handle(&mut conn, shared, cfg, activity, access).await;
+                return;
+            };
+            // The handshake counts against the head timeout; until it is done the connection
+            // is idle for admission, so a stalled handshake makes room for others.
+            match connection::timeout(cfg.head_timeout, TlsStream::accept(tls, stream)).await {
+                Ok(stream) => {
+                    let mut conn = Conn::new(stream, cfg.max_head);
+                    connection::handle(&mut conn, shared, cfg, activity, access).await;
+                }
+                Err(e) => log_debug!("TLS handshake with a client failed: {e}"),
+            }
         })
         .detach();
+        // Let the new task, and those of evicted connections, run before the next accept: a
+        // burst of connections then never piles up as tasks not yet run.
+        futures_lite::future::yield_now().await;
     }
 }
 

@@ -124,6 +124,11 @@ impl Exporter {
         expo::parse(&r.body)
     }
 
+    /// Sends SIGHUP (reload).
+    pub fn hup(&self) {
+        unsafe_kill(self.child.id(), 1);
+    }
+
     /// Sends SIGTERM and returns the exit status.
     pub fn terminate(self) -> std::process::ExitStatus {
         self.signal(15)

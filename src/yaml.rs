@@ -1,0 +1,292 @@
+//! Reading YAML configuration files (`yaml-rust2`) into the exporter's own structs, strictly: an
+//! unknown key, a wrong type or a second document is an error whose message names the key by
+//! its dotted path (`tls_server_config.client_auth_type: ...`), so a typo never passes silently.
+//!
+//! Every config file the exporter reads goes through here: walk the document with [`Node`],
+//! check a mapping's keys with [`Node::map`], read scalars with [`Map::str`] and friends.
+
+use yaml_rust2::{Yaml, YamlLoader};
+
+/// A configuration file that could not be read: where in the document, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YamlError {
+    /// Dotted path of the key (`basic_auth_users.alice`), or `line N column M` for syntax.
+    pub path: String,
+    /// What is wrong there.
+    pub message: String,
+}
+
+impl std::fmt::Display for YamlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+impl std::error::Error for YamlError {}
+
+/// Parses `text` as one YAML document (an empty file is `Null`).
+pub fn parse(text: &str) -> Result<Yaml, YamlError> {
+    let mut docs = YamlLoader::load_from_str(text).map_err(|e| YamlError {
+        path: format!("line {} column {}", e.marker().line(), e.marker().col() + 1),
+        message: format!("invalid YAML: {}", e.info()),
+    })?;
+    match docs.len() {
+        0 => Ok(Yaml::Null),
+        1 => Ok(docs.remove(0)),
+        n => Err(YamlError {
+            path: String::new(),
+            message: format!("expected one YAML document, found {n}"),
+        }),
+    }
+}
+
+/// A value in a document, with the dotted path that leads to it (for messages).
+#[derive(Debug, Clone)]
+pub struct Node<'a> {
+    /// The value.
+    pub yaml: &'a Yaml,
+    /// Dotted path from the document's root; empty for the root.
+    pub path: String,
+}
+
+impl<'a> Node<'a> {
+    /// The root of a document.
+    pub fn root(yaml: &'a Yaml) -> Node<'a> {
+        Node {
+            yaml,
+            path: String::new(),
+        }
+    }
+
+    /// An error about this value.
+    pub fn error(&self, message: impl Into<String>) -> YamlError {
+        YamlError {
+            path: self.path.clone(),
+            message: message.into(),
+        }
+    }
+
+    /// A mapping whose keys must all be in `allowed`; `null` (a key with nothing under it) is
+    /// an empty mapping.
+    pub fn map(&self, allowed: &[&str]) -> Result<Map<'a>, YamlError> {
+        let entries = self.entries()?;
+        if let Some((key, node)) = entries.iter().find(|(k, _)| !allowed.contains(k)) {
+            let expected = allowed.join(", ");
+            let key = shown(key);
+            return Err(node.error(format!("unknown key '{key}' (expected one of: {expected})")));
+        }
+        Ok(Map {
+            entries,
+            path: self.path.clone(),
+        })
+    }
+
+    /// The entries of a mapping with free-form string keys (a user list, a module list), in
+    /// file order; `null` has none.
+    pub fn entries(&self) -> Result<Vec<(&'a str, Node<'a>)>, YamlError> {
+        let hash = match self.yaml {
+            Yaml::Hash(h) => h,
+            Yaml::Null => return Ok(Vec::new()),
+            other => return Err(self.error(format!("expected a mapping, got {}", kind(other)))),
+        };
+        hash.iter()
+            .map(|(k, v)| {
+                let key = match k {
+                    Yaml::String(s) => s.as_str(),
+                    other => {
+                        return Err(self.error(format!(
+                            "keys must be strings, got {} {}",
+                            kind(other),
+                            scalar_text(other).unwrap_or_default()
+                        )));
+                    }
+                };
+                Ok((key, self.child(key, v)))
+            })
+            .collect()
+    }
+
+    /// The items of a sequence; `null` has none.
+    pub fn list(&self) -> Result<Vec<Node<'a>>, YamlError> {
+        match self.yaml {
+            Yaml::Array(items) => Ok(items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| self.child(&format!("[{i}]"), v))
+                .collect()),
+            Yaml::Null => Ok(Vec::new()),
+            other => Err(self.error(format!("expected a list, got {}", kind(other)))),
+        }
+    }
+
+    /// A string scalar.
+    pub fn str(&self) -> Result<&'a str, YamlError> {
+        match self.yaml {
+            Yaml::String(s) => Ok(s),
+            other => Err(self.error(format!("expected a string, got {}", kind(other)))),
+        }
+    }
+
+    /// A boolean scalar.
+    pub fn bool(&self) -> Result<bool, YamlError> {
+        match self.yaml {
+            Yaml::Boolean(b) => Ok(*b),
+            other => Err(self.error(format!("expected true or false, got {}", kind(other)))),
+        }
+    }
+
+    /// The node under `key` (shown escaped and bounded in the path).
+    fn child(&self, key: &str, yaml: &'a Yaml) -> Node<'a> {
+        let key = shown(key);
+        let path = match (self.path.is_empty(), key.starts_with('[')) {
+            (true, _) => key,
+            (false, true) => format!("{}{key}", self.path),
+            (false, false) => format!("{}.{key}", self.path),
+        };
+        Node { yaml, path }
+    }
+}
+
+/// A mapping whose keys were checked against a list.
+#[derive(Debug)]
+pub struct Map<'a> {
+    entries: Vec<(&'a str, Node<'a>)>,
+    path: String,
+}
+
+impl<'a> Map<'a> {
+    /// The value under `key`, unless absent or `null`.
+    pub fn get(&self, key: &str) -> Option<&Node<'a>> {
+        self.entries
+            .iter()
+            .find(|(k, v)| *k == key && !v.yaml.is_null())
+            .map(|(_, v)| v)
+    }
+
+    /// The string under `key`, if present.
+    pub fn str(&self, key: &str) -> Result<Option<&'a str>, YamlError> {
+        self.get(key).map(Node::str).transpose()
+    }
+
+    /// The string under `key`, which must be present.
+    pub fn required_str(&self, key: &str) -> Result<&'a str, YamlError> {
+        self.str(key)?.ok_or_else(|| YamlError {
+            path: self.path.clone(),
+            message: format!("'{key}' is required"),
+        })
+    }
+
+    /// An error about the value under `key`.
+    pub fn error(&self, key: &str, message: impl Into<String>) -> YamlError {
+        match self.get(key) {
+            Some(node) => node.error(message),
+            None => YamlError {
+                path: self.path.clone(),
+                message: message.into(),
+            },
+        }
+    }
+}
+
+/// A key as messages show it: escaped, so a message stays on one line, and at most 64 bytes,
+/// so a hostile file cannot make a huge one.
+fn shown(key: &str) -> String {
+    crate::exposition::truncate_utf8(key, 64)
+        .escape_debug()
+        .to_string()
+}
+
+/// What a value is, for messages.
+fn kind(y: &Yaml) -> &'static str {
+    match y {
+        Yaml::Real(_) => "a number",
+        Yaml::Integer(_) => "an integer",
+        Yaml::String(_) => "a string",
+        Yaml::Boolean(_) => "a boolean",
+        Yaml::Array(_) => "a list",
+        Yaml::Hash(_) => "a mapping",
+        Yaml::Alias(_) => "an alias",
+        Yaml::Null => "nothing",
+        Yaml::BadValue => "an invalid value",
+    }
+}
+
+fn scalar_text(y: &Yaml) -> Option<String> {
+    match y {
+        Yaml::Real(s) => Some(s.clone()),
+        Yaml::Integer(i) => Some(i.to_string()),
+        Yaml::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_named_with_their_path() {
+        let doc = parse("outer:\n  known: x\n  typo: y\n").unwrap();
+        let root = Node::root(&doc).map(&["outer"]).unwrap();
+        let err = root.get("outer").unwrap().map(&["known"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "outer.typo: unknown key 'typo' (expected one of: known)"
+        );
+    }
+
+    #[test]
+    fn types_are_checked() {
+        let doc = parse("a: 1\nb: [x, 2]\nc: yes_string\n").unwrap();
+        let map = Node::root(&doc).map(&["a", "b", "c"]).unwrap();
+        assert_eq!(
+            map.str("a").unwrap_err().to_string(),
+            "a: expected a string, got an integer"
+        );
+        let items = map.get("b").unwrap().list().unwrap();
+        assert_eq!(items[0].str().unwrap(), "x");
+        assert_eq!(
+            items[1].str().unwrap_err().to_string(),
+            "b[1]: expected a string, got an integer"
+        );
+        assert_eq!(map.str("c").unwrap(), Some("yes_string"));
+        assert_eq!(map.str("absent").unwrap(), None);
+        assert_eq!(
+            map.required_str("absent").unwrap_err().message,
+            "'absent' is required"
+        );
+    }
+
+    #[test]
+    fn empty_and_null_are_empty_mappings() {
+        let doc = parse("").unwrap();
+        assert!(Node::root(&doc).map(&[]).unwrap().get("x").is_none());
+        let doc = parse("section:\n").unwrap();
+        let map = Node::root(&doc).map(&["section"]).unwrap();
+        assert!(map.get("section").is_none());
+    }
+
+    #[test]
+    fn syntax_errors_and_extra_documents_are_errors() {
+        let err = parse("a: [1, 2\n").unwrap_err();
+        assert!(err.path.starts_with("line "), "{err}");
+        assert!(err.message.starts_with("invalid YAML"), "{err}");
+        let err = parse("a: 1\n---\nb: 2\n").unwrap_err();
+        assert_eq!(err.to_string(), "expected one YAML document, found 2");
+        let err = Node::root(&parse("- 1\n").unwrap()).map(&[]).unwrap_err();
+        assert_eq!(err.to_string(), "expected a mapping, got a list");
+        let err = Node::root(&parse("\"a\\nb\": x\n").unwrap())
+            .map(&[])
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "a\\nb: unknown key 'a\\nb' (expected one of: )"
+        );
+        let err = Node::root(&parse("1: x\n").unwrap()).entries().unwrap_err();
+        assert_eq!(err.to_string(), "keys must be strings, got an integer 1");
+    }
+}
