@@ -107,8 +107,14 @@ fn parse(c: &mut Criterion) {
             |bench| {
                 bench.iter(|| {
                     out.clear();
-                    snapshots::from_json("store1", "", pieces(black_box(&b.snapshots)), &mut out)
-                        .unwrap();
+                    snapshots::from_json(
+                        "store1",
+                        "",
+                        0,
+                        pieces(black_box(&b.snapshots)),
+                        &mut out,
+                    )
+                    .unwrap();
                 })
             },
         );

@@ -15,6 +15,8 @@
 //! each. utime+stime (/proc/PID/stat, all threads, 100 ticks/s) before and after the N scrapes
 //! give CPU per scrape; VmHWM after them is the peak RSS. Finally SIGTERM, expecting status 0.
 //!
+//! A profile may carry `+history=N`: the exporter then runs with `PBS_SNAPSHOT_HISTORY=N`
+//! (`large+history=5` is in the default list: its own budget, peak ≤ 6 MiB).
 //! `--gzip` sends `Accept-Encoding: gzip` (as Prometheus does), requires a gzip answer and
 //! decompresses it for the sanity check; the "on the wire" column then shows compressed bytes.
 //!
@@ -40,9 +42,12 @@ struct Args {
     /// target/x86_64-unknown-linux-gnu/static/pbs-exporter, the static build)
     #[argh(option)]
     binary: Option<PathBuf>,
-    /// comma-separated profiles: reference, large, deep, tasks, demo or DxNxGxS (default
-    /// reference,large,deep,tasks)
-    #[argh(option, default = "String::from(\"reference,large,deep,tasks\")")]
+    /// comma-separated profiles: reference, large, deep, tasks, demo or DxNxGxS, each optionally
+    /// with +history=N (--snapshot-history N) (default reference,large,deep,tasks,large+history=5)
+    #[argh(
+        option,
+        default = "String::from(\"reference,large,deep,tasks,large+history=5\")"
+    )]
     profiles: String,
     /// how many times to repeat each measurement (default 3)
     #[argh(option, default = "3")]
@@ -88,7 +93,41 @@ struct Budget {
 /// run) by this much: task counts are aggregated while the list streams in.
 const TASKS_PEAK_OVER_REFERENCE_MIB: f64 = 0.25;
 
-fn budget_for(p: Profile) -> Option<Budget> {
+/// What is measured: a simulator profile, and the exporter's `--snapshot-history`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Case {
+    profile: Profile,
+    history: usize,
+}
+
+impl Case {
+    /// `PROFILE[+history=N]`.
+    fn parse(s: &str) -> Result<Case, String> {
+        let (p, history) = match s.split_once("+history=") {
+            Some((p, n)) => (
+                p,
+                n.parse()
+                    .map_err(|_| format!("'{s}': +history= needs a number"))?,
+            ),
+            None => (s, 0),
+        };
+        Ok(Case {
+            profile: Profile::parse(p)?,
+            history,
+        })
+    }
+}
+
+fn budget_for(case: Case) -> Option<Budget> {
+    let p = case.profile;
+    if case.history > 0 {
+        // Per-snapshot series for the newest 5 of each of the large profile's 2,000 groups.
+        return (p == Profile::LARGE && case.history == 5).then_some(Budget {
+            idle_mib: 2.5,
+            peak_mib: 6.0,
+            cpu_ms: 150.0,
+        });
+    }
     if p == Profile::REFERENCE {
         Some(Budget {
             idle_mib: 2.5,
@@ -109,6 +148,13 @@ fn budget_for(p: Profile) -> Option<Budget> {
         })
     } else {
         None
+    }
+}
+
+fn case_name(c: Case) -> String {
+    match c.history {
+        0 => profile_name(c.profile),
+        n => format!("{}+history={n}", profile_name(c.profile)),
     }
 }
 
@@ -164,13 +210,20 @@ struct Sample {
     reconnects: usize,
 }
 
-fn measure(args: &Args, binary: &PathBuf, profile: Profile) -> Result<Sample, String> {
+fn measure(args: &Args, binary: &PathBuf, case: Case) -> Result<Sample, String> {
     let handle = sim::start(SimConfig {
-        profile,
+        profile: case.profile,
         ..SimConfig::default()
     })
     .map_err(|e| format!("simulator: {e}"))?;
-    let exporter = Exporter::spawn(binary, &handle)?;
+    let env = [
+        ("PBS_ENDPOINT", handle.endpoint()),
+        ("PBS_API_TOKEN_NAME", handle.token_id().to_string()),
+        ("PBS_API_TOKEN", handle.token_secret().to_string()),
+        ("PBS_FINGERPRINT", handle.fingerprint()),
+        ("PBS_SNAPSHOT_HISTORY", case.history.to_string()),
+    ];
+    let exporter = Exporter::spawn_with(binary, &env)?;
     let pid = exporter.pid();
     let proc_err = |e: io::Error| format!("/proc/{pid}: {e}");
 
@@ -532,7 +585,7 @@ fn main() -> ExitCode {
         .map(str::trim)
         .filter(|p| !p.is_empty())
     {
-        match Profile::parse(p) {
+        match Case::parse(p) {
             Ok(p) => profiles.push(p),
             Err(e) => {
                 eprintln!("footprint: --profiles: {e}");
@@ -568,7 +621,7 @@ fn main() -> ExitCode {
                     let lat = Stat::of(&s.latencies_ms);
                     println!(
                         "  {:<9} #{rep}: idle {:.2} MiB (anon {:.2}, file {:.2}, {} threads); peak {:.2} MiB (VmHWM before scrapes {:.2}); after {:.2} MiB (anon {:.2}, file {:.2}); CPU {:.2} ms/scrape; latency median {:.2} ms ({:.2}–{:.2}), warm-up {:.1} ms; body {} bytes, {} on the wire{}",
-                        profile_name(profile),
+                        case_name(profile),
                         mib(s.idle.rss_kib),
                         mib(s.idle.anon_kib),
                         mib(s.idle.file_kib),
@@ -597,7 +650,7 @@ fn main() -> ExitCode {
                     samples[i].push(s);
                 }
                 Err(e) => {
-                    println!("FAIL: {} #{rep}: {e}", profile_name(profile));
+                    println!("FAIL: {} #{rep}: {e}", case_name(profile));
                     return ExitCode::FAILURE;
                 }
             }
@@ -617,7 +670,7 @@ fn main() -> ExitCode {
     let reference_peak = profiles
         .iter()
         .zip(&samples)
-        .find(|(p, _)| **p == Profile::REFERENCE)
+        .find(|(p, _)| p.profile == Profile::REFERENCE && p.history == 0)
         .map(|(_, ss)| peak_of(ss));
     for (profile, ss) in profiles.iter().zip(&samples) {
         let idle = Stat::of(&ss.iter().map(|s| mib(s.idle.rss_kib)).collect::<Vec<_>>());
@@ -634,8 +687,8 @@ fn main() -> ExitCode {
             .collect();
         let lat_all = Stat::of(&all_lat);
         let wire_kb = ss.last().map_or(0.0, |s| s.wire_bytes as f64 / 1000.0);
-        let name = profile_name(*profile);
-        println!("  {name} ({profile}):");
+        let name = case_name(*profile);
+        println!("  {name} ({}):", profile.profile);
         println!("    idle RSS        {} MiB", idle.show(2));
         println!("    peak RSS (HWM)  {} MiB", peak.show(2));
         println!("    CPU per scrape  {} ms", cpu.show(2));
@@ -670,31 +723,33 @@ fn main() -> ExitCode {
                     verdict,
                 )
             }
-            None if *profile == Profile::TASKS => match reference_peak {
-                Some(r) => {
-                    let limit = r + TASKS_PEAK_OVER_REFERENCE_MIB;
-                    let verdict = if peak.median <= limit {
-                        "met (peak)".to_string()
-                    } else {
-                        all_met = false;
-                        "**NOT met** (peak)".to_string()
-                    };
-                    let b_peak =
-                        format!("≤ reference + {TASKS_PEAK_OVER_REFERENCE_MIB} = {limit:.2}");
-                    ("–".into(), b_peak, "–".into(), verdict)
+            None if profile.profile == Profile::TASKS && profile.history == 0 => {
+                match reference_peak {
+                    Some(r) => {
+                        let limit = r + TASKS_PEAK_OVER_REFERENCE_MIB;
+                        let verdict = if peak.median <= limit {
+                            "met (peak)".to_string()
+                        } else {
+                            all_met = false;
+                            "**NOT met** (peak)".to_string()
+                        };
+                        let b_peak =
+                            format!("≤ reference + {TASKS_PEAK_OVER_REFERENCE_MIB} = {limit:.2}");
+                        ("–".into(), b_peak, "–".into(), verdict)
+                    }
+                    None => (
+                        "–".into(),
+                        "–".into(),
+                        "–".into(),
+                        "measure reference too".into(),
+                    ),
                 }
-                None => (
-                    "–".into(),
-                    "–".into(),
-                    "–".into(),
-                    "measure reference too".into(),
-                ),
-            },
+            }
             None => ("–".into(), "–".into(), "–".into(), "no budget".into()),
         };
         rows.push(format!(
             "| {name} ({}) | {} | {b_idle} | {} | {b_peak} | {} | {b_cpu} | {:.2} ({:.2}–{:.2}) | {wire_kb:.0} | {verdict} |",
-            profile.to_string().replace('x', "×"),
+            profile.profile.to_string().replace('x', "×"),
             idle.show(2),
             peak.show(2),
             cpu.show(2),

@@ -64,15 +64,24 @@ ENDPOINTS = {
     2: ["groups.json"],
     3: ["snapshots.json"],
     4: ["datastore-list.json"],
+    5: ["tape-drive.json"],
+    6: ["tape-changer.json"],
+    7: ["tape-media-list.json"],
+    9: ["datastore-status-s3.json", "datastore-status.json"],
+    10: ["snapshots.json"],
 }
 for ep, files in ENDPOINTS.items():
     for v, f in enumerate(files):
         # The label names only matter to groups and snapshots.
-        for names in range(4 if ep in (2, 3) else 1):
-            add("extractors", "%d-%d-%s" % (ep, names, f), bytes([ep + 5 * names, [0, 9, 64, 140][(v + names) % 4]]) + compact(f))
+        for names in range(4 if ep in (2, 3, 10) else 1):
+            sel = ep + 5 * names if ep < 5 else 20 + (ep - 5) + 6 * names
+            add("extractors", "%d-%d-%s" % (ep, names, f), bytes([sel, [0, 9, 64, 140][(v + names) % 4]]) + compact(f))
 add("extractors", "2-dup", bytes([2, 5]) + b'{"data":[{"backup-type":"vm","backup-id":"1","comment":"a\\nb \\"q\\"","last-backup":5,"backup-count":1}]}')
 add("extractors", "3-states", bytes([3 + 10, 5]) + b'{"data":[{"backup-type":"vm","backup-id":"1","backup-time":10,"size":5,"verification":{"state":"ok"},"protected":true},{"backup-type":"vm","backup-id":"1","backup-time":11,"verification":{"state":"failed"}}]}')
 add("extractors", "4-maint", bytes([4, 3]) + b'{"data":[{"store":"b","maintenance":"type=offline,message=x"},{"store":"a","mount-status":"notmounted"},{"store":""}]}')
+add("extractors", "8-active-ops", bytes([20 + 3, 4]) + b'{"data":{"read":2,"write":1}}')
+add("extractors", "7-odd-media", bytes([20 + 2, 6]) + b'{"data":[{"pool":"p","status":"lost","location":"vault-x","expired":true},{"status":"full","location":"elsewhere"},{"pool":"p","status":"full","location":"online-c","expired":1}]}')
+add("extractors", "10-repeated", bytes([20 + 5, 5]) + b'{"data":[{"backup-type":"vm","backup-id":"1","backup-time":10,"size":5},{"backup-type":"vm","backup-id":"1","backup-time":10,"size":6},{"backup-type":"vm","backup-id":"1","backup-time":-3,"size":1,"protected":true}]}')
 add("extractors", "0-old-kernel", bytes([0, 2]) + b'{"data":{"kversion":"Linux 6.8.12-4-pve #1 SMP","loadavg":[0.1,0.2,0.3],"memory":{"total":1,"used":2,"free":3}}}')
 
 # job_extractors: [endpoint, split byte] + body; endpoint 0-4 job lists, 5 tasks, 6 subscription.

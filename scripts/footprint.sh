@@ -2,9 +2,11 @@
 # Measures the exporter's footprint (idle RSS, peak RSS, CPU per scrape, scrape latency) against
 # the built-in PBS simulator, per profile, with every collector on, and compares it with the budgets.
 #
-#   scripts/footprint.sh [--binary PATH] [--profiles reference,large,deep,tasks] [--repeats N] [--gzip]
-#                        [--scrapes N] [--settle-ms MS]
+#   scripts/footprint.sh [--binary PATH] [--profiles reference,large,deep,tasks,large+history=5]
+#                        [--repeats N] [--gzip] [--scrapes N] [--settle-ms MS]
 #
+# Every collector runs (the defaults); `+history=N` runs the exporter with
+# PBS_SNAPSHOT_HISTORY=N.
 # Without --binary it builds the static binary first (scripts/build-static.sh) and measures it.
 # Exit status 0 even when a budget is not met (it is a measurement: read the table); non-zero
 # only when the build or a measurement failed.

@@ -4,7 +4,7 @@
 //! A bad setting is one line naming the flag or variable; the token secret is never printed.
 
 use crate::client::Endpoint;
-use crate::collectors::{CollectorId, Settings};
+use crate::collectors::{CollectorId, MAX_SNAPSHOT_HISTORY, Settings};
 use crate::log::{Format, Level};
 use crate::modules::{AllowEntry, DEFAULT_MODULE, Module, Modules};
 use crate::routing::{Routes, TargetSpec};
@@ -74,13 +74,17 @@ pub struct Args {
     pub web_config_file: Option<String>,
     /// collectors to run: a list such as node,datastore replaces the default set;
     /// -snapshots removes one from it, +name adds one (env PBS_COLLECTORS,
-    /// default node,datastore,groups,snapshots,jobs,tasks,subscription)
+    /// default node,datastore,groups,snapshots,jobs,tasks,subscription,tape)
     #[argh(option)]
     pub collectors: Option<String>,
     /// how far back the tasks collector counts finished tasks, e.g. 24h, 90m or 7d
     /// (env PBS_TASKS_WINDOW, default 24h)
     #[argh(option)]
     pub tasks_window: Option<String>,
+    /// per-snapshot series for the newest N finished snapshots of each group, 0 for none,
+    /// at most 100 (env PBS_SNAPSHOT_HISTORY, default 0)
+    #[argh(option)]
+    pub snapshot_history: Option<String>,
     /// largest PBS response accepted, in bytes (env PBS_MAX_BODY_BYTES, default 1073741824)
     #[argh(option)]
     pub max_body_bytes: Option<String>,
@@ -149,7 +153,7 @@ pub struct Config {
     pub compat: Compat,
     /// Most targets kept at once.
     pub max_targets: usize,
-    /// What the collectors are told (the tasks window).
+    /// What the collectors are told (tasks window, snapshot history depth).
     pub settings: Settings,
     /// The config file, read again on SIGHUP.
     pub config_file: Option<PathBuf>,
@@ -401,6 +405,23 @@ pub fn load(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         None => Compat::None,
     };
 
+    let snapshot_history = match src.get(
+        args.snapshot_history.as_ref(),
+        "snapshot-history",
+        "PBS_SNAPSHOT_HISTORY",
+    ) {
+        Some((n, from)) => n
+            .trim()
+            .parse::<u64>()
+            .map(|n| n.min(MAX_SNAPSHOT_HISTORY as u64) as usize)
+            .map_err(|_| {
+                ConfigError(format!(
+                    "{from}: '{n}' is not a number of snapshots (0 to {MAX_SNAPSHOT_HISTORY})"
+                ))
+            })?,
+        None => 0,
+    };
+
     let default = match (&endpoint, &env_module) {
         (Some(ep), Some((m, trust))) => Some(TargetSpec {
             module: String::new(),
@@ -431,7 +452,10 @@ pub fn load(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         compat,
         max_targets,
         config_file: config_file.map(|(p, _)| PathBuf::from(p)),
-        settings: Settings { tasks_window },
+        settings: Settings {
+            tasks_window,
+            snapshot_history,
+        },
     })
 }
 
@@ -634,6 +658,21 @@ mod tests {
     ];
 
     #[test]
+    fn snapshot_history_is_off_by_default_and_clamped() {
+        let c = load_with(Args::default(), &BASE).unwrap();
+        assert_eq!(c.settings.snapshot_history, 0);
+        let with = |v: &str| {
+            let vars = [BASE.to_vec(), vec![("PBS_SNAPSHOT_HISTORY", v)]].concat();
+            load_with(Args::default(), &vars).map(|c| c.settings.snapshot_history)
+        };
+        assert_eq!(with("5").unwrap(), 5);
+        assert_eq!(with("100000").unwrap(), MAX_SNAPSHOT_HISTORY);
+        let e = with("-1").unwrap_err().to_string();
+        assert!(e.contains("PBS_SNAPSHOT_HISTORY"), "{e}");
+        assert!(with("five").is_err());
+    }
+
+    #[test]
     fn natrontech_variables_configure_everything() {
         let c = load_with(Args::default(), &BASE).unwrap();
         let d = c.routes.default.as_ref().unwrap();
@@ -807,14 +846,14 @@ mod tests {
         use CollectorId::*;
         assert_eq!(
             parse_collectors("-snapshots").unwrap(),
-            vec![Node, Datastore, Groups, Jobs, Tasks, Subscription]
+            vec![Node, Datastore, Groups, Jobs, Tasks, Subscription, Tape]
         );
         assert_eq!(
             parse_collectors("datastore,node").unwrap(),
             vec![Node, Datastore]
         );
         assert_eq!(
-            parse_collectors("-groups,-snapshots,-tasks,+groups").unwrap(),
+            parse_collectors("-groups,-snapshots,-tasks,-tape,+groups").unwrap(),
             vec![Node, Datastore, Groups, Jobs, Subscription]
         );
         assert!(

@@ -257,6 +257,18 @@ impl Families {
         value: impl Into<Value>,
     ) {
         let extra = self.labels(extra);
+        self.sample_in_sets(family, set, extra, value);
+    }
+
+    /// Appends one sample with a shared label set plus another shared one (e.g. per-item
+    /// labels several samples carry).
+    pub fn sample_in_sets(
+        &mut self,
+        family: impl Into<usize>,
+        set: LabelSet,
+        extra: LabelSet,
+        value: impl Into<Value>,
+    ) {
         self.samples[family.into()].push(Sample {
             set,
             extra,

@@ -3,15 +3,16 @@
 //! of targets. Read into our own structs; an unknown key, a missing token, an unreadable token
 //! file, a malformed fingerprint or duration, or a wildcard spanning dots is an error naming
 //! the module and the key. Token secrets are read from their files here, so a reload (SIGHUP)
-//! picks up a rotated token.
+//! picks up a rotated token. The YAML itself is read by `yaml.rs`, the one strict reader.
 
 use crate::collectors::CollectorId;
 use crate::config::{Secret, parse_collectors, parse_duration, read_secret_file};
 use crate::target::{Pattern, Target};
 use crate::tls::{Trust, parse_fingerprint};
+use crate::yaml::{self, Node, YamlError};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use yaml_rust2::{Yaml, YamlLoader};
+use yaml_rust2::Yaml;
 
 /// The module a request without `module=` uses.
 pub const DEFAULT_MODULE: &str = "default";
@@ -103,36 +104,24 @@ impl Modules {
 
     /// Parses and validates a config file's text.
     pub fn parse(text: &str) -> Result<Modules, String> {
-        let docs = YamlLoader::load_from_str(text).map_err(|e| format!("not valid YAML: {e}"))?;
-        let root = match docs.as_slice() {
-            [] => return Err("empty: it needs 'modules:'".into()),
-            [root] => root,
-            _ => return Err("more than one YAML document".into()),
-        };
-        let root = root
-            .as_hash()
-            .ok_or("the top level must be a mapping with the key 'modules'")?;
-        let mut modules = None;
-        for (k, v) in root {
-            match k.as_str() {
-                Some("modules") => modules = Some(v),
-                _ => {
-                    return Err(format!(
-                        "key '{}': unknown top-level key (known: modules)",
-                        key_text(k)
-                    ));
-                }
-            }
-        }
-        let modules = modules
-            .and_then(Yaml::as_hash)
-            .ok_or("key 'modules': must be a mapping of module names to modules")?;
+        // A syntax error says where: `line N column M: invalid YAML: ...`.
+        let doc = yaml::parse(text).map_err(|e| e.to_string())?;
+        let root = Node::root(&doc)
+            .map(&["modules"])
+            .map_err(|e| at(None, e))?;
+        let modules = root
+            .get("modules")
+            .ok_or("key 'modules': missing: the file needs 'modules:' with at least one module")?
+            .entries()
+            .map_err(|e| at(None, e))?;
         let mut out = Modules::default();
         for (name, body) in modules {
-            let name = name.as_str().filter(|n| !n.is_empty()).ok_or_else(|| {
-                format!("module '{}': a module name must be text", key_text(name))
-            })?;
-            out.modules.push(parse_module(name, body)?);
+            if name.is_empty() {
+                return Err("key 'modules': a module name must not be empty".into());
+            }
+            // Paths in messages are relative to the module, which the message names.
+            out.modules
+                .push(parse_module(name, &Node::root(body.yaml))?);
         }
         if out.modules.is_empty() {
             return Err("key 'modules': no module defined".into());
@@ -141,68 +130,64 @@ impl Modules {
     }
 }
 
-/// The keys a module may have.
-const MODULE_KEYS: &str = "token_id, username, token_name, token_file, token, timeout, collectors, ca_file, insecure, targets";
+/// A config file error as one line naming the module (when in one) and the key.
+fn at(module: Option<&str>, e: YamlError) -> String {
+    match (module, e.path.is_empty()) {
+        (Some(m), true) => format!("module '{m}': {}", e.message),
+        (Some(m), false) => format!("module '{m}', key '{}': {}", e.path, e.message),
+        (None, true) => e.message,
+        (None, false) => format!("key '{}': {}", e.path, e.message),
+    }
+}
 
-fn parse_module(name: &str, body: &Yaml) -> Result<Module, String> {
+/// The keys a module may have.
+const MODULE_KEYS: &[&str] = &[
+    "token_id",
+    "username",
+    "token_name",
+    "token_file",
+    "token",
+    "timeout",
+    "collectors",
+    "ca_file",
+    "insecure",
+    "targets",
+];
+
+fn parse_module(name: &str, body: &Node<'_>) -> Result<Module, String> {
     let err = |key: &str, msg: String| format!("module '{name}', key '{key}': {msg}");
-    let body = body
-        .as_hash()
-        .ok_or_else(|| format!("module '{name}': must be a mapping ({MODULE_KEYS})"))?;
-    let mut token_id = None;
-    let mut username = None;
-    let mut token_name = None;
-    let mut token_file = None;
-    let mut token = None;
-    let mut timeout = None;
-    let mut collectors = None;
-    let mut ca_file = None;
-    let mut insecure = false;
-    let mut targets = Vec::new();
-    for (k, v) in body {
-        let key = k.as_str().unwrap_or("");
-        let text = || scalar(v).ok_or_else(|| err(key, "must be a single value".into()));
-        match key {
-            "token_id" => token_id = Some(text()?),
-            "username" => username = Some(text()?),
-            "token_name" => token_name = Some(text()?),
-            "token_file" => token_file = Some(text()?),
-            "token" => token = Some(text()?),
-            "timeout" => timeout = Some(parse_duration(&text()?).map_err(|e| err(key, e))?),
-            "collectors" => {
-                let list = match v {
-                    Yaml::Array(items) => {
-                        let names: Option<Vec<String>> = items.iter().map(scalar).collect();
-                        names
-                            .ok_or_else(|| err(key, "must be a list of names".into()))?
-                            .join(",")
-                    }
-                    _ => text()?,
-                };
-                collectors = Some(parse_collectors(&list).map_err(|e| err(key, e))?);
-            }
-            "ca_file" => ca_file = Some(PathBuf::from(text()?)),
-            "insecure" => {
-                insecure = v
-                    .as_bool()
-                    .ok_or_else(|| err(key, "must be true or false".into()))?
-            }
-            "targets" => {
-                let items = v
-                    .as_vec()
-                    .ok_or_else(|| err(key, "must be a list of {target, fingerprint}".into()))?;
-                for (i, item) in items.iter().enumerate() {
-                    targets.push(
-                        parse_entry(item).map_err(|(k, e)| err(&format!("targets[{i}]{k}"), e))?,
-                    );
+    let yerr = |e: YamlError| at(Some(name), e);
+    let body = body.map(MODULE_KEYS).map_err(yerr)?;
+    let text = |key: &str| body.text(key).map_err(yerr);
+    let (token_id, username, token_name) =
+        (text("token_id")?, text("username")?, text("token_name")?);
+    let (token_file, token) = (text("token_file")?, text("token")?);
+    let timeout = match body.get("timeout") {
+        Some(node) => {
+            Some(parse_duration(&node.text().map_err(yerr)?).map_err(|e| yerr(node.error(e)))?)
+        }
+        None => None,
+    };
+    let collectors = match body.get("collectors") {
+        Some(node) => {
+            let list = match node.yaml {
+                Yaml::Array(_) => {
+                    let names: Result<Vec<String>, _> =
+                        node.list().map_err(yerr)?.iter().map(Node::text).collect();
+                    names.map_err(yerr)?.join(",")
                 }
-            }
-            _ => {
-                return Err(err(
-                    &key_text(k),
-                    format!("unknown key (known: {MODULE_KEYS})"),
-                ));
-            }
+                _ => node.text().map_err(yerr)?,
+            };
+            Some(parse_collectors(&list).map_err(|e| yerr(node.error(e)))?)
+        }
+        None => None,
+    };
+    let ca_file = text("ca_file")?.map(PathBuf::from);
+    let insecure = body.bool("insecure").map_err(yerr)?.unwrap_or(false);
+    let mut targets = Vec::new();
+    if let Some(list) = body.get("targets") {
+        for item in list.list().map_err(yerr)? {
+            targets.push(parse_entry(&item).map_err(yerr)?);
         }
     }
     let token_id = match (token_id, username, token_name) {
@@ -264,53 +249,29 @@ fn parse_module(name: &str, body: &Yaml) -> Result<Module, String> {
     })
 }
 
-/// One `targets` item; an error carries the sub-key (`.target`, `.fingerprint`).
-fn parse_entry(item: &Yaml) -> Result<AllowEntry, (String, String)> {
-    let item = match item {
-        // A bare string is a target without fingerprint.
-        Yaml::String(_) => {
-            let t = scalar(item).unwrap_or_default();
-            let pattern = Pattern::parse(&t).map_err(|e| (String::new(), e))?;
-            return Ok(AllowEntry {
-                pattern,
-                fingerprint: None,
-            });
-        }
-        Yaml::Hash(h) => h,
-        _ => return Err((String::new(), "must be {target, fingerprint}".into())),
-    };
-    let mut pattern = None;
-    let mut fingerprint = None;
-    for (k, v) in item {
-        let key = k.as_str().unwrap_or("");
-        let sub = format!(".{}", key_text(k));
-        let text = scalar(v).ok_or_else(|| (sub.clone(), "must be a single value".into()));
-        match key {
-            "target" => pattern = Some(Pattern::parse(&text?).map_err(|e| (sub, e))?),
-            "fingerprint" => fingerprint = Some(parse_fingerprint(&text?).map_err(|e| (sub, e))?),
-            _ => return Err((sub, "unknown key (known: target, fingerprint)".into())),
-        }
+/// One `targets` item: a target, or `{target, fingerprint}`.
+fn parse_entry(item: &Node<'_>) -> Result<AllowEntry, YamlError> {
+    // A bare string is a target without fingerprint.
+    if let Yaml::String(t) = item.yaml {
+        let pattern = Pattern::parse(t).map_err(|e| item.error(e))?;
+        return Ok(AllowEntry {
+            pattern,
+            fingerprint: None,
+        });
     }
+    let map = item.map(&["target", "fingerprint"])?;
+    let target = map
+        .get("target")
+        .ok_or_else(|| item.error("'target' is required"))?;
+    let pattern = Pattern::parse(&target.text()?).map_err(|e| target.error(e))?;
+    let fingerprint = match map.get("fingerprint") {
+        Some(node) => Some(parse_fingerprint(&node.text()?).map_err(|e| node.error(e))?),
+        None => None,
+    };
     Ok(AllowEntry {
-        pattern: pattern.ok_or((".target".into(), "missing".into()))?,
+        pattern,
         fingerprint,
     })
-}
-
-/// A scalar as text (`10s`, `10`, `true`).
-fn scalar(v: &Yaml) -> Option<String> {
-    match v {
-        Yaml::String(s) | Yaml::Real(s) => Some(s.clone()),
-        Yaml::Integer(i) => Some(i.to_string()),
-        Yaml::Boolean(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-/// A key for a message, bounded so a hostile file cannot make a huge line.
-fn key_text(k: &Yaml) -> String {
-    let s = scalar(k).unwrap_or_else(|| "(not text)".into());
-    crate::exposition::truncate_utf8(&s, 64).to_string()
 }
 
 #[cfg(test)]
@@ -406,8 +367,23 @@ modules:
                 "module 'm2', key 'targets': missing",
             ),
             ("modules: {}\n", "key 'modules': no module"),
-            ("module:\n  a: {}\n", "key 'module': unknown top-level key"),
-            ("modules: [\n", "not valid YAML"),
+            (
+                "module:\n  a: {}\n",
+                "key 'module': unknown key 'module' (expected one of: modules)",
+            ),
+            (
+                "modules:\n  m3:\n    token_id: a@pbs!t\n    token: x\n    targets: [{target: pbs1, fp: x}]\n",
+                "module 'm3', key 'targets[0].fp': unknown key 'fp'",
+            ),
+            (
+                "modules:\n  m3:\n    token_id: a@pbs!t\n    token: x\n    insecure: 1\n    targets: [pbs1]\n",
+                "module 'm3', key 'insecure': expected true or false",
+            ),
+            (
+                "modules:\n  m3: [x]\n",
+                "module 'm3': expected a mapping, got a list",
+            ),
+            ("modules: [\n", "line 2 column 1: invalid YAML"),
         ] {
             let e = Modules::parse(text).unwrap_err();
             assert!(e.starts_with(want), "{e}");

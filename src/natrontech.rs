@@ -205,20 +205,15 @@ const SUBSCRIPTION_STATES: [&str; 6] = [
 ];
 
 /// Writes natrontech's subscription families. `productname` is `None` when PBS sent none
-/// (natrontech then writes `unknown`); `next_due` is `nextduedate` as sent.
-pub fn write_subscription(
-    out: &mut Families,
-    status: &str,
-    productname: Option<&str>,
-    next_due: Option<&str>,
-) {
+/// (natrontech then writes `unknown`); `due` is `nextduedate` as Unix seconds, 0 when PBS sent
+/// none or an unparsable one.
+pub fn write_subscription(out: &mut Families, status: &str, productname: Option<&str>, due: i64) {
     let product = productname.unwrap_or("unknown");
     out.sample(
         Family::SubscriptionInfo,
         &[("productname", product), ("status", status)],
         1.0,
     );
-    let due = next_due.and_then(parse_due_date).unwrap_or(0);
     out.sample(
         Family::SubscriptionDue,
         &[("productname", product)],
@@ -227,52 +222,6 @@ pub fn write_subscription(
     for s in SUBSCRIPTION_STATES {
         out.sample(Family::SubscriptionStatus, &[("status", s)], s == status);
     }
-}
-
-/// Midnight UTC of a strict `YYYY-MM-DD` date, as Unix seconds.
-pub fn parse_due_date(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let part = &s[r];
-        part.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| part.parse().ok())
-            .flatten()
-    };
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days_in_month = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    if !(1..=12).contains(&m) || d < 1 || d > days_in_month[(m - 1) as usize] {
-        return None;
-    }
-    Some(days_from_civil(y, m, d) * 86400)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
@@ -323,24 +272,6 @@ mod tests {
             (5e-324, "5e-324"),
         ] {
             assert_eq!(go(v), want, "{v:e}");
-        }
-    }
-
-    #[test]
-    fn due_dates_are_strict_utc_midnights() {
-        assert_eq!(parse_due_date("2025-12-31"), Some(1767139200));
-        assert_eq!(parse_due_date("1970-01-01"), Some(0));
-        assert_eq!(parse_due_date("2024-02-29"), Some(1709164800));
-        for bad in [
-            "2025-1-5",
-            "2025-13-01",
-            "2023-02-29",
-            "",
-            "2025-12-31T00",
-            "+025-12-31",
-            "2025/12/31",
-        ] {
-            assert_eq!(parse_due_date(bad), None, "{bad}");
         }
     }
 

@@ -131,6 +131,16 @@ impl<'a> Node<'a> {
         }
     }
 
+    /// A scalar as text: a string as written, a number or boolean as YAML wrote it (`10`, `true`),
+    /// for values that are text to us but that a file may leave unquoted.
+    pub fn text(&self) -> Result<String, YamlError> {
+        match self.yaml {
+            Yaml::String(s) => Ok(s.clone()),
+            other => scalar_text(other)
+                .ok_or_else(|| self.error(format!("expected a single value, got {}", kind(other)))),
+        }
+    }
+
     /// A boolean scalar.
     pub fn bool(&self) -> Result<bool, YamlError> {
         match self.yaml {
@@ -170,6 +180,16 @@ impl<'a> Map<'a> {
     /// The string under `key`, if present.
     pub fn str(&self, key: &str) -> Result<Option<&'a str>, YamlError> {
         self.get(key).map(Node::str).transpose()
+    }
+
+    /// The value under `key` as text (see [`Node::text`]), if present.
+    pub fn text(&self, key: &str) -> Result<Option<String>, YamlError> {
+        self.get(key).map(Node::text).transpose()
+    }
+
+    /// The boolean under `key`, if present.
+    pub fn bool(&self, key: &str) -> Result<Option<bool>, YamlError> {
+        self.get(key).map(Node::bool).transpose()
     }
 
     /// The string under `key`, which must be present.
@@ -254,6 +274,15 @@ mod tests {
             "b[1]: expected a string, got an integer"
         );
         assert_eq!(map.str("c").unwrap(), Some("yes_string"));
+        assert_eq!(map.text("a").unwrap().as_deref(), Some("1"));
+        assert_eq!(
+            map.text("b").unwrap_err().to_string(),
+            "b: expected a single value, got a list"
+        );
+        assert_eq!(
+            map.bool("c").unwrap_err().to_string(),
+            "c: expected true or false, got a string"
+        );
         assert_eq!(map.str("absent").unwrap(), None);
         assert_eq!(
             map.required_str("absent").unwrap_err().message,

@@ -156,6 +156,48 @@ fn a_403_fails_only_its_collector() {
 }
 
 #[test]
+fn a_403_on_tape_is_no_tape_series_and_no_failure_logged_once() {
+    for forbidden in ["/tape", "/tape/media"] {
+        let sim = start_sim(PROFILE.with_tape(), |c| {
+            c.faults.forbidden = vec![forbidden.into()]
+        });
+        let exp = Exporter::start(&sim, &[], &[]);
+        for _ in 0..2 {
+            let m = exp.scrape();
+            assert_eq!(collector(&m, "tape"), 1.0, "{forbidden}");
+            assert!(!m.text.contains("pbs_tape_"), "{forbidden}: {}", m.text);
+            assert_eq!(collector(&m, "datastore"), 1.0);
+        }
+        let log = exp.wait_log("no tape metrics");
+        assert_eq!(log.matches("no tape metrics").count(), 1, "{log}");
+        let line = log.lines().find(|l| l.contains("no tape metrics")).unwrap();
+        assert!(line.contains(" INFO "), "{line}");
+        assert!(!log.contains("collector tape failed"), "{log}");
+        // Granting the privilege brings the series back.
+        sim.set_faults(Faults::default());
+        let m = exp.scrape();
+        assert!(m.has("pbs_tape_drive_info"), "{forbidden}");
+    }
+}
+
+#[test]
+fn a_failing_tape_list_fails_the_tape_collector_but_keeps_the_other_lists() {
+    let sim = start_sim(PROFILE.with_tape(), |c| {
+        c.faults.malformed = vec!["/tape/changer".into()]
+    });
+    let exp = Exporter::start(&sim, &[], &[]);
+    let m = exp.scrape();
+    assert_eq!(collector(&m, "tape"), 0.0);
+    assert!(m.has("pbs_tape_drive_info"));
+    assert!(!m.has("pbs_tape_changer_info"));
+    assert!(m.has("pbs_tape_media"));
+    assert!(
+        exp.wait_log("collector tape failed")
+            .contains("/tape/changer")
+    );
+}
+
+#[test]
 fn unmounted_and_maintenance_datastores_are_down_and_the_rest_is_exported() {
     let sim = start_sim(PROFILE, |c| {
         c.faults.unmounted = vec!["store2".into()];

@@ -580,3 +580,258 @@ fn subscription_families() {
         model::SUBSCRIPTION_DUE_TIMESTAMP as f64
     );
 }
+
+#[test]
+fn datastore_corruption_activity_and_s3_families() {
+    let p = PROFILE.with_s3();
+    let sim = start_sim(p, |_| {});
+    let exp = Exporter::start(&sim, &[], &[]);
+    let m = exp.scrape();
+    assert_eq!(
+        m.value(
+            "pbs_scrape_collector_success",
+            &[("collector", "datastore")]
+        ),
+        1.0
+    );
+    for d in 0..p.datastores {
+        let store = model::store_name(d);
+        let ds = [("datastore", store.as_str())];
+        let gc = model::gc_status(&p, d);
+        assert_eq!(
+            m.value("pbs_datastore_gc_removed_bad_chunks", &ds),
+            gc.removed_bad as f64
+        );
+        assert_eq!(
+            m.value("pbs_datastore_gc_still_bad_chunks", &ds),
+            gc.still_bad as f64
+        );
+        let (read, write) = model::active_operations(d);
+        for (kind, n) in [("read", read), ("write", write)] {
+            assert_eq!(
+                m.value(
+                    "pbs_datastore_active_operations",
+                    &[("datastore", &store), ("kind", kind)]
+                ),
+                n as f64
+            );
+        }
+        assert_eq!(
+            m.value(
+                "pbs_datastore_info",
+                &[
+                    ("datastore", &store),
+                    ("mount_status", "nonremovable"),
+                    ("backend_type", model::backend_type(&p, d))
+                ]
+            ),
+            1.0
+        );
+    }
+    // Only the S3-backed store (the last) has S3 counters, and only it is asked for them.
+    let s3 = p.datastores - 1;
+    assert!(model::is_s3(&p, s3) && !model::is_s3(&p, 0));
+    let store = model::store_name(s3);
+    let ds = [("datastore", store.as_str())];
+    let stats = model::s3_statistics(s3);
+    assert_eq!(
+        m.value("pbs_datastore_s3_uploaded_bytes_total", &ds),
+        stats.uploaded as f64
+    );
+    assert_eq!(
+        m.value("pbs_datastore_s3_downloaded_bytes_total", &ds),
+        stats.downloaded as f64
+    );
+    for (method, n) in ["get", "put", "post", "head", "delete"]
+        .into_iter()
+        .zip(stats.requests)
+    {
+        assert_eq!(
+            m.value(
+                "pbs_datastore_s3_requests_total",
+                &[("datastore", &store), ("method", method)]
+            ),
+            n as f64,
+            "{method}"
+        );
+    }
+    assert_eq!(
+        m.find("pbs_datastore_s3_uploaded_bytes_total", &[]).len(),
+        1
+    );
+    assert_eq!(m.types["pbs_datastore_s3_requests_total"], "counter");
+    assert_eq!(sim.requests("/api2/json/admin/datastore/store1/status"), 0);
+    assert_eq!(
+        sim.requests(&format!("/api2/json/admin/datastore/{store}/status")),
+        1
+    );
+}
+
+#[test]
+fn tape_families_count_drives_changers_and_media() {
+    use pbs_sim::tape;
+    let sim = start_sim(PROFILE.with_tape(), |_| {});
+    let exp = Exporter::start(&sim, &[], &[]);
+    let m = exp.scrape();
+    assert_eq!(
+        m.value("pbs_scrape_collector_success", &[("collector", "tape")]),
+        1.0
+    );
+    for d in tape::DRIVES {
+        assert_eq!(
+            m.value(
+                "pbs_tape_drive_info",
+                &[
+                    ("drive", d.name),
+                    ("vendor", d.vendor),
+                    ("model", d.model),
+                    ("serial", d.serial),
+                    ("changer", d.changer.unwrap_or(""))
+                ]
+            ),
+            1.0
+        );
+    }
+    assert_eq!(m.find("pbs_tape_drive_info", &[]).len(), tape::DRIVES.len());
+    for c in tape::CHANGERS {
+        let (vendor, model, serial) = c.ident.unwrap_or(("", "", ""));
+        assert_eq!(
+            m.value(
+                "pbs_tape_changer_info",
+                &[
+                    ("changer", c.name),
+                    ("vendor", vendor),
+                    ("model", model),
+                    ("serial", serial)
+                ]
+            ),
+            1.0
+        );
+    }
+    // Independently of the exporter: count the media the model holds.
+    let statuses = ["writable", "full", "unknown", "damaged", "retired"];
+    let locations = ["online", "offline", "vault"];
+    let mut pools: Vec<&str> = (0..tape::MEDIA)
+        .map(|i| tape::media_pool(i).unwrap_or(""))
+        .collect();
+    pools.sort();
+    pools.dedup();
+    assert_eq!(pools, ["", "daily", "monthly", "weekly"]);
+    for pool in pools {
+        let of_pool =
+            || (0..tape::MEDIA).filter(move |&i| tape::media_pool(i).unwrap_or("") == pool);
+        for status in statuses {
+            for location in locations {
+                let want = of_pool()
+                    .filter(|&i| tape::media_status(i) == status)
+                    .filter(|&i| tape::media_location(i).split('-').next() == Some(location))
+                    .count();
+                assert_eq!(
+                    m.value(
+                        "pbs_tape_media",
+                        &[("pool", pool), ("status", status), ("location", location)]
+                    ),
+                    want as f64,
+                    "{pool} {status} {location}"
+                );
+            }
+        }
+        let expired = of_pool().filter(|&i| tape::media_expired(i)).count();
+        assert_eq!(
+            m.value("pbs_tape_media_expired", &[("pool", pool)]),
+            expired as f64
+        );
+    }
+    let counted: f64 = m.find("pbs_tape_media", &[]).iter().map(|s| s.value).sum();
+    assert_eq!(counted, tape::MEDIA as f64);
+    // The hardware is never touched: no drive status, no changer inventory update (the
+    // simulator answers 400 to both, which would fail the collector).
+    assert_eq!(sim.requests("/api2/json/tape/drive/"), 0);
+    assert_eq!(sim.requests("/api2/json/tape/media/list"), 1);
+}
+
+#[test]
+fn a_pbs_without_tape_has_no_tape_series() {
+    let sim = start_sim(PROFILE, |_| {});
+    let exp = Exporter::start(&sim, &[], &[]);
+    let m = exp.scrape();
+    assert_eq!(
+        m.value("pbs_scrape_collector_success", &[("collector", "tape")]),
+        1.0
+    );
+    for f in [
+        "pbs_tape_drive_info",
+        "pbs_tape_changer_info",
+        "pbs_tape_media",
+        "pbs_tape_media_expired",
+    ] {
+        assert!(!m.has(f), "{f}");
+    }
+    assert!(!m.text.contains("pbs_tape_"), "no HELP without samples");
+}
+
+#[test]
+fn snapshot_history_writes_the_newest_finished_snapshots_of_each_group() {
+    const N: usize = 3;
+    let p = &PROFILE;
+    let sim = start_sim(PROFILE, |_| {});
+    let exp = Exporter::start(&sim, &[("PBS_SNAPSHOT_HISTORY", "3")], &[]);
+    let m = exp.scrape();
+    let mut series = 0;
+    for d in 0..p.datastores {
+        let store = model::store_name(d);
+        for n in 0..p.namespaces {
+            let ns = model::namespace_name(n);
+            for g in 0..p.groups {
+                let id = model::backup_id(g);
+                let [a, b, c, e] = group_labels(&store, &ns, g, &id);
+                let finished: Vec<usize> = (0..p.snapshots)
+                    .rev()
+                    .filter(|&s| model::snapshot_size(p, g, s).is_some())
+                    .take(N)
+                    .collect();
+                for s in (0..p.snapshots).filter(|s| !finished.contains(s)) {
+                    let t = model::backup_time(p, d, n, g, s).to_string();
+                    let at = [a, b, c, e, ("backup_time", t.as_str())];
+                    assert!(m.find("pbs_snapshot_size_bytes", &at).is_empty(), "{s}");
+                }
+                for s in finished {
+                    series += 1;
+                    let t = model::backup_time(p, d, n, g, s).to_string();
+                    let at = [a, b, c, e, ("backup_time", t.as_str())];
+                    assert_eq!(
+                        m.value("pbs_snapshot_size_bytes", &at),
+                        model::snapshot_size(p, g, s).unwrap() as f64
+                    );
+                    assert_eq!(
+                        m.value("pbs_snapshot_protected", &at),
+                        model::snapshot_protected(g, s) as u8 as f64
+                    );
+                    let state = model::verification(p, g, s).map_or("none", |v| v.as_str());
+                    assert_eq!(
+                        m.value(
+                            "pbs_snapshot_verification_state",
+                            &[a, b, c, e, ("backup_time", &t), ("state", state)]
+                        ),
+                        1.0
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(m.find("pbs_snapshot_size_bytes", &[]).len(), series);
+    assert_eq!(m.find("pbs_snapshot_verification_state", &[]).len(), series);
+    // Read from the same stream: one snapshots call per namespace, as without history.
+    assert_eq!(
+        sim.requests("/api2/json/admin/datastore/store1/snapshots"),
+        p.namespaces as u64
+    );
+}
+
+#[test]
+fn snapshot_history_is_off_by_default() {
+    let sim = start_sim(PROFILE, |_| {});
+    let exp = Exporter::start(&sim, &[], &[]);
+    let m = exp.scrape();
+    assert!(!m.text.contains("pbs_snapshot_"));
+}

@@ -113,11 +113,7 @@ fn the_golden_example_gives_natrontechs_lines() {
         // `pbs_host_disk_total`), so only the lines are compared here.
         assert_eq!(r.status, 200, "{}", r.body);
         let ours = lines_of_families(&r.body, &golden);
-        // TODO(subscription collector, issue 8 with h7's collector): compare these too.
-        let want: Vec<&str> = golden
-            .lines()
-            .filter(|l| !l.contains("pbs_host_subscription_"))
-            .collect();
+        let want: Vec<&str> = golden.lines().collect();
         assert_eq!(ours, want, "\nours:\n{}\n", ours.join("\n"));
     }
     // Each piece of data was asked for once per scrape: the compat families come from the
@@ -127,6 +123,7 @@ fn the_golden_example_gives_natrontechs_lines() {
     assert_eq!(snapshots, 2 * 2, "{requests:?}");
     for path in [
         "/nodes/localhost/status",
+        "/nodes/localhost/subscription",
         "/status/datastore-usage",
         "/version",
     ] {

@@ -52,26 +52,13 @@ const SETTLE_BY: Duration = Duration::from_secs(100);
 /// `$__rate_interval` as Grafana would set it for a 5 s scrape interval (4 × 5 s), rounded up.
 const RATE_INTERVAL: &str = "30s";
 
-/// Alerts whose metric families are specified (issue 7) but not yet exported: they cannot fire,
-/// and the panels reading those families return nothing. When a family appears, the test fails
-/// and says which alert to move into [`expected_alerts`].
-const PENDING: &[(&str, &[&str])] = &[(
-    "PbsGcBadChunks",
-    &[
-        "pbs_datastore_gc_removed_bad_chunks",
-        "pbs_datastore_gc_still_bad_chunks",
-    ],
-)];
+/// Alerts whose metric families are specified but not exported: they cannot fire, and the
+/// panels reading those families return nothing. When a family appears, the test fails and says
+/// which alert to move into [`expected_alerts`]. Every family of issue 7 is exported now.
+const PENDING: &[(&str, &[&str])] = &[];
 
-/// Further families not exported yet (issue 7) that only panels read.
-const PENDING_PANEL_FAMILIES: &[&str] = &[
-    "pbs_tape_media",
-    "pbs_tape_media_expired",
-    "pbs_datastore_s3_uploaded_bytes_total",
-    "pbs_datastore_s3_downloaded_bytes_total",
-    "pbs_datastore_s3_requests_total",
-    "pbs_datastore_active_operations",
-];
+/// Further families not exported yet that only panels read.
+const PENDING_PANEL_FAMILIES: &[&str] = &[];
 
 /// Alerts the simulators' faults must not fire (their conditions do not hold in the model).
 const QUIET: &[&str] = &[
@@ -85,12 +72,8 @@ const QUIET: &[&str] = &[
 /// simulator, with the reason.
 const EMPTY_FROM_THE_SIMULATOR: &[(&str, &str, &str)] = &[];
 
-/// The main simulator's content. The last datastore stays usable: it is the one a simulator
-/// profile with S3 makes S3-backed. When the tape and S3 families land (issue 7), this becomes
-/// `Profile::new(5, 2, 7, 5).with_s3().with_tape()` and their entries leave the pending lists
-/// (tried against branch h7b: then 18 alerts fire as expected and every panel query but the
-/// jobs' and tasks' returns data).
-const PROFILE: Profile = Profile::new(5, 2, 7, 5);
+/// The main simulator's content: tape, and its last datastore (which stays usable) S3-backed.
+const PROFILE: Profile = Profile::new(5, 2, 7, 5).with_s3().with_tape();
 
 /// The main simulator's datastore that is not mounted, and the one in offline maintenance:
 /// PBS gives neither usage, GC status nor groups for them.

@@ -1,7 +1,10 @@
 //! The endpoint extractors, fed through `JsonReader` exactly as the collectors feed them.
 //!
-//! Input: byte 0 picks the endpoint (`% 5`: node, datastore, groups, snapshots, inventory) and
-//! the datastore/namespace label values (`/ 5`), byte 1 the split size, the rest is the body.
+//! Input: byte 0 picks the endpoint and the datastore/namespace label values: below 20, `% 5`
+//! node, datastore, groups, snapshots, inventory and `/ 5` the names; from 20 on, `k = b - 20`,
+//! `5 + k % 6` tape drives, tape changers, tape media, active operations, S3 statistics,
+//! snapshots with a history of 3, and `k / 6` the names. Byte 1 is the split size, the rest
+//! the body.
 //!
 //! Asserts:
 //! * result and rendered output are identical whatever the split size, and rendering a chunk
@@ -16,11 +19,17 @@
 //!   skipped) the result and the output are exactly the same, truncated and malformed bodies
 //!   included (so each sink's `Reads` covers everything it acts on);
 //! * `Inventory::list_from_json` returns names sorted, unique and non-empty, and an inventory
-//!   reused after another list gives the same result as a fresh one.
+//!   reused after another list gives the same result as a fresh one;
+//! * tape: every drive/changer has a non-empty name, media labels are within the documented
+//!   status and location sets, each pool has one expired count; per-datastore calls carry the
+//!   datastore given; snapshot history: `backup_time` is an integer and no group has more than
+//!   3 per-snapshot series.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use pbs_exporter::collectors::inventory::Inventory;
+use pbs_exporter::collectors::store_calls::{self, Call};
+use pbs_exporter::collectors::tape::{self, List};
 use pbs_exporter::collectors::{datastore, groups, node, snapshots};
 use pbs_exporter::exposition::{Cursor, Families, FamilyDesc};
 use pbs_exporter::json::JsonError;
@@ -34,6 +43,9 @@ const NAMES: [(&str, &str); 4] = [
     ("a\"b\\c\nd", "ns\"\n\\"),
     ("é€😀", "x\\n"),
 ];
+
+/// The snapshot history depth of endpoint 10.
+const HISTORY: usize = 3;
 
 #[derive(Debug, PartialEq)]
 enum Out {
@@ -60,7 +72,21 @@ fn run<'p>(
             groups::from_json(store, ns, take(), f)
         }),
         3 => expo(snapshots::Family::TABLE, &mut |f| {
-            snapshots::from_json(store, ns, take(), f).map(|_| 0)
+            snapshots::from_json(store, ns, 0, take(), f).map(|_| 0)
+        }),
+        5 => expo(tape::Family::TABLE, &mut |f| tape::from_json(List::Drives, take(), f).map(|_| 0)),
+        6 => expo(tape::Family::TABLE, &mut |f| {
+            tape::from_json(List::Changers, take(), f).map(|_| 0)
+        }),
+        7 => expo(tape::Family::TABLE, &mut |f| tape::from_json(List::Media, take(), f).map(|_| 0)),
+        8 => expo(datastore::Family::TABLE, &mut |f| {
+            store_calls::from_json(Call::ActiveOperations, store, take(), f).map(|_| 0)
+        }),
+        9 => expo(datastore::Family::TABLE, &mut |f| {
+            store_calls::from_json(Call::S3Statistics, store, take(), f).map(|_| 0)
+        }),
+        10 => expo(snapshots::Family::TABLE, &mut |f| {
+            snapshots::from_json(store, ns, HISTORY, take(), f).map(|_| 0)
         }),
         _ => Out::List(inv.list_from_json(take()).map(|list| {
             list.iter()
@@ -139,7 +165,7 @@ fn check_samples(endpoint: u8, (store, ns): (&str, &str), samples: &[Sample], co
                 assert!(ds.is_some_and(|d| !d.is_empty()), "sample without datastore: {s:?}");
             }
         }
-        2 | 3 => {
+        2 | 3 | 10 => {
             for s in samples {
                 assert_eq!(label(s, "datastore"), Some(store), "{s:?}");
                 if s.name != "pbs_datastore_snapshots" {
@@ -147,6 +173,18 @@ fn check_samples(endpoint: u8, (store, ns): (&str, &str), samples: &[Sample], co
                     assert!(label(s, "backup_type").is_some_and(|t| !t.is_empty()));
                     assert!(label(s, "backup_id").is_some_and(|t| !t.is_empty()));
                 }
+            }
+            if endpoint == 10 {
+                let mut per_group = std::collections::HashMap::new();
+                for s in samples.iter().filter(|s| s.name.starts_with("pbs_snapshot_")) {
+                    let t = label(s, "backup_time").unwrap_or_default();
+                    assert!(t.parse::<i64>().is_ok(), "backup_time {t:?}");
+                    if s.name == "pbs_snapshot_size_bytes" {
+                        let key = (label(s, "backup_type"), label(s, "backup_id"));
+                        *per_group.entry(key).or_insert(0) += 1;
+                    }
+                }
+                assert!(per_group.values().all(|n| *n <= HISTORY), "{per_group:?}");
             }
             if endpoint == 2 {
                 let info = samples.iter().filter(|s| s.name == "pbs_group_info").count();
@@ -160,6 +198,36 @@ fn check_samples(endpoint: u8, (store, ns): (&str, &str), samples: &[Sample], co
                 assert_eq!(states, ["none", "ok", "failed"]);
             }
         }
+        5 | 6 => {
+            for s in samples {
+                let key = if s.name == "pbs_tape_drive_info" { "drive" } else { "changer" };
+                assert!(label(s, key).is_some_and(|n| !n.is_empty()), "{s:?}");
+                for l in ["vendor", "model", "serial", "changer"] {
+                    assert!(label(s, l).is_none_or(|v| v.len() <= pbs_exporter::collectors::MAX_TEXT_LABEL));
+                }
+            }
+        }
+        7 => {
+            let statuses = ["writable", "full", "unknown", "damaged", "retired"];
+            let mut pools = std::collections::HashSet::new();
+            for s in samples {
+                let pool = label(s, "pool").expect("pool label");
+                assert!(pool.len() <= pbs_exporter::collectors::MAX_TEXT_LABEL);
+                if s.name == "pbs_tape_media" {
+                    assert!(statuses.contains(&label(s, "status").unwrap_or("")), "{s:?}");
+                    let location = label(s, "location").unwrap_or("");
+                    assert!(["online", "offline", "vault"].contains(&location), "{s:?}");
+                } else {
+                    assert!(pools.insert(pool.to_string()), "pool {pool:?} twice");
+                }
+            }
+            assert!(pools.len() <= tape::MAX_POOLS);
+        }
+        8 | 9 => {
+            for s in samples {
+                assert_eq!(label(s, "datastore"), Some(store), "{s:?}");
+            }
+        }
         _ => {}
     }
 }
@@ -168,8 +236,11 @@ fuzz_target!(|data: &[u8]| {
     if data.len() < 2 {
         return;
     }
-    let endpoint = data[0] % 5;
-    let names = NAMES[(data[0] / 5) as usize % NAMES.len()];
+    let (endpoint, names) = match data[0] {
+        b @ 0..20 => (b % 5, b / 5),
+        b => (5 + (b - 20) % 6, (b - 20) / 6),
+    };
+    let names = NAMES[names as usize % NAMES.len()];
     let step = split_size(data[1]);
     let body = &data[2..];
     RENDER_LIMIT.with(|l| l.set(split_size(data[1].wrapping_mul(31))));

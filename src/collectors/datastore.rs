@@ -1,10 +1,12 @@
 //! Datastore collector: usage, estimated-full date, mount and maintenance state, availability
 //! and the last garbage collection's figures of every datastore, from
 //! `GET /status/datastore-usage` (one call for all) and `GET /admin/datastore` (maintenance).
-//! The usage `history` array (~1440 numbers per datastore) is skipped while parsing.
+//! The usage `history` array (~1440 numbers per datastore) is skipped while parsing. Then, per
+//! readable datastore, its active operations and (S3-backed stores only) S3 counters
+//! (`store_calls`).
 
 use super::inventory::Datastore;
-use super::{Ctx, Seen, set};
+use super::{Ctx, Seen, set, store_calls};
 use crate::exposition::Families;
 use crate::json::{JsonError, JsonReader, Path, Reads, Scalar, Sink};
 use crate::natrontech::Family as Compat;
@@ -24,6 +26,12 @@ crate::families! {
         GcPending => Gauge "pbs_datastore_gc_pending_bytes" "Bytes the last garbage collection kept only because of the access-time safety window.",
         GcRemoved => Gauge "pbs_datastore_gc_removed_bytes" "Bytes the last garbage collection removed.",
         Dedup => Gauge "pbs_datastore_deduplication_ratio" "Deduplication factor: logical index data bytes per byte on disk, at the last garbage collection.",
+        GcRemovedBad => Gauge "pbs_datastore_gc_removed_bad_chunks" "Corrupt chunks the last garbage collection removed (they were marked bad by a verify and are no longer referenced).",
+        GcStillBad => Gauge "pbs_datastore_gc_still_bad_chunks" "Corrupt chunks still referenced at the last garbage collection: backups that use them cannot be restored.",
+        ActiveOperations => Gauge "pbs_datastore_active_operations" "Operations running on the datastore now, by kind (read, write).",
+        S3Uploaded => Counter "pbs_datastore_s3_uploaded_bytes_total" "Bytes uploaded to the S3 backend (S3-backed datastores only; PBS may reset it on its counter-reset schedule).",
+        S3Downloaded => Counter "pbs_datastore_s3_downloaded_bytes_total" "Bytes downloaded from the S3 backend (S3-backed datastores only).",
+        S3Requests => Counter "pbs_datastore_s3_requests_total" "Requests to the S3 backend by method (get, put, post, head, delete; S3-backed datastores only).",
     }
 }
 
@@ -41,18 +49,20 @@ struct Usage {
     used: Option<u64>,
     avail: Option<u64>,
     estimated_full: Option<i64>,
-    gc: [Option<u64>; 5],
+    gc: [Option<u64>; 7],
     /// `avail`, `total`, `used` as natrontech reads them (signed; 0 when absent).
     signed: [i64; 3],
 }
 
 /// `gc-status` fields read, in `Usage::gc` order, with their families.
-const GC_FIELDS: [(&str, Family); 5] = [
+const GC_FIELDS: [(&str, Family); 7] = [
     ("index-data-bytes", Family::GcIndexData),
     ("disk-bytes", Family::GcDisk),
     ("disk-chunks", Family::GcDiskChunks),
     ("pending-bytes", Family::GcPending),
     ("removed-bytes", Family::GcRemoved),
+    ("removed-bad", Family::GcRemovedBad),
+    ("still-bad", Family::GcStillBad),
 ];
 
 /// What [`UsageSink`] reads of `/status/datastore-usage`: most of its bytes are each datastore's
@@ -76,6 +86,8 @@ static USAGE_READS: Reads = Reads::Keys(&[(
                 (GC_FIELDS[2].0, Reads::All),
                 (GC_FIELDS[3].0, Reads::All),
                 (GC_FIELDS[4].0, Reads::All),
+                (GC_FIELDS[5].0, Reads::All),
+                (GC_FIELDS[6].0, Reads::All),
             ]),
         ),
     ]),
@@ -155,7 +167,7 @@ impl Usage {
         self.used = None;
         self.avail = None;
         self.estimated_full = None;
-        self.gc = [None; 5];
+        self.gc = [None; 7];
         self.signed = [0; 3];
     }
 }
@@ -231,12 +243,13 @@ fn write_usage(out: &mut Families, it: &Usage, stores: &[Datastore]) {
     }
 }
 
-/// What the datastore collector keeps between scrapes: the usage item being read and the
-/// datastores already written.
+/// What the datastore collector keeps between scrapes: the usage item being read, the
+/// datastores already written, and the per-datastore calls' state.
 #[derive(Default)]
 pub struct State {
     usage: Usage,
     seen: Seen,
+    calls: store_calls::State,
 }
 
 /// Reads the datastore list (for maintenance modes) and the usage of every datastore.
@@ -264,6 +277,17 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
         .await
     {
         ctx.errors.push(format!("reading datastore usage: {e}"));
+    }
+    for store in stores.iter().filter(|s| s.readable()) {
+        store_calls::collect(
+            ctx.client,
+            ctx.deadline,
+            ctx.errors,
+            &mut state.calls,
+            store,
+            out,
+        )
+        .await;
     }
 }
 

@@ -15,6 +15,8 @@ pub struct Datastore {
     pub mount_status: String,
     /// The maintenance type (`offline`, `read-only`, ...), empty when not in maintenance.
     pub maintenance: String,
+    /// `filesystem` or `s3` (PBS ≥ 4.1.7), empty before.
+    pub backend_type: String,
     /// Every namespace, root (`""`) first, once loaded.
     namespaces: Vec<String>,
     ns_len: usize,
@@ -28,6 +30,11 @@ impl Datastore {
     pub fn readable(&self) -> bool {
         self.mount_status != "notmounted"
             && (self.maintenance.is_empty() || self.maintenance == "read-only")
+    }
+
+    /// Whether the datastore keeps its chunks in S3.
+    pub fn is_s3(&self) -> bool {
+        self.backend_type == "s3"
     }
 
     fn dedup_namespaces(&mut self) {
@@ -157,6 +164,7 @@ impl Inventory {
         s.name.clear();
         s.mount_status.clear();
         s.maintenance.clear();
+        s.backend_type.clear();
         s.ns_len = 0;
         s.ns_state = None;
         s
@@ -187,6 +195,7 @@ impl Sink for ListSink<'_> {
             "store" => set(&mut s.name, text),
             "mount-status" => set(&mut s.mount_status, text),
             "maintenance" => set(&mut s.maintenance, maintenance_type(text)),
+            "backend-type" => set(&mut s.backend_type, text),
             _ => {}
         }
     }

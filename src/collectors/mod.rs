@@ -12,7 +12,9 @@ pub mod jobs;
 pub mod node;
 pub mod process;
 pub mod snapshots;
+pub mod store_calls;
 pub mod subscription;
+pub mod tape;
 pub mod task_state;
 pub mod tasks;
 
@@ -107,19 +109,29 @@ collectors! {
     Tasks => "tasks", default true, tasks;
     /// The PBS subscription's status and due date.
     Subscription => "subscription", default true, subscription;
+    /// Tape drives, changers and media (nothing when PBS has no tape or the token no
+    /// `Tape.Audit`).
+    Tape => "tape", default true, tape;
 }
+
+/// Largest `--snapshot-history`: per-snapshot series grow with N × groups.
+pub const MAX_SNAPSHOT_HISTORY: usize = 100;
 
 /// What collectors are told by the configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {
     /// How far back `tasks` counts finished tasks (`--tasks-window`).
     pub tasks_window: Duration,
+    /// Per-snapshot series for the newest N finished snapshots of each group
+    /// (`--snapshot-history`, 0: none; at most [`MAX_SNAPSHOT_HISTORY`]).
+    pub snapshot_history: usize,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             tasks_window: Duration::from_secs(24 * 3600),
+            snapshot_history: 0,
         }
     }
 }

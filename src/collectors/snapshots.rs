@@ -5,6 +5,10 @@
 //!
 //! "Newest snapshot" means the newest *finished* one (it has a size): a backup running right now
 //! must not make the group look unverified.
+//!
+//! With `--snapshot-history N` (off by default) each group's aggregate also keeps its newest N
+//! finished snapshots, from the same stream, and writes a few series per snapshot (`pbs_snapshot_*`,
+//! group labels plus `backup_time`): memory grows with N × groups, still never with snapshots.
 
 use super::{Ctx, MAX_TEXT_LABEL, datastore_path, set};
 use crate::exposition::{Families, truncate_utf8};
@@ -21,6 +25,9 @@ crate::families! {
         TotalSize => Gauge "pbs_group_snapshots_size_bytes" "Logical size of all the group's finished snapshots (before deduplication).",
         Protected => Gauge "pbs_group_protected_snapshots" "Protected snapshots in the group.",
         DatastoreSnapshots => Gauge "pbs_datastore_snapshots" "Snapshots in the datastore over all namespaces, by the verification state of each.",
+        SnapshotSize => Gauge "pbs_snapshot_size_bytes" "Logical size of one of the group's newest finished snapshots (--snapshot-history).",
+        SnapshotVerification => Gauge "pbs_snapshot_verification_state" "Verification state of one of the group's newest finished snapshots as the state label: ok, failed, or none (--snapshot-history). Always 1.",
+        SnapshotProtected => Gauge "pbs_snapshot_protected" "1 when one of the group's newest finished snapshots is protected from pruning, else 0 (--snapshot-history).",
     }
 }
 
@@ -85,6 +92,36 @@ struct GroupAgg {
     oldest: Option<i64>,
     total_size: u64,
     protected: u64,
+    /// The newest finished snapshots, newest first, at most `Aggregates::history` of them.
+    history: Vec<Kept>,
+}
+
+/// A finished snapshot kept for `--snapshot-history`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Kept {
+    time: i64,
+    size: u64,
+    state: Verification,
+    protected: bool,
+}
+
+impl GroupAgg {
+    /// Keeps the snapshot if it is among the newest `n` finished ones (the first of equal
+    /// times wins, so a repeated snapshot is no duplicate series).
+    fn keep(&mut self, k: Kept, n: usize) {
+        let h = &mut self.history;
+        if n == 0 || h.iter().any(|e| e.time == k.time) {
+            return;
+        }
+        let at = h.iter().position(|e| e.time < k.time).unwrap_or(h.len());
+        if at >= n {
+            return;
+        }
+        if h.len() == n {
+            h.pop();
+        }
+        h.insert(at, k);
+    }
 }
 
 /// The groups of the namespace being read.
@@ -94,6 +131,8 @@ struct Aggregates {
     len: usize,
     /// Snapshots by verification state, in `Verification` order: none, ok, failed.
     by_state: [u64; 3],
+    /// Finished snapshots kept per group for per-snapshot series (`--snapshot-history`).
+    history: usize,
 }
 
 impl Aggregates {
@@ -127,6 +166,7 @@ impl Aggregates {
                 g.oldest = None;
                 g.total_size = 0;
                 g.protected = 0;
+                g.history.clear();
                 self.len += 1;
                 self.len - 1
             }
@@ -140,6 +180,7 @@ impl Aggregates {
             return;
         }
         self.by_state[s.verification as usize] += 1;
+        let history = self.history;
         let g = self.group_of(s);
         g.oldest = Some(g.oldest.map_or(time, |o| o.min(time)));
         g.protected += s.protected as u64;
@@ -147,6 +188,13 @@ impl Aggregates {
             g.last_ok = Some(g.last_ok.map_or(time, |o| o.max(time)));
         }
         if let Some(size) = s.size {
+            let kept = Kept {
+                time,
+                size,
+                state: s.verification,
+                protected: s.protected,
+            };
+            g.keep(kept, history);
             g.total_size = g.total_size.saturating_add(size);
             if g.newest.is_none_or(|n| time > n) {
                 g.newest = Some(time);
@@ -188,10 +236,32 @@ impl Aggregates {
                 out.sample_in(Family::Oldest, set, t);
             }
             out.sample_in(Family::Protected, set, g.protected);
+            for k in &g.history {
+                let mut digits = [0u8; 20];
+                let time = decimal(k.time, &mut digits);
+                let at = out.labels(&[("backup_time", time)]);
+                out.sample_in_sets(Family::SnapshotSize, set, at, k.size);
+                out.sample_in_with(
+                    Family::SnapshotVerification,
+                    set,
+                    &[("backup_time", time), ("state", k.state.label())],
+                    1u64,
+                );
+                out.sample_in_sets(Family::SnapshotProtected, set, at, k.protected);
+            }
         }
     }
 }
 
+/// `n` in decimal, written into `buf` without allocating.
+fn decimal(n: i64, buf: &mut [u8; 20]) -> &str {
+    use std::io::Write;
+    let mut rest = &mut buf[..];
+    // 20 bytes hold every i64.
+    let _ = write!(rest, "{n}");
+    let len = 20 - rest.len();
+    std::str::from_utf8(&buf[..len]).unwrap_or("0")
+}
 /// What [`SnapshotSink`] reads of `/snapshots`: most of each item's bytes are its `files`, the
 /// verification task's UPID and the owner, skipped unread.
 static SNAPSHOT_READS: Reads = Reads::Keys(&[(
@@ -280,6 +350,10 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
         aggregates: aggs,
         ids,
     } = state;
+    aggs.history = ctx
+        .settings
+        .snapshot_history
+        .min(super::MAX_SNAPSHOT_HISTORY);
     for i in 0..count {
         let Some(store) =
             super::readable_store(ctx.inventory, ctx.client, ctx.deadline, ctx.errors, i).await
@@ -336,15 +410,20 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
 }
 
 /// Writes the per-group snapshot families (and the datastore counts, as if this namespace were
-/// the whole datastore) from a `/snapshots` body given in pieces (fuzzing, benchmarks).
+/// the whole datastore) from a `/snapshots` body given in pieces, with per-snapshot series for
+/// the newest `history` finished snapshots of each group (fuzzing, benchmarks).
 pub fn from_json<'p>(
     store: &str,
     ns: &str,
+    history: usize,
     pieces: impl IntoIterator<Item = &'p [u8]>,
     out: &mut Families,
 ) -> Result<(), JsonError> {
     let mut item = Snapshot::default();
-    let mut aggs = Aggregates::default();
+    let mut aggs = Aggregates {
+        history: history.min(super::MAX_SNAPSHOT_HISTORY),
+        ..Aggregates::default()
+    };
     let mut sink = SnapshotSink {
         item: &mut item,
         aggs: &mut aggs,
@@ -377,7 +456,7 @@ mod tests {
     fn text(step: usize) -> String {
         let body: &[u8] = include_bytes!("../../tests/fixtures/snapshots.json");
         let mut f = Families::new(Family::TABLE);
-        from_json("store1", "", body.chunks(step), &mut f).unwrap();
+        from_json("store1", "", 0, body.chunks(step), &mut f).unwrap();
         let mut out = Vec::new();
         f.write_to(&mut out);
         String::from_utf8(out).unwrap()
@@ -418,6 +497,63 @@ mod tests {
         assert!(!t.contains(&format!(
             "pbs_group_last_verified_timestamp_seconds{{{VM102}}}"
         )));
+    }
+
+    #[test]
+    fn history_keeps_the_newest_finished_snapshots_of_each_group() {
+        let body: &[u8] = include_bytes!("../../tests/fixtures/snapshots.json");
+        let mut f = Families::new(Family::TABLE);
+        from_json("store1", "", 2, body.chunks(13), &mut f).unwrap();
+        let mut out = Vec::new();
+        f.write_to(&mut out);
+        let t = String::from_utf8(out).unwrap();
+        // vm/100: three finished snapshots, the two newest kept.
+        for line in [
+            format!("pbs_snapshot_size_bytes{{{VM100},backup_time=\"1784494800\"}} 68720018698"),
+            format!(
+                "pbs_snapshot_verification_state{{{VM100},backup_time=\"1784494800\",state=\"none\"}} 1"
+            ),
+            format!(
+                "pbs_snapshot_verification_state{{{VM100},backup_time=\"1784408400\",state=\"ok\"}} 1"
+            ),
+            format!("pbs_snapshot_protected{{{VM100},backup_time=\"1784408400\"}} 1"),
+            format!("pbs_snapshot_protected{{{VM100},backup_time=\"1784494800\"}} 0"),
+        ] {
+            assert!(t.contains(&format!("{line}\n")), "missing {line}\n{t}");
+        }
+        assert!(
+            !t.contains("backup_time=\"1784322000\""),
+            "the oldest is not kept: {t}"
+        );
+        // vm/102 has only a running backup: nothing per snapshot.
+        assert!(
+            !t.contains(&format!("pbs_snapshot_size_bytes{{{VM102}")),
+            "{t}"
+        );
+        // vm/100 and vm/101 two each, ct/200 and host/nas01 one each.
+        assert_eq!(t.matches("pbs_snapshot_size_bytes{").count(), 6, "{t}");
+    }
+
+    #[test]
+    fn history_is_bounded_ordered_and_unique() {
+        let mut g = GroupAgg::default();
+        let k = |time| Kept {
+            time,
+            size: time as u64,
+            state: Verification::None,
+            protected: false,
+        };
+        for t in [5, 1, 9, 9, 3, 7, 2, 8] {
+            g.keep(k(t), 3);
+        }
+        let times: Vec<i64> = g.history.iter().map(|e| e.time).collect();
+        assert_eq!(times, [9, 8, 7]);
+        g.keep(k(4), 0);
+        assert_eq!(g.history.len(), 3);
+        let mut buf = [0u8; 20];
+        assert_eq!(decimal(i64::MIN, &mut buf), i64::MIN.to_string());
+        assert_eq!(decimal(0, &mut buf), "0");
+        assert_eq!(decimal(1784494800, &mut buf), "1784494800");
     }
 
     #[test]

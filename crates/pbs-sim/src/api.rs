@@ -7,6 +7,7 @@ use super::jobs::{self, JobType};
 use super::json::{self, StoreState};
 use super::model::{self, Profile};
 use super::stream::{Mode, SnapshotStream, Streamed};
+use super::tape;
 use super::tasks::TaskStream;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -165,15 +166,26 @@ pub(crate) fn route(sh: &Shared, req: &Request<'_>, body: &mut Vec<u8>) -> Plan 
                 if i > 0 {
                     body.push(b',');
                 }
-                json::datastore_list_entry(body, d, store_state(&faults, d));
+                json::datastore_list_entry(body, p, d, store_state(&faults, d));
             }
             body.extend_from_slice(b"]}");
         }
+        ["tape", "drive"] => tape::drives(body, p),
+        ["tape", "changer"] => tape::changers(body, p),
+        ["tape", "media", "list"] => {
+            // Stricter than PBS: the default (true) would make PBS query every changer.
+            match query_param(req.query, "update-status").as_deref() {
+                Some("false" | "0") => tape::media(body, p),
+                _ => return error(plan, 400, body, tape::UPDATE_STATUS_REFUSED),
+            }
+        }
+        // Stricter than PBS: drive status and the like lock or move the drive.
+        ["tape", "drive", _, ..] => return error(plan, 400, body, tape::DRIVE_CALL_REFUSED),
         [
             "admin",
             "datastore",
             store,
-            what @ ("namespace" | "groups" | "snapshots"),
+            what @ ("namespace" | "groups" | "snapshots" | "active-operations" | "status"),
         ] => {
             return store_endpoint(plan, p, &faults, store, what, req.query, body);
         }
@@ -199,6 +211,19 @@ fn store_endpoint(
     }
     if faults.is_maintenance(store) {
         return error(plan, 400, body, &model::maintenance_message(store));
+    }
+    if what == "active-operations" {
+        json::active_operations(body, d);
+        return plan;
+    }
+    if what == "status" {
+        let verbose = match query_param(query, "verbose").as_deref() {
+            None | Some("0" | "false") => false,
+            Some("1" | "true") => true,
+            Some(_) => return error(plan, 400, body, &bad_param("verbose")),
+        };
+        json::datastore_status(body, p, d, verbose);
+        return plan;
     }
     if what == "namespace" {
         let parent = query_param(query, "parent").unwrap_or_default();

@@ -268,7 +268,9 @@ pub(crate) fn usage_entry(buf: &mut Vec<u8>, p: &Profile, d: usize, state: Store
         "nonremovable"
     };
     if state != StoreState::Normal {
-        buf.extend_from_slice(b"{\"backend-type\":\"filesystem\",");
+        buf.extend_from_slice(b"{\"backend-type\":");
+        push_str(buf, model::backend_type(p, d));
+        buf.push(b',');
         if state == StoreState::Maintenance {
             key(buf, "error");
             push_str(buf, &model::maintenance_message(&name));
@@ -282,33 +284,15 @@ pub(crate) fn usage_entry(buf: &mut Vec<u8>, p: &Profile, d: usize, state: Store
         return;
     }
     let u = model::usage(d);
-    let gc = model::gc_status(p, d);
     buf.extend_from_slice(b"{\"avail\":");
     push_u64(buf, u.avail);
-    buf.extend_from_slice(b",\"backend-type\":\"filesystem\",\"estimated-full-date\":");
+    buf.extend_from_slice(b",\"backend-type\":");
+    push_str(buf, model::backend_type(p, d));
+    buf.extend_from_slice(b",\"estimated-full-date\":");
     push_i64(buf, u.estimated_full_date);
-    buf.extend_from_slice(b",\"gc-status\":{\"cache-stats\":{\"hits\":");
-    push_u64(buf, gc.cache_hits);
-    buf.extend_from_slice(b",\"misses\":");
-    push_u64(buf, gc.cache_misses);
-    for (k, v) in [
-        ("},\"disk-bytes\":", gc.disk_bytes),
-        (",\"disk-chunks\":", gc.disk_chunks),
-        (",\"index-data-bytes\":", gc.index_data_bytes),
-        (",\"index-file-count\":", gc.index_file_count),
-        (",\"pending-bytes\":", gc.pending_bytes),
-        (",\"pending-chunks\":", gc.pending_chunks),
-        (",\"removed-bad\":", gc.removed_bad),
-        (",\"removed-bytes\":", gc.removed_bytes),
-        (",\"removed-chunks\":", gc.removed_chunks),
-        (",\"still-bad\":", gc.still_bad),
-    ] {
-        buf.extend_from_slice(k.as_bytes());
-        push_u64(buf, v);
-    }
-    buf.extend_from_slice(b",\"upid\":");
-    push_str(buf, &gc.upid);
-    buf.extend_from_slice(b"},\"history\":[");
+    buf.extend_from_slice(b",\"gc-status\":");
+    gc_status(buf, p, d);
+    buf.extend_from_slice(b",\"history\":[");
     for i in 0..model::HISTORY_LEN {
         if i > 0 {
             buf.push(b',');
@@ -331,9 +315,106 @@ pub(crate) fn usage_entry(buf: &mut Vec<u8>, p: &Profile, d: usize, state: Store
     buf.push(b'}');
 }
 
+/// The `gc-status` object of datastore `d`.
+fn gc_status(buf: &mut Vec<u8>, p: &Profile, d: usize) {
+    let gc = model::gc_status(p, d);
+    buf.extend_from_slice(b"{\"cache-stats\":{\"hits\":");
+    push_u64(buf, gc.cache_hits);
+    buf.extend_from_slice(b",\"misses\":");
+    push_u64(buf, gc.cache_misses);
+    for (k, v) in [
+        ("},\"disk-bytes\":", gc.disk_bytes),
+        (",\"disk-chunks\":", gc.disk_chunks),
+        (",\"index-data-bytes\":", gc.index_data_bytes),
+        (",\"index-file-count\":", gc.index_file_count),
+        (",\"pending-bytes\":", gc.pending_bytes),
+        (",\"pending-chunks\":", gc.pending_chunks),
+        (",\"removed-bad\":", gc.removed_bad),
+        (",\"removed-bytes\":", gc.removed_bytes),
+        (",\"removed-chunks\":", gc.removed_chunks),
+        (",\"still-bad\":", gc.still_bad),
+    ] {
+        buf.extend_from_slice(k.as_bytes());
+        push_u64(buf, v);
+    }
+    buf.extend_from_slice(b",\"upid\":");
+    push_str(buf, &gc.upid);
+    buf.push(b'}');
+}
+
+/// `/admin/datastore/{store}/status` of datastore `d`; `verbose` adds `counts` and
+/// `gc-status`; S3-backed stores have `s3-statistics`.
+pub(crate) fn datastore_status(buf: &mut Vec<u8>, p: &Profile, d: usize, verbose: bool) {
+    let u = model::usage(d);
+    buf.extend_from_slice(b"{\"data\":{\"avail\":");
+    push_u64(buf, u.avail);
+    buf.extend_from_slice(b",\"backend-type\":");
+    push_str(buf, model::backend_type(p, d));
+    if verbose {
+        buf.extend_from_slice(b",\"counts\":{");
+        let counts = model::type_counts(p);
+        for (i, (t, c)) in ["ct", "host", "other", "vm"]
+            .into_iter()
+            .zip([counts[0], counts[1], None, counts[2]])
+            .enumerate()
+        {
+            if i > 0 {
+                buf.push(b',');
+            }
+            key(buf, t);
+            match c {
+                Some((groups, snapshots)) => {
+                    buf.extend_from_slice(b"{\"groups\":");
+                    push_u64(buf, groups);
+                    buf.extend_from_slice(b",\"snapshots\":");
+                    push_u64(buf, snapshots);
+                    buf.push(b'}');
+                }
+                None => buf.extend_from_slice(b"null"),
+            }
+        }
+        buf.extend_from_slice(b"},\"gc-status\":");
+        gc_status(buf, p, d);
+    }
+    if model::is_s3(p, d) {
+        let s3 = model::s3_statistics(d);
+        let [get, put, post, head, delete] = s3.requests;
+        for (k, v) in [
+            (",\"s3-statistics\":{\"delete\":", delete),
+            (",\"downloaded\":", s3.downloaded),
+            (",\"get\":", get),
+            (",\"head\":", head),
+            (",\"post\":", post),
+            (",\"put\":", put),
+            (",\"uploaded\":", s3.uploaded),
+        ] {
+            buf.extend_from_slice(k.as_bytes());
+            push_u64(buf, v);
+        }
+        buf.push(b'}');
+    }
+    buf.extend_from_slice(b",\"total\":");
+    push_u64(buf, u.total);
+    buf.extend_from_slice(b",\"used\":");
+    push_u64(buf, u.used);
+    buf.extend_from_slice(b"}}");
+}
+
+/// `/admin/datastore/{store}/active-operations` of datastore `d`.
+pub(crate) fn active_operations(buf: &mut Vec<u8>, d: usize) {
+    let (read, write) = model::active_operations(d);
+    buf.extend_from_slice(b"{\"data\":{\"read\":");
+    push_u64(buf, read);
+    buf.extend_from_slice(b",\"write\":");
+    push_u64(buf, write);
+    buf.extend_from_slice(b"}}");
+}
+
 /// One `/admin/datastore` entry.
-pub(crate) fn datastore_list_entry(buf: &mut Vec<u8>, d: usize, state: StoreState) {
-    buf.extend_from_slice(b"{\"backend-type\":\"filesystem\",\"comment\":null,");
+pub(crate) fn datastore_list_entry(buf: &mut Vec<u8>, p: &Profile, d: usize, state: StoreState) {
+    buf.extend_from_slice(b"{\"backend-type\":");
+    push_str(buf, model::backend_type(p, d));
+    buf.extend_from_slice(b",\"comment\":null,");
     if state == StoreState::Maintenance {
         key(buf, "maintenance");
         push_str(buf, model::MAINTENANCE_PROPERTY);

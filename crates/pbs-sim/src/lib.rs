@@ -14,7 +14,10 @@
 //! `/status/datastore-usage`, `/admin/datastore`, `/admin/datastore/{store}/namespace`,
 //! `/admin/datastore/{store}/groups?ns=`, `/admin/datastore/{store}/snapshots?ns=` (streamed,
 //! chunked), the job lists `/admin/gc`, `/admin/verify`, `/admin/sync`, `/admin/prune` and
-//! `/tape/backup` ([`jobs`]). Anything else is 404. The two datastore lists start at a
+//! `/tape/backup` ([`jobs`]), `/admin/datastore/{store}/status[?verbose=1]` (`s3-statistics` on
+//! the S3-backed store of a profile [`Profile::with_s3`]),
+//! `/admin/datastore/{store}/active-operations`, and `/tape/drive`, `/tape/changer`,
+//! `/tape/media/list` ([`tape`]). Anything else is 404. The two datastore lists start at a
 //! different store on each call, as PBS's order is arbitrary.
 
 mod api;
@@ -24,6 +27,7 @@ mod json;
 pub mod model;
 mod server;
 mod stream;
+pub mod tape;
 pub mod tasks;
 mod tls;
 

@@ -74,9 +74,12 @@ struct Args {
     /// finished tasks in the last day (default: the profile's, 100000 for `tasks`)
     #[argh(option)]
     tasks: Option<usize>,
-    /// the PBS has tape (a tape-backup job)
+    /// the PBS has tape: drives, changers, media in pools, and a tape-backup job
     #[argh(switch)]
     tape: bool,
+    /// the last datastore is S3-backed
+    #[argh(switch)]
+    s3: bool,
     /// serve plain HTTP instead of HTTPS
     #[argh(switch)]
     no_tls: bool,
@@ -117,6 +120,9 @@ fn run(args: Args) -> Result<(), String> {
     }
     if args.tape {
         profile = profile.with_tape();
+    }
+    if args.s3 {
+        profile = profile.with_s3();
     }
     let config = SimConfig {
         profile,

@@ -63,8 +63,11 @@ pub struct Profile {
     pub snapshots: usize,
     /// Finished tasks in the last 24 hours (`/nodes/{node}/tasks`, see [`crate::tasks`]).
     pub tasks: usize,
-    /// Whether the PBS has tape: a tape-backup job (see [`crate::jobs`]).
+    /// Whether the PBS has tape: drives, changers, media (see [`crate::tape`]) and a
+    /// tape-backup job (see [`crate::jobs`]).
     pub tape: bool,
+    /// Whether the last datastore is S3-backed (see [`is_s3`]).
+    pub s3: bool,
 }
 
 impl Profile {
@@ -93,6 +96,7 @@ impl Profile {
             snapshots,
             tasks: DEFAULT_TASKS,
             tape: false,
+            s3: false,
         }
     }
 
@@ -102,9 +106,15 @@ impl Profile {
         self
     }
 
-    /// The same profile with tape (a tape-backup job).
+    /// The same profile with tape (drives, changers, media and a tape-backup job).
     pub const fn with_tape(mut self) -> Self {
         self.tape = true;
+        self
+    }
+
+    /// The same profile with its last datastore S3-backed.
+    pub const fn with_s3(mut self) -> Self {
+        self.s3 = true;
         self
     }
 
@@ -168,6 +178,9 @@ impl fmt::Display for Profile {
         }
         if self.tape {
             f.write_str(" with tape")?;
+        }
+        if self.s3 {
+            f.write_str(" with s3")?;
         }
         Ok(())
     }
@@ -513,7 +526,7 @@ pub struct GcStatus {
     pub pending_bytes: u64,
     /// `pending_bytes / 4 MiB`.
     pub pending_chunks: u64,
-    /// Always 0.
+    /// `d % 3`.
     pub removed_bad: u64,
     /// `d % 2`.
     pub still_bad: u64,
@@ -556,11 +569,58 @@ pub fn gc_status(p: &Profile, d: usize) -> GcStatus {
         removed_chunks: removed_bytes / chunk,
         pending_bytes,
         pending_chunks: pending_bytes / chunk,
-        removed_bad: 0,
+        removed_bad: d as u64 % 3,
         still_bad: d as u64 % 2,
         cache_hits: (d as u64 + 1) * 1000,
         cache_misses: (d as u64 + 1) * 100,
     }
+}
+
+/// Whether datastore `d` is S3-backed: the last one, in a profile [`Profile::with_s3`].
+pub fn is_s3(p: &Profile, d: usize) -> bool {
+    p.s3 && d + 1 == p.datastores
+}
+
+/// `backend-type` of datastore `d`.
+pub fn backend_type(p: &Profile, d: usize) -> &'static str {
+    if is_s3(p, d) { "s3" } else { "filesystem" }
+}
+
+/// `s3-statistics` of an S3-backed datastore (`/admin/datastore/{store}/status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct S3Statistics {
+    /// Bytes uploaded: the store's used bytes.
+    pub uploaded: u64,
+    /// Bytes downloaded: `uploaded / 33`.
+    pub downloaded: u64,
+    /// Requests by method, in `get`, `put`, `post`, `head`, `delete` order.
+    pub requests: [u64; 5],
+}
+
+/// The S3 counters of datastore `d` (meaningful when [`is_s3`]).
+pub fn s3_statistics(d: usize) -> S3Statistics {
+    let uploaded = usage(d).used;
+    let chunks = uploaded / (4 * MIB);
+    S3Statistics {
+        uploaded,
+        downloaded: uploaded / 33,
+        requests: [chunks / 6 + 17, chunks, 12, chunks * 2 + 5, d as u64 % 3],
+    }
+}
+
+/// Active operations of datastore `d` (`read`, `write`): `d % 3` readers, `d % 2` writers.
+pub fn active_operations(d: usize) -> (u64, u64) {
+    (d as u64 % 3, d as u64 % 2)
+}
+
+/// `counts` of `/admin/datastore/{store}/status?verbose=1`: (groups, snapshots) per backup
+/// type, `ct`, `host`, `vm` order; `None` when the type has no group (PBS sends `null`).
+pub fn type_counts(p: &Profile) -> [Option<(u64, u64)>; 3] {
+    ["ct", "host", "vm"].map(|t| {
+        let groups =
+            (0..p.groups).filter(|&g| backup_type(g) == t).count() as u64 * p.namespaces as u64;
+        (groups > 0 && p.snapshots > 0).then(|| (groups, groups * p.snapshots as u64))
+    })
 }
 
 /// Messages of the 400 answers for stores that are not usable.

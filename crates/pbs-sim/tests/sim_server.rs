@@ -796,3 +796,97 @@ fn request_counters_and_reset() {
     sim.reset_counters();
     assert_eq!((sim.requests(""), sim.connections()), (0, 0));
 }
+
+/// Keys of every object in `v`, with their paths (array items merged), to compare shapes.
+fn shape(v: &Value, at: &str, out: &mut std::collections::BTreeSet<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                let p = format!("{at}.{k}");
+                out.insert(p.clone());
+                shape(v, &p, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|v| shape(v, &format!("{at}[]"), out)),
+        _ => {}
+    }
+}
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/../../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn tape_s3_and_active_operations_have_pbs_shapes() {
+    use pbs_sim::tape;
+    let p = Profile::new(2, 1, 3, 2).with_tape().with_s3();
+    let sim = sim::start(plain_config(p)).unwrap();
+    let mut c = Client::connect(&sim);
+    let keys = |v: &Value| {
+        let mut s = std::collections::BTreeSet::new();
+        shape(v, "", &mut s);
+        s
+    };
+
+    // S3 status: the fixtures' keys (the S3 one has no ct group, the other one no S3 counters);
+    // verbose=0 leaves counts and gc-status out.
+    let r = c.get("/admin/datastore/store2/status?verbose=1");
+    assert_sorted_compact(&r);
+    let v = r.json();
+    let mut want = keys(&fixture("datastore-status-s3.json"));
+    want.extend(keys(&fixture("datastore-status.json")));
+    assert_eq!(keys(&v), want);
+    let s3 = model::s3_statistics(1);
+    assert_eq!(v["data"]["s3-statistics"]["uploaded"], s3.uploaded);
+    assert_eq!(v["data"]["s3-statistics"]["head"], s3.requests[3]);
+    assert_eq!(v["data"]["counts"]["vm"]["groups"], 1);
+    assert_eq!(v["data"]["counts"]["other"], Value::Null);
+    let r = c.get("/admin/datastore/store1/status?verbose=1");
+    assert_eq!(keys(&r.json()), keys(&fixture("datastore-status.json")));
+    let r = c.get("/admin/datastore/store1/status");
+    let v = r.json();
+    assert!(v["data"].get("counts").is_none() && v["data"].get("gc-status").is_none());
+    assert_eq!(v["data"]["backend-type"], "filesystem");
+    assert_eq!(
+        c.get("/admin/datastore/store1/status?verbose=x").status,
+        400
+    );
+
+    let r = c.get("/admin/datastore/store2/active-operations");
+    assert_sorted_compact(&r);
+    assert_eq!(r.json()["data"]["read"], model::active_operations(1).0);
+    assert_eq!(r.json()["data"]["write"], model::active_operations(1).1);
+
+    // Tape: the fixtures' keys (the fixture drive also has the optional activity and state).
+    let r = c.get("/tape/drive");
+    assert_sorted_compact(&r);
+    let drives = r.json();
+    assert_eq!(drives["data"].as_array().unwrap().len(), tape::DRIVES.len());
+    let mut want = keys(&fixture("tape-drive.json"));
+    want.remove(".data[].activity");
+    want.remove(".data[].state");
+    assert_eq!(keys(&drives), want);
+    let r = c.get("/tape/changer");
+    assert_sorted_compact(&r);
+    assert_eq!(keys(&r.json()), keys(&fixture("tape-changer.json")));
+    let r = c.get("/tape/media/list?update-status=false");
+    assert_sorted_compact(&r);
+    let media = r.json();
+    assert_eq!(keys(&media), keys(&fixture("tape-media-list.json")));
+    assert_eq!(media["data"].as_array().unwrap().len(), tape::MEDIA);
+    // Calls that touch the hardware are refused.
+    assert_eq!(c.get("/tape/media/list").status, 400);
+    assert_eq!(c.get("/tape/drive/lto9-0/status").status, 400);
+
+    // Without tape: empty lists.
+    let sim = sim::start(plain_config(Profile::DEMO)).unwrap();
+    let mut c = Client::connect(&sim);
+    for path in [
+        "/tape/drive",
+        "/tape/changer",
+        "/tape/media/list?update-status=0",
+    ] {
+        assert_eq!(c.get(path).json()["data"], serde_json::json!([]), "{path}");
+    }
+}
