@@ -44,6 +44,19 @@ impl Streamed {
             Streamed::Tasks(t) => t.fill(buf, target),
         }
     }
+
+    /// The whole body, 100 bytes at a time, and how it ended (for tests).
+    #[cfg(test)]
+    pub(crate) fn drain(mut self) -> (String, Step) {
+        let mut buf = Vec::new();
+        loop {
+            let target = buf.len() + 100;
+            match self.fill(&mut buf, target) {
+                Step::More => continue,
+                end => return (String::from_utf8(buf).unwrap(), end),
+            }
+        }
+    }
 }
 
 /// Generator state of one `/snapshots` response.
@@ -168,15 +181,8 @@ impl SnapshotStream {
 mod tests {
     use super::*;
 
-    fn collect(mut st: SnapshotStream) -> (String, Step) {
-        let mut buf = Vec::new();
-        loop {
-            let target = buf.len() + 100;
-            match st.fill(&mut buf, target) {
-                Step::More => continue,
-                end => return (String::from_utf8(buf).unwrap(), end),
-            }
-        }
+    fn collect(st: SnapshotStream) -> (String, Step) {
+        Streamed::Snapshots(st).drain()
     }
 
     #[test]

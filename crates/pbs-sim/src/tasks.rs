@@ -243,15 +243,8 @@ fn item(buf: &mut Vec<u8>, t: &Task) {
 mod tests {
     use super::*;
 
-    fn body(mut st: TaskStream) -> (String, Step) {
-        let mut buf = Vec::new();
-        loop {
-            let target = buf.len() + 100;
-            match st.fill(&mut buf, target) {
-                Step::More => continue,
-                end => return (String::from_utf8(buf).unwrap(), end),
-            }
-        }
+    fn body(st: TaskStream) -> (String, Step) {
+        crate::stream::Streamed::Tasks(st).drain()
     }
 
     #[test]
