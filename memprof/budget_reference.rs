@@ -2,20 +2,23 @@
 //! peak heap of the whole run.
 //!
 //! Budgets:
-//! - over plain HTTP, a steady-state scrape (collect, then render 32 KiB at a time into one
-//!   reused buffer as the server does) allocates at most 64 heap blocks: the exporter's own
-//!   code allocates none, what remains is async-io's reactor (one waker list per turn);
-//! - over a kept-alive, pinned TLS connection, at most 64 blocks plus one per TLS record
-//!   received and one per request encrypted. rustls 0.23 allocates exactly that, in its
-//!   buffered and its unbuffered API alike (`take_received_plaintext` copies each record into
-//!   a new `Vec`; each encrypted record is built in a new `Vec`); these blocks are freed at
-//!   once and do not raise the peak. The 64-block budget over TLS as first written cannot be
-//!   met without a TLS record layer of our own, which is not worth its risk.
+//! - a steady-state scrape (collect, then render 32 KiB at a time into one reused buffer as the
+//!   server does) allocates at most 32 heap blocks of its own, plus one per socket wait. The
+//!   exporter's own code allocates none; async-io's reactor allocates one waker list per turn
+//!   that wakes a task, and how many turns a scrape takes depends on how the bytes happen to
+//!   arrive (the machine's load), so `common::waits` counts them and each is allowed one block.
+//!   The rest measured 2–8 blocks. (Until 2026-11-30 the budget was a flat 64 blocks including
+//!   the waits; a loaded CI machine took enough extra turns to break it without any change.)
+//! - over a kept-alive, pinned TLS connection, additionally one block per TLS record received
+//!   and one per request encrypted. rustls 0.23 allocates exactly that, in its buffered and its
+//!   unbuffered API alike (`take_received_plaintext` copies each record into a new `Vec`; each
+//!   encrypted record is built in a new `Vec`); these blocks are freed at once and do not raise
+//!   the peak. They cannot be avoided without a TLS record layer of our own, which is not worth
+//!   its risk.
 //! - the peak heap (dhat `max_bytes`, from building the client to the end) is at most 1 MiB.
 //!
-//! Allocation counts do not depend on machine speed. One dhat profiler per process, so one
-//! test per binary (`harness = false`). The simulator runs as a `pbs-sim` child process: dhat
-//! counts every allocation of its own process.
+//! One dhat profiler per process, so one test per binary (`harness = false`). The simulator
+//! runs as a `pbs-sim` child process: dhat counts every allocation of its own process.
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -29,11 +32,12 @@ use common::Render;
 const WARMUP: usize = 3;
 /// Measured scrapes; the worst one must be within budget.
 const MEASURED: usize = 5;
-const MAX_BLOCKS_PER_SCRAPE: u64 = 64;
+/// Heap blocks a scrape may allocate besides one per socket wait and one per TLS record.
+const MAX_BLOCKS_PER_SCRAPE: u64 = 32;
 const MAX_PEAK_BYTES: usize = 1 << 20;
 
 /// Runs warm-ups, then returns the largest (blocks, allowance) over the measured scrapes, where
-/// allowance is the budget plus the TLS records of that scrape.
+/// allowance is the budget plus the socket waits and TLS records of that scrape.
 fn measure(sim: &common::SimChild) -> (u64, u64) {
     let mut scraper = common::scraper(sim).expect("client configuration");
     let mut out = Vec::new();
@@ -43,15 +47,18 @@ fn measure(sim: &common::SimChild) -> (u64, u64) {
     let mut worst: (u64, u64) = (0, MAX_BLOCKS_PER_SCRAPE);
     for _ in 0..MEASURED {
         let records_before = scraper.client().tls_records().unwrap_or((0, 0));
+        let waits_before = common::waits();
         let before = dhat::HeapStats::get();
         common::scrape(&mut scraper, &mut out, Render::Chunked).expect("measured scrape succeeds");
         let after = dhat::HeapStats::get();
+        let waits = common::waits() - waits_before;
         let records = scraper.client().tls_records().unwrap_or((0, 0));
         let tls = (records.0 - records_before.0) + (records.1 - records_before.1);
         let blocks = after.total_blocks - before.total_blocks;
-        let allowance = MAX_BLOCKS_PER_SCRAPE + tls;
+        let allowance = MAX_BLOCKS_PER_SCRAPE + tls + waits;
         println!(
-            "budget_reference: {}: {blocks} blocks, {} bytes allocated; TLS records {} in, {} out; allowance {allowance}",
+            "budget_reference: {}: {blocks} blocks, {} bytes allocated; TLS records {} in, {} out; \
+             {waits} socket waits; allowance {allowance}",
             sim.endpoint,
             after.total_bytes - before.total_bytes,
             records.0 - records_before.0,
@@ -80,7 +87,7 @@ fn main() {
     let peak = dhat::HeapStats::get().max_bytes;
     println!(
         "budget_reference: worst steady-state scrape: plain {plain_blocks} blocks (budget {plain_allowance}), \
-         TLS {tls_blocks} blocks (budget {tls_allowance} = {MAX_BLOCKS_PER_SCRAPE} + TLS records); \
+         TLS {tls_blocks} blocks (budget {tls_allowance} = {MAX_BLOCKS_PER_SCRAPE} + socket waits + TLS records); \
          peak heap {} ({peak} bytes, budget {})",
         common::human(peak as u64),
         common::human(MAX_PEAK_BYTES as u64),

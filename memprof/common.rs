@@ -8,9 +8,13 @@ use pbs_exporter::client::{Endpoint, PbsClient};
 use pbs_exporter::collectors::CollectorId;
 use pbs_exporter::scrape::{RenderCursor, Scraper};
 use pbs_exporter::tls::{self, Trust};
+use std::future::Future;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::pin::pin;
 use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::Context;
 use std::time::{Duration, Instant};
 
 /// Per-request timeout of the client (generous: debug builds, a busy machine).
@@ -174,6 +178,30 @@ impl Drop for SimChild {
     }
 }
 
+/// Times a scrape future had to wait for the socket (returned `Pending`), over the process.
+static WAITS: AtomicU64 = AtomicU64::new(0);
+
+/// How many times scrapes have waited for the socket so far. Each wait costs one reactor turn,
+/// and async-io's reactor allocates one waker list per turn that woke something: a heap block
+/// whose count depends on timing (how the bytes happened to arrive), not on the exporter. The
+/// budget tests allow one block per wait, so that they measure the exporter, not the machine's
+/// load.
+pub fn waits() -> u64 {
+    WAITS.load(Ordering::Relaxed)
+}
+
+/// `async_io::block_on`, counting every `Pending` of `fut` in [`waits`].
+fn block_on_counted<F: Future>(fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    async_io::block_on(std::future::poll_fn(|cx: &mut Context<'_>| {
+        let poll = fut.as_mut().poll(cx);
+        if poll.is_pending() {
+            WAITS.fetch_add(1, Ordering::Relaxed);
+        }
+        poll
+    }))
+}
+
 /// A scraper with every collector, built like the exporter's `main` builds it: pinned
 /// fingerprint, memprof's token.
 pub fn scraper(sim: &SimChild) -> Result<Scraper, String> {
@@ -215,7 +243,7 @@ pub struct Summary {
 /// that failed early). Allocates nothing of its own unless it fails.
 pub fn scrape(scraper: &mut Scraper, buf: &mut Vec<u8>, render: Render) -> Result<Summary, String> {
     let deadline = Instant::now() + SCRAPE_DEADLINE;
-    async_io::block_on(scraper.scrape(deadline));
+    block_on_counted(scraper.scrape(deadline));
     let mut summary = Summary::default();
     let mut up = false;
     match render {
@@ -252,7 +280,7 @@ pub fn scrape_gzip(
     gz: &mut pbs_exporter::gzip::GzipBody,
 ) -> Result<(Summary, u64), String> {
     let deadline = Instant::now() + SCRAPE_DEADLINE;
-    async_io::block_on(scraper.scrape(deadline));
+    block_on_counted(scraper.scrape(deadline));
     let mut summary = Summary::default();
     let mut up = false;
     let mut compressed = 0;
