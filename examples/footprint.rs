@@ -218,25 +218,21 @@ struct Sample {
     reconnects: usize,
 }
 
-fn measure(args: &Args, binary: &PathBuf, case: Case) -> Result<Sample, String> {
-    let handle = sim::start(SimConfig {
-        profile: case.profile,
-        ..SimConfig::default()
-    })
-    .map_err(|e| format!("simulator: {e}"))?;
-    let env = [
+/// Spawns the exporter pinned to the simulator `handle`, with `extra` environment, and waits
+/// until it accepts connections (it logs just before serving).
+fn spawn_for(
+    handle: &sim::SimHandle,
+    binary: &PathBuf,
+    extra: &[(&str, String)],
+) -> Result<Exporter, String> {
+    let mut env = vec![
         ("PBS_ENDPOINT", handle.endpoint()),
         ("PBS_API_TOKEN_NAME", handle.token_id().to_string()),
         ("PBS_API_TOKEN", handle.token_secret().to_string()),
         ("PBS_FINGERPRINT", handle.fingerprint()),
-        ("PBS_SNAPSHOT_HISTORY", case.history.to_string()),
-        ("PBS_SNAPSHOTS_REFRESH", "always".to_string()),
     ];
+    env.extend(extra.iter().cloned());
     let exporter = Exporter::spawn_with(binary, &env)?;
-    let pid = exporter.pid();
-    let proc_err = |e: io::Error| format!("/proc/{pid}: {e}");
-
-    // Wait until it accepts connections (it logs just before serving), then let it settle.
     let t0 = Instant::now();
     while TcpStream::connect(exporter.addr).is_err() {
         if t0.elapsed() > Duration::from_secs(5) {
@@ -247,6 +243,26 @@ fn measure(args: &Args, binary: &PathBuf, case: Case) -> Result<Sample, String> 
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+    Ok(exporter)
+}
+
+fn measure(args: &Args, binary: &PathBuf, case: Case) -> Result<Sample, String> {
+    let handle = sim::start(SimConfig {
+        profile: case.profile,
+        ..SimConfig::default()
+    })
+    .map_err(|e| format!("simulator: {e}"))?;
+    let exporter = spawn_for(
+        &handle,
+        binary,
+        &[
+            ("PBS_SNAPSHOT_HISTORY", case.history.to_string()),
+            ("PBS_SNAPSHOTS_REFRESH", "always".to_string()),
+        ],
+    )?;
+    let pid = exporter.pid();
+    let proc_err = |e: io::Error| format!("/proc/{pid}: {e}");
+    // Let it settle.
     std::thread::sleep(Duration::from_millis(args.settle_ms));
     let idle = read_status(pid).map_err(proc_err)?;
 
@@ -476,25 +492,9 @@ fn measure_cost(args: &Args, binary: &PathBuf) -> Result<CostRun, String> {
         ..SimConfig::default()
     })
     .map_err(|e| format!("simulator: {e}"))?;
-    let env = [
-        ("PBS_ENDPOINT", handle.endpoint()),
-        ("PBS_API_TOKEN_NAME", handle.token_id().to_string()),
-        ("PBS_API_TOKEN", handle.token_secret().to_string()),
-        ("PBS_FINGERPRINT", handle.fingerprint()),
-    ];
-    let exporter = Exporter::spawn_with(binary, &env)?;
+    let exporter = spawn_for(&handle, binary, &[])?;
     let pid = exporter.pid();
     let proc_err = |e: io::Error| format!("/proc/{pid}: {e}");
-    let t0 = Instant::now();
-    while TcpStream::connect(exporter.addr).is_err() {
-        if t0.elapsed() > Duration::from_secs(5) {
-            return Err(format!(
-                "the exporter does not accept connections on {}",
-                exporter.addr
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
     let mut client = Client::new(exporter.addr);
     let mut body = Vec::new();
     let mut scrape = |client: &mut Client| -> Result<(), String> {

@@ -7,8 +7,8 @@
 mod common;
 
 use common::expo::Exposition;
+use common::snapshots::{labels, with};
 use common::{Exporter, start_sim};
-use pbs_sim::changes::GroupChange;
 use pbs_sim::model::{self, Profile, VerifyState};
 use pbs_sim::{Change, Faults, SimHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -20,129 +20,12 @@ const P: Profile = Profile::new(2, 2, 5, 4);
 /// A long age limit: only changes make the collector read.
 const NO_AGE: (&str, &str) = ("PBS_SNAPSHOTS_MAX_AGE", "1h");
 
-fn labels(d: usize, n: usize, g: usize) -> [(&'static str, String); 4] {
-    [
-        ("datastore", model::store_name(d)),
-        ("namespace", model::namespace_name(n)),
-        ("backup_type", model::backup_type(g).to_string()),
-        ("backup_id", model::backup_id(g)),
-    ]
+fn check_group(m: &Exposition, sim: &SimHandle, at: (usize, usize, usize)) {
+    common::snapshots::check_group(m, &P, &sim.changes(), at);
 }
 
-fn with<'a>(
-    l: &'a [(&'static str, String); 4],
-    extra: &[(&'a str, &'a str)],
-) -> Vec<(&'a str, &'a str)> {
-    let mut v: Vec<(&str, &str)> = l.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    v.extend_from_slice(extra);
-    v
-}
-
-/// Snapshots by verification state (none, ok, failed) of one group as changed.
-fn group_states(c: &GroupChange, g: usize) -> [u64; 3] {
-    let mut by = [0u64; 3];
-    for s in c.snapshots(&P) {
-        by[match c.verification(&P, g, s) {
-            None => 0,
-            Some(VerifyState::Ok) => 1,
-            Some(VerifyState::Failed) => 2,
-        }] += 1;
-    }
-    by
-}
-
-/// Asserts every snapshot family of group `g` against the model with the sim's changes.
-fn check_group(m: &Exposition, sim: &SimHandle, (d, n, g): (usize, usize, usize)) {
-    let changes = sim.changes();
-    let c = changes.group(d, n, g);
-    let l = labels(d, n, g);
-    let plain = with(&l, &[]);
-    if c.snapshots(&P).is_empty() {
-        assert!(
-            m.find("pbs_group_protected_snapshots", &plain).is_empty(),
-            "{plain:?} is gone\n{}",
-            m.text
-        );
-        return;
-    }
-    let (mut total, mut protected, mut last_ok) = (0u64, 0u64, None);
-    for s in c.snapshots(&P) {
-        total += model::snapshot_size(&P, g, s).unwrap();
-        protected += c.protected(g, s) as u64;
-        if c.verification(&P, g, s) == Some(VerifyState::Ok) {
-            last_ok = Some(model::backup_time(&P, d, n, g, s));
-        }
-    }
-    let newest = c.newest_finished(&P, g).unwrap();
-    let time = |s| model::backup_time(&P, d, n, g, s) as f64;
-    assert_eq!(
-        m.value("pbs_group_newest_snapshot_size_bytes", &plain),
-        model::snapshot_size(&P, g, newest).unwrap() as f64
-    );
-    let state = c.verification(&P, g, newest).map_or("none", |v| v.as_str());
-    assert_eq!(
-        m.value(
-            "pbs_group_newest_snapshot_verification_state",
-            &with(&l, &[("state", state)])
-        ),
-        1.0,
-        "{plain:?}"
-    );
-    let comment = c.comment(&P, g, newest).unwrap_or_default();
-    assert_eq!(
-        m.value(
-            "pbs_group_newest_snapshot_info",
-            &with(&l, &[("comment", &comment)])
-        ),
-        1.0
-    );
-    match last_ok {
-        Some(t) => assert_eq!(
-            m.value("pbs_group_last_verified_timestamp_seconds", &plain),
-            t as f64
-        ),
-        None => assert!(
-            m.find("pbs_group_last_verified_timestamp_seconds", &plain)
-                .is_empty()
-        ),
-    }
-    assert_eq!(
-        m.value("pbs_group_oldest_snapshot_timestamp_seconds", &plain),
-        time(c.snapshots(&P).start)
-    );
-    assert_eq!(
-        m.value("pbs_group_snapshots_size_bytes", &plain),
-        total as f64
-    );
-    assert_eq!(
-        m.value("pbs_group_protected_snapshots", &plain),
-        protected as f64
-    );
-}
-
-/// Asserts every group of datastore `d` and its counts by verification state.
 fn check_store(m: &Exposition, sim: &SimHandle, d: usize) {
-    let changes = sim.changes();
-    let mut by = [0u64; 3];
-    for n in 0..P.namespaces {
-        for g in 0..P.groups {
-            check_group(m, sim, (d, n, g));
-            for (t, v) in by.iter_mut().zip(group_states(changes.group(d, n, g), g)) {
-                *t += v;
-            }
-        }
-    }
-    let store = model::store_name(d);
-    for (state, want) in ["none", "ok", "failed"].into_iter().zip(by) {
-        assert_eq!(
-            m.value(
-                "pbs_datastore_snapshots",
-                &[("datastore", &store), ("verification", state)]
-            ),
-            want as f64,
-            "{store} {state}"
-        );
-    }
+    common::snapshots::check_store(m, &P, &sim.changes(), d);
 }
 
 /// Snapshot lists the exporter says it read for datastore `d` in this scrape.

@@ -558,7 +558,13 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
             n.live = false;
         }
         let mut complete = true;
-        let mut lists = 0u64;
+        let mut lists = Lists {
+            client: &mut *ctx.client,
+            deadline: ctx.deadline,
+            item: &mut *item,
+            history,
+            read: 0,
+        };
         for (hint, ns) in inv.namespaces().iter().enumerate() {
             let ni = store.namespace(ns, hint);
             let nsa = &mut store.namespaces[ni];
@@ -570,7 +576,7 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
                     group,
                     each: |g: &Group| nsa.listed(g, full),
                 };
-                if let Err(e) = ctx.client.get_json(path, &mut sink, ctx.deadline).await {
+                if let Err(e) = lists.client.get_json(path, &mut sink, ctx.deadline).await {
                     ctx.errors.push(format!(
                         "listing groups of datastore '{}' namespace '{ns}' for its snapshots: {e}",
                         inv.name
@@ -587,19 +593,8 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
                 nsa.begin_full_read();
                 datastore_path(path, &inv.name, "snapshots", ns);
                 ids.clear();
-                lists += 1;
                 let compat_ids = ctx.compat.is_some().then_some(&mut *ids);
-                let r = read(
-                    ctx.client,
-                    ctx.deadline,
-                    path,
-                    item,
-                    nsa,
-                    history,
-                    None,
-                    compat_ids,
-                )
-                .await;
+                let r = lists.read(path, nsa, None, compat_ids).await;
                 if let Err(e) = &r {
                     complete = false;
                     ctx.errors.push(format!(
@@ -619,18 +614,7 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
                 let g = &mut nsa.groups[gi];
                 g.reset_figures();
                 group_path(path, &inv.name, ns, g);
-                lists += 1;
-                let r = read(
-                    ctx.client,
-                    ctx.deadline,
-                    path,
-                    item,
-                    nsa,
-                    history,
-                    Some(gi),
-                    None,
-                )
-                .await;
+                let r = lists.read(path, nsa, Some(gi), None).await;
                 let g = &mut nsa.groups[gi];
                 g.stale = false;
                 g.valid = r.is_ok();
@@ -664,7 +648,7 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
         if let (true, Some(by_state)) = (complete, by_state) {
             write_datastore_counts(out, &inv.name, by_state);
         }
-        out.sample(Family::ListsRead, &ds, lists);
+        out.sample(Family::ListsRead, &ds, lists.read);
         if let Some(at) = store.read_at {
             out.sample(Family::ReadTimestamp, &ds, at);
         }
@@ -672,27 +656,37 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
     stores.retain(|s| s.live);
 }
 
-/// Reads one snapshot list into the namespace's groups (`only`: into that group only).
-#[allow(clippy::too_many_arguments)]
-async fn read(
-    client: &mut crate::client::PbsClient,
+/// Reads snapshot lists for one datastore in one scrape, and counts them.
+struct Lists<'a> {
+    client: &'a mut crate::client::PbsClient,
     deadline: std::time::Instant,
-    path: &str,
-    item: &mut Snapshot,
-    ns: &mut Namespace,
+    item: &'a mut Snapshot,
+    /// Finished snapshots kept per group (`--snapshot-history`).
     history: usize,
-    only: Option<usize>,
-    ids: Option<&mut SnapshotIds>,
-) -> Result<(), crate::client::PbsError> {
-    item.reset();
-    let mut sink = SnapshotSink {
-        item,
-        ns,
-        history,
-        only,
-        ids,
-    };
-    client.get_json(path, &mut sink, deadline).await
+    /// Lists read so far.
+    read: u64,
+}
+
+impl Lists<'_> {
+    /// Reads one snapshot list into the namespace's groups (`only`: into that group only).
+    async fn read(
+        &mut self,
+        path: &str,
+        ns: &mut Namespace,
+        only: Option<usize>,
+        ids: Option<&mut SnapshotIds>,
+    ) -> Result<(), crate::client::PbsError> {
+        self.read += 1;
+        self.item.reset();
+        let mut sink = SnapshotSink {
+            item: self.item,
+            ns,
+            history: self.history,
+            only,
+            ids,
+        };
+        self.client.get_json(path, &mut sink, self.deadline).await
+    }
 }
 
 /// Path of one group's snapshot list, into a reused string.
