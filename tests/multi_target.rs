@@ -353,3 +353,55 @@ fn a_fingerprint_mismatch_is_logged_naming_the_target_and_what_it_presented() {
     );
     assert!(!log.contains("secret-alpha-1"), "{log}");
 }
+
+#[test]
+fn keep_last_values_is_per_module_and_per_target() {
+    let d = dir("keep");
+    let a = sim_with_token(Profile::new(2, 1, 3, 2), "alpha@pbs!exp", "secret-alpha-1");
+    let b = sim_with_token(Profile::new(3, 1, 2, 2), "beta@pbs!exp", "secret-beta-2");
+    let config = d.join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "modules:\n{}    keep_last_values: 1h\n{}",
+            module(&d, "alpha", &a, "secret-alpha-1"),
+            module(&d, "beta", &b, "secret-beta-2")
+        ),
+    )
+    .unwrap();
+    let exp = exporter_with_config(&config, &[]);
+    let (pa, pb) = (target_path(&a, "alpha"), target_path(&b, "beta"));
+    let good_a = exp.get(&pa).body;
+    let good_b = exp.get(&pb).body;
+    assert_eq!(samples(&good_a, "pbs_datastore_total_bytes").len(), 2);
+    assert_eq!(samples(&good_b, "pbs_datastore_total_bytes").len(), 3);
+
+    // alpha sleeps: its module keeps, and only its own values; beta is scraped fresh.
+    a.stop();
+    let asleep = exp.get(&pa).body;
+    assert_eq!(samples(&asleep, "pbs_up"), ["pbs_up 0"]);
+    for family in [
+        "pbs_datastore_total_bytes",
+        "pbs_group_snapshots",
+        "pbs_last_success_timestamp_seconds",
+    ] {
+        assert_eq!(
+            samples(&asleep, family),
+            samples(&good_a, family),
+            "{family}"
+        );
+    }
+    let fresh = exp.get(&pb).body;
+    assert_eq!(samples(&fresh, "pbs_up"), ["pbs_up 1"]);
+    assert_eq!(samples(&fresh, "pbs_datastore_total_bytes").len(), 3);
+
+    // beta's module does not keep.
+    b.stop();
+    let down = exp.get(&pb).body;
+    assert_eq!(samples(&down, "pbs_up"), ["pbs_up 0"]);
+    assert!(samples(&down, "pbs_datastore_total_bytes").is_empty());
+    assert_eq!(
+        samples(&down, "pbs_last_success_timestamp_seconds"),
+        samples(&fresh, "pbs_last_success_timestamp_seconds")
+    );
+}
