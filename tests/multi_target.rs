@@ -63,22 +63,30 @@ fn samples<'a>(body: &'a str, family: &str) -> Vec<&'a str> {
         .collect()
 }
 
-#[test]
-fn two_pbs_with_their_own_tokens_and_certificates_scraped_concurrently() {
-    let d = dir("two");
+/// Two simulators, alpha (2 datastores, 3 groups each) and beta (3 datastores, 2 groups
+/// each), with their own tokens, each allowed by its own module (`alpha_extra`: more keys of
+/// alpha's module), and an exporter with that config file.
+fn alpha_and_beta(test: &str, alpha_extra: &str) -> (SimHandle, SimHandle, Exporter) {
+    let d = dir(test);
     let a = sim_with_token(Profile::new(2, 1, 3, 2), "alpha@pbs!exp", "secret-alpha-1");
     let b = sim_with_token(Profile::new(3, 1, 2, 2), "beta@pbs!exp", "secret-beta-2");
     let config = d.join("config.yml");
     std::fs::write(
         &config,
         format!(
-            "modules:\n{}{}",
+            "modules:\n{}{alpha_extra}{}",
             module(&d, "alpha", &a, "secret-alpha-1"),
             module(&d, "beta", &b, "secret-beta-2")
         ),
     )
     .unwrap();
     let exp = exporter_with_config(&config, &[]);
+    (a, b, exp)
+}
+
+#[test]
+fn two_pbs_with_their_own_tokens_and_certificates_scraped_concurrently() {
+    let (a, b, exp) = alpha_and_beta("two", "");
     let addr = exp.addr;
     let (pa, pb) = (target_path(&a, "alpha"), target_path(&b, "beta"));
     let threads: Vec<_> = (0..8)
@@ -356,20 +364,7 @@ fn a_fingerprint_mismatch_is_logged_naming_the_target_and_what_it_presented() {
 
 #[test]
 fn keep_last_values_is_per_module_and_per_target() {
-    let d = dir("keep");
-    let a = sim_with_token(Profile::new(2, 1, 3, 2), "alpha@pbs!exp", "secret-alpha-1");
-    let b = sim_with_token(Profile::new(3, 1, 2, 2), "beta@pbs!exp", "secret-beta-2");
-    let config = d.join("config.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "modules:\n{}    keep_last_values: 1h\n{}",
-            module(&d, "alpha", &a, "secret-alpha-1"),
-            module(&d, "beta", &b, "secret-beta-2")
-        ),
-    )
-    .unwrap();
-    let exp = exporter_with_config(&config, &[]);
+    let (a, b, exp) = alpha_and_beta("keep", "    keep_last_values: 1h\n");
     let (pa, pb) = (target_path(&a, "alpha"), target_path(&b, "beta"));
     let good_a = exp.get(&pa).body;
     let good_b = exp.get(&pb).body;
