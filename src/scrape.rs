@@ -25,6 +25,9 @@ crate::families! {
     }
 }
 
+// `Output::kept_sets` has a bit per collector.
+const _: () = assert!(CollectorId::ALL.len() <= 64);
+
 /// The state of one collector between scrapes.
 struct Slot {
     id: CollectorId,
@@ -130,8 +133,9 @@ pub struct Scraper {
     version: Version,
     /// Whether the previous scrape found PBS up (`None` before the first).
     was_up: Option<bool>,
-    /// The running scrape's `/version` answer and start ([`Scraper::probe`]).
+    /// The running scrape's `/version` answer ([`Scraper::probe`]).
     reach: Reach,
+    /// When the running scrape started (for the keep duration, and as Unix time).
     started: (Instant, SystemTime),
     /// Start of the last good scrape, in Unix seconds (`pbs_last_success_timestamp_seconds`).
     last_success: Option<f64>,
