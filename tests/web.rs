@@ -450,7 +450,8 @@ fn gunzip(bytes: &[u8]) -> String {
 }
 
 /// The sample lines that do not change between two scrapes of an idle simulator (durations,
-/// process figures and the snapshot lists read do: all on the first scrape, none later).
+/// process figures, the scrape's start and the snapshot lists read do: all on the first scrape,
+/// none later).
 fn stable(text: &str) -> Vec<&str> {
     text.lines()
         .filter(|l| {
@@ -458,6 +459,7 @@ fn stable(text: &str) -> Vec<&str> {
                 && !l.starts_with("pbs_datastore_snapshot_lists_read{")
                 && !l.starts_with("process_")
                 && !l.starts_with("pbs_host_")
+                && !l.starts_with("pbs_last_success_timestamp_seconds ")
         })
         .collect()
 }
