@@ -527,7 +527,8 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
         ids,
     } = state;
     // One task list per scrape, from before the oldest full read (none before the first).
-    if !always && let Some(oldest) = stores.iter().filter_map(|s| s.read_at).min() {
+    let oldest = stores.iter().filter_map(|s| s.read_at).min();
+    if let (false, Some(oldest)) = (always, oldest) {
         verify
             .read(ctx, oldest.saturating_sub(VERIFY_LOOKBACK))
             .await;
