@@ -97,7 +97,8 @@ pub async fn handle<S: Transport, M: Metrics>(
     activity: &Activity,
     access: &Access,
 ) {
-    let mut buf = Vec::with_capacity(160);
+    // Allocated by the first response: a connection that never sends a head costs nothing.
+    let mut buf = Vec::new();
     let mut first = true;
     loop {
         let wait = if first {

@@ -219,7 +219,8 @@ pub async fn serve(
         };
         let _ = stream.get_ref().set_nodelay(true);
         let task_shared = shared.clone();
-        ex.spawn(async move {
+        let id = ticket.id();
+        let task = ex.spawn(async move {
             let shared = &*task_shared;
             let (cfg, activity, access) = (&shared.config, &ticket.activity, &shared.access);
             let Some(tls) = access.web.current().tls.clone() else {
@@ -236,8 +237,8 @@ pub async fn serve(
                 }
                 Err(e) => log_debug!("TLS handshake with a client failed: {e}"),
             }
-        })
-        .detach();
+        });
+        shared.admission.attach(id, task);
         // Let the new task, and those of evicted connections, run before the next accept: a
         // burst of connections then never piles up as tasks not yet run.
         futures_lite::future::yield_now().await;
