@@ -44,7 +44,8 @@ pub struct ServerConfig {
     pub metrics_path: String,
     /// Most connections open at once; when all are busy answering, more get 503.
     pub max_connections: usize,
-    /// Read buffer per connection; also the largest request head.
+    /// Largest read buffer per connection (allocated on the first read, grown on demand); also
+    /// the largest request head.
     pub max_head: usize,
     /// Time allowed for a request head, from the connection's start.
     pub head_timeout: Duration,
