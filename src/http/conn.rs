@@ -1,7 +1,9 @@
 //! A buffered connection: one read buffer of bounded size shared by message heads and bodies.
-//! The buffer is allocated when the first bytes arrive and grows (doubling) only as far as what
-//! is buffered needs, up to its cap, so a connection that sends nothing costs no buffer and a
-//! short request head a small one.
+//! A client connection (to PBS) allocates its whole buffer once, when it is made, so a
+//! kept-alive connection's scrapes allocate nothing for reading. A server connection's buffer
+//! ([`Conn::growing`]) is allocated when the first bytes arrive and grows (doubling) only as far
+//! as what is buffered needs, up to its cap, so a connection that sends nothing costs no buffer
+//! and a short request head a small one.
 
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use std::future::Future;
@@ -60,7 +62,8 @@ const FIRST_READ: usize = 512;
 pub struct Conn<S> {
     /// The socket, plain or TLS.
     pub stream: S,
-    /// Read buffer, empty until the first read; grows up to `cap`.
+    /// Read buffer: `cap` bytes from the start, or (growing) empty until the first read and
+    /// grown up to `cap`.
     buf: Vec<u8>,
     /// Largest size of `buf`; caps a message head.
     cap: usize,
@@ -71,9 +74,20 @@ pub struct Conn<S> {
 }
 
 impl<S: Transport> Conn<S> {
-    /// Wraps `stream` with a read buffer of at most `capacity` bytes (allocated on the first
-    /// read).
+    /// Wraps `stream` with a read buffer of `capacity` bytes, allocated now and never again.
     pub fn new(stream: S, capacity: usize) -> Self {
+        Conn {
+            stream,
+            buf: vec![0; capacity],
+            cap: capacity,
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// Wraps `stream` with a read buffer of at most `capacity` bytes, allocated on the first
+    /// read (512 bytes) and doubled whenever a message needs more.
+    pub fn growing(stream: S, capacity: usize) -> Self {
         Conn {
             stream,
             buf: Vec::new(),
@@ -176,7 +190,7 @@ mod tests {
     use futures_lite::io::Cursor;
 
     fn conn(bytes: &[u8], cap: usize) -> Conn<Cursor<Vec<u8>>> {
-        Conn::new(Cursor::new(bytes.to_vec()), cap)
+        Conn::growing(Cursor::new(bytes.to_vec()), cap)
     }
 
     #[test]
@@ -221,6 +235,20 @@ mod tests {
         let mut c = conn(&head, 8192);
         assert!(matches!(block_on(c.read_head()), Err(HeadError::TooLarge)));
         assert_eq!(c.buf.len(), 8192, "never past the cap");
+    }
+
+    #[test]
+    fn a_fixed_buffer_is_allocated_once_and_never_grows() {
+        let mut c = Conn::new(Cursor::new(b"HTTP/1.1 200 OK\r\n\r\nbody".to_vec()), 4096);
+        assert_eq!(c.buf.len(), 4096, "allocated when made");
+        let before = c.buf.as_ptr();
+        let n = block_on(c.read_head()).unwrap();
+        c.consume(n);
+        assert_eq!(c.buffered(), b"body");
+        assert_eq!((c.buf.as_ptr(), c.buf.len()), (before, 4096), "same buffer");
+        let mut c = Conn::new(Cursor::new(vec![b'a'; 100]), 32);
+        assert!(matches!(block_on(c.read_head()), Err(HeadError::TooLarge)));
+        assert_eq!(c.buf.len(), 32);
     }
 
     #[test]

@@ -192,4 +192,63 @@ mod tests {
         assert!(a.admit(s4).is_some());
         drop(t3);
     }
+
+    /// Dropped when the future that owns it is dropped.
+    struct Freed(Rc<Cell<bool>>);
+
+    impl Drop for Freed {
+        fn drop(&mut self) {
+            self.0.set(true);
+        }
+    }
+
+    /// Spawns, as the server does, a task owning `ticket` and a state that records its drop;
+    /// the task never ends by itself (as a connection that never sends a head).
+    fn spawn_stuck(
+        ex: &async_executor::LocalExecutor<'static>,
+        a: &Rc<Admission>,
+        ticket: Ticket,
+    ) -> Rc<Cell<bool>> {
+        let freed = Rc::new(Cell::new(false));
+        let state = Freed(freed.clone());
+        let id = ticket.id();
+        let task = ex.spawn(async move {
+            let _owned = (ticket, state);
+            futures_lite::future::pending::<()>().await;
+        });
+        a.attach(id, task);
+        freed
+    }
+
+    #[test]
+    fn an_evicted_connection_task_is_cancelled_and_its_state_freed() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let ex = async_executor::LocalExecutor::new();
+        let a = Admission::new(1);
+        let (_c1, s1) = pair(&l);
+        let first = spawn_stuck(&ex, &a, a.admit(s1.try_clone().unwrap()).unwrap());
+        while ex.try_tick() {}
+        assert!(
+            !first.get(),
+            "a stuck connection lives while it holds its slot"
+        );
+        let (_c2, s2) = pair(&l);
+        let second = spawn_stuck(&ex, &a, a.admit(s2.try_clone().unwrap()).unwrap());
+        while ex.try_tick() {}
+        assert!(first.get(), "the evicted connection's future was dropped");
+        assert!(!second.get());
+        assert_eq!(a.open(), 1);
+        // A task attached after its slot was taken (evicted before it was attached) is
+        // cancelled too.
+        let (_c3, s3) = pair(&l);
+        let t3 = a.admit(s3.try_clone().unwrap()).unwrap();
+        let (_c4, s4) = pair(&l);
+        let t4 = a.admit(s4.try_clone().unwrap()).unwrap();
+        let third = spawn_stuck(&ex, &a, t3);
+        let fourth = spawn_stuck(&ex, &a, t4);
+        while ex.try_tick() {}
+        assert!(second.get() && third.get(), "both evicted, both freed");
+        assert!(!fourth.get());
+        assert_eq!(a.open(), 1);
+    }
 }

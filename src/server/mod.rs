@@ -225,7 +225,7 @@ pub async fn serve(
             let shared = &*task_shared;
             let (cfg, activity, access) = (&shared.config, &ticket.activity, &shared.access);
             let Some(tls) = access.web.current().tls.clone() else {
-                let mut conn = Conn::new(stream, cfg.max_head);
+                let mut conn = Conn::growing(stream, cfg.max_head);
                 connection::handle(&mut conn, shared, cfg, activity, access).await;
                 return;
             };
@@ -233,7 +233,7 @@ pub async fn serve(
             // is idle for admission, so a stalled handshake makes room for others.
             match connection::timeout(cfg.head_timeout, TlsStream::accept(tls, stream)).await {
                 Ok(stream) => {
-                    let mut conn = Conn::new(stream, cfg.max_head);
+                    let mut conn = Conn::growing(stream, cfg.max_head);
                     connection::handle(&mut conn, shared, cfg, activity, access).await;
                 }
                 Err(e) => log_debug!("TLS handshake with a client failed: {e}"),
