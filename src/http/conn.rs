@@ -77,11 +77,8 @@ impl<S: Transport> Conn<S> {
     /// Wraps `stream` with a read buffer of `capacity` bytes, allocated now and never again.
     pub fn new(stream: S, capacity: usize) -> Self {
         Conn {
-            stream,
             buf: vec![0; capacity],
-            cap: capacity,
-            start: 0,
-            end: 0,
+            ..Self::growing(stream, capacity)
         }
     }
 
