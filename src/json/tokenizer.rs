@@ -567,7 +567,13 @@ impl Tokenizer {
                     b'"' => match self.string_end(i) {
                         Ok(Some((end, _))) => {
                             i = end + 1;
-                            expect = Expect::Colon;
+                            // Compact JSON: the colon comes right after the key.
+                            if buf.get(i) == Some(&b':') {
+                                i += 1;
+                                expect = Expect::Value;
+                            } else {
+                                expect = Expect::Colon;
+                            }
                             continue;
                         }
                         Ok(None) => break Ok(false),
@@ -600,8 +606,17 @@ impl Tokenizer {
             }
             // A value is complete (`depth` ≥ 1: a skipped value is an object's).
             expect = Expect::CommaOrEnd;
-            if level == 0 {
+            let Some(top) = level.checked_sub(1) else {
                 break Ok(true);
+            };
+            // Compact JSON: the comma comes right after the value.
+            if buf.get(i) == Some(&b',') {
+                i += 1;
+                expect = if arrays >> top & 1 == 1 {
+                    Expect::Value
+                } else {
+                    Expect::Key
+                };
             }
         };
         *at = Skipping {
