@@ -456,7 +456,7 @@ impl Tokenizer {
     fn skip(&mut self, depth: usize) -> Result<bool, JsonError> {
         let mut arrays = 0u64;
         let mut level = 0usize;
-        for &is_array in &self.stack[depth..] {
+        for &is_array in self.stack.get(depth..).unwrap_or_default() {
             arrays |= u64::from(is_array) << level;
             level += 1;
         }
@@ -648,7 +648,7 @@ fn plain_string_end(buf: &[u8], i: usize) -> Option<(usize, bool)> {
             },
             None => j + string_stop(buf.get(j..)?)?,
         };
-        match buf[at] {
+        match *buf.get(at)? {
             b'"' if at - i <= MAX_TOKEN => return Some((at, escaped)),
             b'\\' => {
                 escaped = true;
