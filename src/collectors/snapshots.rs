@@ -96,16 +96,20 @@ impl Snapshot {
 }
 
 /// The aggregate of one group: the figures the exposition writes for it, kept between scrapes
-/// (no second copy), and what the groups list said when its snapshots were read.
-#[derive(Default)]
+/// (no second copy), and what the groups list said when its snapshots were read. Kept compact,
+/// one per group for every group of every datastore: the key in one exact-size string, counts
+/// as `u32`, times with a sentinel instead of `Option`, the history in one exact-size buffer
+/// refilled in place.
 struct GroupAgg {
-    backup_type: String,
-    backup_id: String,
+    /// `backup-type` then `backup-id`, split at `type_len`.
+    key: Box<str>,
+    type_len: u8,
     /// `last-backup` and `backup-count` from the groups list when the snapshots were last
-    /// read; `None`: read them again.
-    read_as: Option<(i64, u64)>,
+    /// read; `read_known` false: read them again.
+    read_as: (i64, u32),
+    read_known: bool,
     /// What this scrape's groups list says.
-    listed: (i64, u64),
+    listed: (i64, u32),
     /// In this scrape's groups list, or in this scrape's full read.
     live: bool,
     /// In this scrape's groups list.
@@ -114,98 +118,213 @@ struct GroupAgg {
     stale: bool,
     /// The figures are whole: the last read of its snapshots succeeded.
     valid: bool,
-    newest: Option<i64>,
+    /// Times, Unix seconds; [`NO_TIME`]: none.
+    newest: i64,
+    last_ok: i64,
+    oldest: i64,
     newest_size: u64,
     newest_state: Verification,
-    newest_comment: String,
-    last_ok: Option<i64>,
-    oldest: Option<i64>,
+    /// Written only while `newest` is set, and replaced only when it differs (a re-read keeps
+    /// the allocation of an unchanged comment).
+    newest_comment: Box<str>,
     total_size: u64,
-    protected: u64,
+    protected: u32,
     /// Snapshots by verification state, in `Verification` order: none, ok, failed.
-    by_state: [u64; 3],
-    /// The newest finished snapshots, newest first, at most `--snapshot-history` of them.
-    history: Vec<Kept>,
+    by_state: [u32; 3],
+    /// The newest finished snapshots, newest first: the first `history_len` of a buffer of
+    /// exactly `--snapshot-history` entries (none allocated when it is 0).
+    history: Box<[Kept]>,
+    history_len: u8,
 }
 
-/// A finished snapshot kept for `--snapshot-history`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Whether a group's key can be kept: both parts present, the type short.
+fn key_ok(backup_type: &str, backup_id: &str) -> bool {
+    !backup_type.is_empty() && !backup_id.is_empty() && backup_type.len() <= MAX_TYPE_LEN
+}
+
+/// "No such time" in [`GroupAgg`]; times from PBS are clamped above it where they enter.
+const NO_TIME: i64 = i64::MIN;
+
+fn time_opt(t: i64) -> Option<i64> {
+    (t != NO_TIME).then_some(t)
+}
+
+/// Longest `backup-type` kept (PBS's are `vm`, `ct` and `host`); a group with a longer one is
+/// ignored.
+const MAX_TYPE_LEN: usize = u8::MAX as usize;
+
+impl Default for GroupAgg {
+    fn default() -> Self {
+        GroupAgg {
+            key: Box::default(),
+            type_len: 0,
+            read_as: (0, 0),
+            read_known: false,
+            listed: (0, 0),
+            live: false,
+            in_list: false,
+            stale: false,
+            valid: false,
+            newest: NO_TIME,
+            last_ok: NO_TIME,
+            oldest: NO_TIME,
+            newest_size: 0,
+            newest_state: Verification::None,
+            newest_comment: Box::default(),
+            total_size: 0,
+            protected: 0,
+            by_state: [0; 3],
+            history: Box::default(),
+            history_len: 0,
+        }
+    }
+}
+
+/// A finished snapshot kept for `--snapshot-history`: its time, and its size with the
+/// verification state and the protected flag in the top bits (16 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct Kept {
     time: i64,
-    size: u64,
-    state: Verification,
-    protected: bool,
+    bits: u64,
+}
+
+/// Largest size a kept snapshot shows (2 EiB; larger ones are clamped).
+const KEPT_SIZE_MAX: u64 = (1 << 61) - 1;
+
+impl Kept {
+    fn new(time: i64, size: u64, state: Verification, protected: bool) -> Kept {
+        Kept {
+            time,
+            bits: size.min(KEPT_SIZE_MAX) | (state as u64) << 62 | (protected as u64) << 61,
+        }
+    }
+
+    fn size(self) -> u64 {
+        self.bits & KEPT_SIZE_MAX
+    }
+
+    fn protected(self) -> bool {
+        self.bits >> 61 & 1 == 1
+    }
+
+    fn state(self) -> Verification {
+        match self.bits >> 62 {
+            1 => Verification::Ok,
+            2 => Verification::Failed,
+            _ => Verification::None,
+        }
+    }
 }
 
 impl GroupAgg {
+    fn new(backup_type: &str, backup_id: &str) -> GroupAgg {
+        let mut key = String::with_capacity(backup_type.len() + backup_id.len());
+        key.push_str(backup_type);
+        key.push_str(backup_id);
+        GroupAgg {
+            key: key.into_boxed_str(),
+            // Callers check `key_ok` first.
+            type_len: u8::try_from(backup_type.len()).unwrap_or(0),
+            ..GroupAgg::default()
+        }
+    }
+
+    fn backup_type(&self) -> &str {
+        self.key.get(..self.type_len as usize).unwrap_or("")
+    }
+
+    fn backup_id(&self) -> &str {
+        self.key.get(self.type_len as usize..).unwrap_or("")
+    }
+
+    fn is(&self, backup_type: &str, backup_id: &str) -> bool {
+        self.backup_type() == backup_type && self.backup_id() == backup_id
+    }
+
+    /// The kept snapshots, newest first.
+    fn kept(&self) -> &[Kept] {
+        self.history
+            .get(..self.history_len as usize)
+            .unwrap_or_default()
+    }
+
     /// Keeps the snapshot if it is among the newest `n` finished ones (the first of equal
     /// times wins, so a repeated snapshot is no duplicate series).
     fn keep(&mut self, k: Kept, n: usize) {
-        let h = &mut self.history;
-        if n == 0 || h.iter().any(|e| e.time == k.time) {
+        if n == 0 || self.kept().iter().any(|e| e.time == k.time) {
             return;
         }
-        let at = h.iter().position(|e| e.time < k.time).unwrap_or(h.len());
+        if self.history.len() != n {
+            // First use (or another N, in tests): exactly N entries, refilled in place.
+            self.history = vec![Kept::default(); n].into_boxed_slice();
+            self.history_len = 0;
+        }
+        let len = self.history_len as usize;
+        let at = self
+            .kept()
+            .iter()
+            .position(|e| e.time < k.time)
+            .unwrap_or(len);
         if at >= n {
             return;
         }
-        if h.len() == n {
-            h.pop();
-        }
-        h.insert(at, k);
+        let end = (len + 1).min(n);
+        self.history[at..end].rotate_right(1);
+        self.history[at] = k;
+        self.history_len = u8::try_from(end).unwrap_or(u8::MAX);
     }
 
-    /// Forgets the figures before its snapshots are read again.
+    /// Forgets the figures before its snapshots are read again (keeping the allocations).
     fn reset_figures(&mut self) {
         self.valid = false;
-        self.newest = None;
+        self.newest = NO_TIME;
         self.newest_size = 0;
         self.newest_state = Verification::None;
-        self.newest_comment.clear();
-        self.last_ok = None;
-        self.oldest = None;
+        self.last_ok = NO_TIME;
+        self.oldest = NO_TIME;
         self.total_size = 0;
         self.protected = 0;
         self.by_state = [0; 3];
-        self.history.clear();
+        self.history_len = 0;
     }
 
     fn add(&mut self, s: &Snapshot, time: i64, history: usize) {
-        self.by_state[s.verification as usize] += 1;
-        self.oldest = Some(self.oldest.map_or(time, |o| o.min(time)));
-        self.protected += s.protected as u64;
+        let n = &mut self.by_state[s.verification as usize];
+        *n = n.saturating_add(1);
+        self.oldest = if self.oldest == NO_TIME {
+            time
+        } else {
+            self.oldest.min(time)
+        };
+        self.protected = self.protected.saturating_add(s.protected as u32);
         if s.verification == Verification::Ok {
-            self.last_ok = Some(self.last_ok.map_or(time, |o| o.max(time)));
+            self.last_ok = self.last_ok.max(time);
         }
         if let Some(size) = s.size {
-            let kept = Kept {
-                time,
-                size,
-                state: s.verification,
-                protected: s.protected,
-            };
-            self.keep(kept, history);
+            self.keep(Kept::new(time, size, s.verification, s.protected), history);
             self.total_size = self.total_size.saturating_add(size);
-            if self.newest.is_none_or(|n| time > n) {
-                self.newest = Some(time);
+            if self.newest == NO_TIME || time > self.newest {
+                self.newest = time;
                 self.newest_size = size;
                 self.newest_state = s.verification;
-                set(&mut self.newest_comment, &s.comment);
+                if *self.newest_comment != *s.comment {
+                    self.newest_comment = s.comment.as_str().into();
+                }
             }
         }
     }
 
     fn write(&self, out: &mut Families, store: &str, ns: &str) {
-        if !self.valid || self.oldest.is_none() {
+        if !self.valid || self.oldest == NO_TIME {
             return;
         }
         let set = out.labels(&[
             ("datastore", store),
             ("namespace", ns),
-            ("backup_type", self.backup_type.as_str()),
-            ("backup_id", self.backup_id.as_str()),
+            ("backup_type", self.backup_type()),
+            ("backup_id", self.backup_id()),
         ]);
-        if self.newest.is_some() {
+        if self.newest != NO_TIME {
             out.sample_in(Family::NewestSize, set, self.newest_size);
             out.sample_in_with(
                 Family::NewestVerification,
@@ -224,25 +343,25 @@ impl GroupAgg {
             );
             out.sample_in(Family::TotalSize, set, self.total_size);
         }
-        if let Some(t) = self.last_ok {
+        if let Some(t) = time_opt(self.last_ok) {
             out.sample_in(Family::LastVerified, set, t);
         }
-        if let Some(t) = self.oldest {
+        if let Some(t) = time_opt(self.oldest) {
             out.sample_in(Family::Oldest, set, t);
         }
-        out.sample_in(Family::Protected, set, self.protected);
-        for k in &self.history {
+        out.sample_in(Family::Protected, set, u64::from(self.protected));
+        for &k in self.kept() {
             let mut digits = [0u8; 20];
             let time = decimal(k.time, &mut digits);
             let at = out.labels(&[("backup_time", time)]);
-            out.sample_in_sets(Family::SnapshotSize, set, at, k.size);
+            out.sample_in_sets(Family::SnapshotSize, set, at, k.size());
             out.sample_in_with(
                 Family::SnapshotVerification,
                 set,
-                &[("backup_time", time), ("state", k.state.label())],
+                &[("backup_time", time), ("state", k.state().label())],
                 1u64,
             );
-            out.sample_in_sets(Family::SnapshotProtected, set, at, k.protected);
+            out.sample_in_sets(Family::SnapshotProtected, set, at, k.protected());
         }
     }
 }
@@ -261,7 +380,7 @@ struct Namespace {
 impl Namespace {
     /// Index of the group, looking where the previous one was found first.
     fn find(&mut self, backup_type: &str, backup_id: &str) -> Option<usize> {
-        let same = |g: &GroupAgg| g.backup_type == backup_type && g.backup_id == backup_id;
+        let same = |g: &GroupAgg| g.is(backup_type, backup_id);
         let hint = [self.cursor, self.cursor + 1];
         let found = hint
             .into_iter()
@@ -276,10 +395,7 @@ impl Namespace {
         if let Some(i) = self.find(backup_type, backup_id) {
             return i;
         }
-        let mut g = GroupAgg::default();
-        set(&mut g.backup_type, backup_type);
-        set(&mut g.backup_id, backup_id);
-        self.groups.push(g);
+        self.groups.push(GroupAgg::new(backup_type, backup_id));
         self.cursor = self.groups.len() - 1;
         self.cursor
     }
@@ -287,7 +403,7 @@ impl Namespace {
     /// Takes one item of the groups list: marks it live, and stale when its snapshots must be
     /// read again (`all`: the whole namespace is read anyway). A repeated item is ignored.
     fn listed(&mut self, item: &Group, all: bool) {
-        if item.backup_type.is_empty() || item.backup_id.is_empty() {
+        if !key_ok(&item.backup_type, &item.backup_id) {
             return;
         }
         let i = self.group_of(&item.backup_type, &item.backup_id);
@@ -297,20 +413,25 @@ impl Namespace {
         }
         g.live = true;
         g.in_list = true;
-        g.listed = (item.last_backup.unwrap_or(0), item.count.unwrap_or(0));
-        g.stale = all || !g.valid || g.read_as != Some(g.listed);
+        let count = item.count.unwrap_or(0);
+        g.listed = (
+            item.last_backup.unwrap_or(0),
+            u32::try_from(count).unwrap_or(u32::MAX),
+        );
+        g.stale = all || !g.valid || !g.read_known || g.read_as != g.listed;
     }
 
     /// Folds one snapshot into its group; with `only`, snapshots of other groups are ignored.
     fn add(&mut self, s: &Snapshot, history: usize, only: Option<usize>) {
         let Some(time) = s.time else { return };
-        if s.backup_type.is_empty() || s.backup_id.is_empty() {
+        if !key_ok(&s.backup_type, &s.backup_id) {
             return;
         }
+        let time = time.max(NO_TIME + 1);
         let i = match only {
             Some(i) => {
                 let g = &self.groups[i];
-                if g.backup_type != s.backup_type || g.backup_id != s.backup_id {
+                if !g.is(&s.backup_type, &s.backup_id) {
                     return;
                 }
                 i
@@ -355,10 +476,15 @@ impl Namespace {
             if g.stale {
                 g.stale = false;
                 g.valid = ok;
-                g.read_as = (ok && g.in_list).then_some(g.listed);
+                g.read_as = g.listed;
+                g.read_known = ok && g.in_list;
             }
         }
         self.groups.retain(|g| g.live);
+        // Kept until the next scrape: no slack beyond an eighth.
+        if self.groups.capacity() > self.groups.len() + self.groups.len() / 8 + 1 {
+            self.groups.shrink_to_fit();
+        }
         self.cursor = 0;
     }
 
@@ -371,7 +497,7 @@ impl Namespace {
                 return None;
             }
             for (t, n) in total.iter_mut().zip(g.by_state) {
-                *t = t.saturating_add(n);
+                *t = t.saturating_add(u64::from(n));
             }
         }
         Some(total)
@@ -619,12 +745,15 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
                 let g = &mut nsa.groups[gi];
                 g.stale = false;
                 g.valid = r.is_ok();
-                g.read_as = r.is_ok().then_some(g.listed);
+                g.read_as = g.listed;
+                g.read_known = r.is_ok();
                 if let Err(e) = r {
                     complete = false;
                     ctx.errors.push(format!(
                         "listing snapshots of group {}/{} in datastore '{}' namespace '{ns}': {e}",
-                        g.backup_type, g.backup_id, inv.name
+                        g.backup_type(),
+                        g.backup_id(),
+                        inv.name
                     ));
                 }
             }
@@ -695,9 +824,9 @@ fn group_path(out: &mut String, store: &str, ns: &str, g: &GroupAgg) {
     datastore_path(out, store, "snapshots", ns);
     out.push(if ns.is_empty() { '?' } else { '&' });
     out.push_str("backup-type=");
-    crate::client::push_query_value(out, &g.backup_type);
+    crate::client::push_query_value(out, g.backup_type());
     out.push_str("&backup-id=");
-    crate::client::push_query_value(out, &g.backup_id);
+    crate::client::push_query_value(out, g.backup_id());
 }
 
 /// Writes the per-group snapshot families (and the datastore counts, as if this namespace were
@@ -831,19 +960,29 @@ mod tests {
     #[test]
     fn history_is_bounded_ordered_and_unique() {
         let mut g = GroupAgg::default();
-        let k = |time| Kept {
-            time,
-            size: time as u64,
-            state: Verification::None,
-            protected: false,
-        };
+        let k = |time| Kept::new(time, time as u64, Verification::None, false);
         for t in [5, 1, 9, 9, 3, 7, 2, 8] {
             g.keep(k(t), 3);
         }
-        let times: Vec<i64> = g.history.iter().map(|e| e.time).collect();
+        let times: Vec<i64> = g.kept().iter().map(|e| e.time).collect();
         assert_eq!(times, [9, 8, 7]);
+        assert_eq!(g.history.len(), 3, "exactly N entries allocated");
         g.keep(k(4), 0);
-        assert_eq!(g.history.len(), 3);
+        assert_eq!(g.kept().len(), 3);
+        g.reset_figures();
+        g.keep(k(1), 3);
+        assert_eq!(g.kept(), [k(1)]);
+        // The flags and the size share a word.
+        let big = Kept::new(-5, u64::MAX, Verification::Failed, true);
+        assert_eq!(
+            (big.time, big.size(), big.state(), big.protected()),
+            (-5, KEPT_SIZE_MAX, Verification::Failed, true)
+        );
+        let ok = Kept::new(1, 42, Verification::Ok, false);
+        assert_eq!(
+            (ok.size(), ok.state(), ok.protected()),
+            (42, Verification::Ok, false)
+        );
         let mut buf = [0u8; 20];
         assert_eq!(decimal(i64::MIN, &mut buf), i64::MIN.to_string());
         assert_eq!(decimal(0, &mut buf), "0");
