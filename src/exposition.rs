@@ -228,6 +228,25 @@ impl Families {
         }
     }
 
+    /// Escapes `first` then `more` once, as two label sets sharing the text: `first` alone,
+    /// and `first` with `more` (e.g. per-item labels some of its samples extend).
+    pub fn labels_and_more(
+        &mut self,
+        first: &[(&str, &str)],
+        more: &[(&str, &str)],
+    ) -> (LabelSet, LabelSet) {
+        let head = self.labels(first);
+        if head.len > 0 && !more.is_empty() {
+            self.arena.push(b',');
+        }
+        self.labels(more);
+        let both = LabelSet {
+            start: head.start,
+            len: (self.arena.len() - head.start as usize) as u32,
+        };
+        (head, both)
+    }
+
     /// Appends one sample to `family`.
     pub fn sample(
         &mut self,
@@ -468,6 +487,29 @@ mod tests {
             B => Counter "test_b_total" "A test counter.",
             C => Gauge "test_c" "Never written.",
         }
+    }
+
+    #[test]
+    fn labels_and_more_share_the_first_labels() {
+        let mut f = Families::new(Test::TABLE);
+        let set = f.labels(&[("datastore", "s1")]);
+        let (at, both) = f.labels_and_more(&[("t", "1")], &[("state", "ok")]);
+        f.sample_in_sets(Test::A, set, at, 1u64);
+        f.sample_in_sets(Test::B, set, both, 2u64);
+        let (none, only_more) = f.labels_and_more(&[], &[("state", "x")]);
+        f.sample_in_sets(Test::C, none, only_more, 3u64);
+        let mut out = Vec::new();
+        f.write_to(&mut out);
+        let t = String::from_utf8(out).unwrap();
+        assert!(
+            t.contains("test_a_bytes{datastore=\"s1\",t=\"1\"} 1\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("test_b_total{datastore=\"s1\",t=\"1\",state=\"ok\"} 2\n"),
+            "{t}"
+        );
+        assert!(t.contains("test_c{state=\"x\"} 3\n"), "{t}");
     }
 
     #[test]

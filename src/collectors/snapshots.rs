@@ -353,14 +353,11 @@ impl GroupAgg {
         for &k in self.kept() {
             let mut digits = [0u8; 20];
             let time = decimal(k.time, &mut digits);
-            let at = out.labels(&[("backup_time", time)]);
+            // `backup_time` escaped once for the three samples.
+            let (at, with_state) =
+                out.labels_and_more(&[("backup_time", time)], &[("state", k.state().label())]);
             out.sample_in_sets(Family::SnapshotSize, set, at, k.size());
-            out.sample_in_with(
-                Family::SnapshotVerification,
-                set,
-                &[("backup_time", time), ("state", k.state().label())],
-                1u64,
-            );
+            out.sample_in_sets(Family::SnapshotVerification, set, with_state, 1u64);
             out.sample_in_sets(Family::SnapshotProtected, set, at, k.protected());
         }
     }
