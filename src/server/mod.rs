@@ -221,7 +221,7 @@ pub async fn serve(
         let _ = stream.get_ref().set_nodelay(true);
         let task_shared = shared.clone();
         let id = ticket.id();
-        let task = ex.spawn(async move {
+        let fut = async move {
             let shared = &*task_shared;
             let (cfg, activity, access) = (&shared.config, &ticket.activity, &shared.access);
             let Some(tls) = access.web.current().tls.clone() else {
@@ -230,15 +230,20 @@ pub async fn serve(
                 return;
             };
             // The handshake counts against the head timeout; until it is done the connection
-            // is idle for admission, so a stalled handshake makes room for others.
-            match connection::timeout(cfg.head_timeout, TlsStream::accept(tls, stream)).await {
-                Ok(stream) => {
-                    let mut conn = Conn::growing(stream, cfg.max_head);
-                    connection::handle(&mut conn, shared, cfg, activity, access).await;
+            // is idle for admission, so a stalled handshake makes room for others. Boxed: the
+            // TLS path's state is several KiB, and a plain connection's task need not carry it.
+            Box::pin(async {
+                match connection::timeout(cfg.head_timeout, TlsStream::accept(tls, stream)).await {
+                    Ok(stream) => {
+                        let mut conn = Conn::growing(stream, cfg.max_head);
+                        connection::handle(&mut conn, shared, cfg, activity, access).await;
+                    }
+                    Err(e) => log_debug!("TLS handshake with a client failed: {e}"),
                 }
-                Err(e) => log_debug!("TLS handshake with a client failed: {e}"),
-            }
-        });
+            })
+            .await;
+        };
+        let task = ex.spawn(fut);
         shared.admission.attach(id, task);
         // Let the new task, and those of evicted connections, run before the next accept: a
         // burst of connections then never piles up as tasks not yet run.
