@@ -15,6 +15,14 @@
 //! each. utime+stime (/proc/PID/stat, all threads, 100 ticks/s) before and after the N scrapes
 //! give CPU per scrape; VmHWM after them is the peak RSS. Finally SIGTERM, expecting status 0.
 //!
+//! The table's exporter reads every snapshot every scrape (`PBS_SNAPSHOTS_REFRESH=always`): its
+//! CPU and peak are those of full reads, the worst case (a first scrape, or one after a
+//! verify). With the large profile in the list, a "PBS cost" table follows for the default
+//! (`--snapshots-refresh changed`): the manifests PBS reads (snapshot items the simulator
+//! served, `pbs_sim::Cost`) in the first scrape, per steady-state scrape (budget: at most 1 % of
+//! the first) and in the scrape after one new backup (budget: at most that group's snapshot
+//! count), and the exporter's CPU per steady-state scrape.
+//!
 //! A profile may carry `+history=N`: the exporter then runs with `PBS_SNAPSHOT_HISTORY=N`
 //! (`large+history=5` is in the default list: its own budget, peak ≤ 6 MiB).
 //! `--gzip` sends `Accept-Encoding: gzip` (as Prometheus does), requires a gzip answer and
@@ -26,7 +34,7 @@
 mod support;
 
 use argh::FromArgs;
-use pbs_sim::{self as sim, Profile, SimConfig};
+use pbs_sim::{self as sim, Change, Profile, SimConfig};
 use std::io;
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -210,24 +218,21 @@ struct Sample {
     reconnects: usize,
 }
 
-fn measure(args: &Args, binary: &PathBuf, case: Case) -> Result<Sample, String> {
-    let handle = sim::start(SimConfig {
-        profile: case.profile,
-        ..SimConfig::default()
-    })
-    .map_err(|e| format!("simulator: {e}"))?;
-    let env = [
+/// Spawns the exporter pinned to the simulator `handle`, with `extra` environment, and waits
+/// until it accepts connections (it logs just before serving).
+fn spawn_for(
+    handle: &sim::SimHandle,
+    binary: &PathBuf,
+    extra: &[(&str, String)],
+) -> Result<Exporter, String> {
+    let mut env = vec![
         ("PBS_ENDPOINT", handle.endpoint()),
         ("PBS_API_TOKEN_NAME", handle.token_id().to_string()),
         ("PBS_API_TOKEN", handle.token_secret().to_string()),
         ("PBS_FINGERPRINT", handle.fingerprint()),
-        ("PBS_SNAPSHOT_HISTORY", case.history.to_string()),
     ];
+    env.extend(extra.iter().cloned());
     let exporter = Exporter::spawn_with(binary, &env)?;
-    let pid = exporter.pid();
-    let proc_err = |e: io::Error| format!("/proc/{pid}: {e}");
-
-    // Wait until it accepts connections (it logs just before serving), then let it settle.
     let t0 = Instant::now();
     while TcpStream::connect(exporter.addr).is_err() {
         if t0.elapsed() > Duration::from_secs(5) {
@@ -238,6 +243,26 @@ fn measure(args: &Args, binary: &PathBuf, case: Case) -> Result<Sample, String> 
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+    Ok(exporter)
+}
+
+fn measure(args: &Args, binary: &PathBuf, case: Case) -> Result<Sample, String> {
+    let handle = sim::start(SimConfig {
+        profile: case.profile,
+        ..SimConfig::default()
+    })
+    .map_err(|e| format!("simulator: {e}"))?;
+    let exporter = spawn_for(
+        &handle,
+        binary,
+        &[
+            ("PBS_SNAPSHOT_HISTORY", case.history.to_string()),
+            ("PBS_SNAPSHOTS_REFRESH", "always".to_string()),
+        ],
+    )?;
+    let pid = exporter.pid();
+    let proc_err = |e: io::Error| format!("/proc/{pid}: {e}");
+    // Let it settle.
     std::thread::sleep(Duration::from_millis(args.settle_ms));
     let idle = read_status(pid).map_err(proc_err)?;
 
@@ -442,6 +467,133 @@ fn measure_multi(args: &Args, binary: &PathBuf) -> Result<Multi, String> {
         held,
         round_ms,
     })
+}
+
+/// Steady-state manifests per scrape may be at most this fraction of the first scrape's.
+const STEADY_MANIFESTS_RATIO: f64 = 0.01;
+
+/// What one scrape cost PBS, and one run of the PBS-cost measurement.
+struct CostRun {
+    first: sim::Cost,
+    /// Over all steady-state scrapes.
+    steady: sim::Cost,
+    after_backup: sim::Cost,
+    /// Snapshots of the group that got the new backup, after it.
+    group_snapshots: u64,
+    steady_cpu_ms: f64,
+}
+
+/// The large profile with the default refresh: the first scrape, `--scrapes` steady-state ones
+/// (CPU timed), then one new backup in store1's vm/100 and one more scrape.
+fn measure_cost(args: &Args, binary: &PathBuf) -> Result<CostRun, String> {
+    let profile = Profile::LARGE;
+    let handle = sim::start(SimConfig {
+        profile,
+        ..SimConfig::default()
+    })
+    .map_err(|e| format!("simulator: {e}"))?;
+    let exporter = spawn_for(&handle, binary, &[])?;
+    let pid = exporter.pid();
+    let proc_err = |e: io::Error| format!("/proc/{pid}: {e}");
+    let mut client = Client::new(exporter.addr);
+    let mut body = Vec::new();
+    let mut scrape = |client: &mut Client| -> Result<(), String> {
+        match client.get_with("/metrics", &[], &mut body)? {
+            200 => check_body(&body),
+            status => Err(format!("/metrics answered {status}")),
+        }
+    };
+    handle.reset_cost();
+    scrape(&mut client)?;
+    let first = handle.reset_cost();
+    let cpu_before = read_cpu_ticks(pid).map_err(proc_err)?;
+    for i in 0..args.scrapes {
+        scrape(&mut client).map_err(|e| format!("steady scrape {}: {e}", i + 1))?;
+    }
+    let cpu_after = read_cpu_ticks(pid).map_err(proc_err)?;
+    let steady = handle.reset_cost();
+    let group = (0, 0, 0);
+    handle.change(group, Change::NewBackup)?;
+    scrape(&mut client)?;
+    let after_backup = handle.reset_cost();
+    let group_snapshots = handle
+        .changes()
+        .group(group.0, group.1, group.2)
+        .backup_count(&profile);
+    drop(client);
+    for line in exporter.problems() {
+        eprintln!("  exporter log: {line}");
+    }
+    exporter.stop()?;
+    handle.stop();
+    Ok(CostRun {
+        first,
+        steady,
+        after_backup,
+        group_snapshots,
+        steady_cpu_ms: (cpu_after - cpu_before) as f64 / TICKS_PER_SEC * 1e3 / args.scrapes as f64,
+    })
+}
+
+/// Runs the PBS-cost measurement `--repeats` times and prints its table.
+fn report_cost(args: &Args, binary: &PathBuf) -> Result<bool, String> {
+    let mut runs = Vec::new();
+    let per_scrape = |c: &sim::Cost| c.manifests() as f64 / args.scrapes as f64;
+    let bytes_per_scrape = |c: &sim::Cost| c.bytes() as f64 / args.scrapes as f64;
+    for rep in 1..=args.repeats {
+        let r = measure_cost(args, binary)?;
+        println!(
+            "  PBS cost #{rep}: manifests first {}, steady {:.2}/scrape, after one new backup {} (group of {}); bytes first {}, steady {:.0}/scrape, after {}; CPU {:.2} ms per steady-state scrape",
+            r.first.manifests(),
+            per_scrape(&r.steady),
+            r.after_backup.manifests(),
+            r.group_snapshots,
+            r.first.bytes(),
+            bytes_per_scrape(&r.steady),
+            r.after_backup.bytes(),
+            r.steady_cpu_ms
+        );
+        runs.push(r);
+    }
+    let stat = |f: &dyn Fn(&CostRun) -> f64| Stat::of(&runs.iter().map(f).collect::<Vec<_>>());
+    let first = stat(&|r| r.first.manifests() as f64);
+    let steady = stat(&|r| per_scrape(&r.steady));
+    let after = stat(&|r| r.after_backup.manifests() as f64);
+    let group = runs.last().map_or(0, |r| r.group_snapshots) as f64;
+    let cpu = stat(&|r| r.steady_cpu_ms);
+    let first_kb = stat(&|r| r.first.bytes() as f64 / 1000.0);
+    let steady_kb = stat(&|r| bytes_per_scrape(&r.steady) / 1000.0);
+    let after_kb = stat(&|r| r.after_backup.bytes() as f64 / 1000.0);
+    let met = |ok: bool| if ok { "met" } else { "**NOT met**" };
+    let steady_limit = first.median * STEADY_MANIFESTS_RATIO;
+    println!();
+    println!(
+        "| PBS cost, large profile, default `--snapshots-refresh changed` | Manifests PBS reads | Bytes PBS sends (kB) | Budget | |"
+    );
+    println!("|---|---:|---:|---:|---|");
+    println!(
+        "| first scrape | {} | {} | | |",
+        first.show(0),
+        first_kb.show(0)
+    );
+    println!(
+        "| steady-state scrape (mean of {}) | {} | {} | ≤ 1 % of the first = {steady_limit:.0} | {} |",
+        args.scrapes,
+        steady.show(2),
+        steady_kb.show(1),
+        met(steady.median <= steady_limit)
+    );
+    println!(
+        "| scrape after one new backup (store1 vm/100) | {} | {} | ≤ the group's {group:.0} snapshots | {} |",
+        after.show(0),
+        after_kb.show(0),
+        met(after.median <= group)
+    );
+    println!(
+        "| exporter CPU per steady-state scrape (ms) | {} | | | |",
+        cpu.show(2)
+    );
+    Ok(steady.median <= steady_limit && after.median <= group)
 }
 
 /// Runs the multi-target measurement `--repeats` times and prints its table.
@@ -771,6 +923,19 @@ fn main() -> ExitCode {
     println!(
         "Values: median over repeats (min–max over repeats); latency min–max over all scrapes. Budgets are judged on the medians."
     );
+    if profiles.contains(&Case {
+        profile: Profile::LARGE,
+        history: 0,
+    }) {
+        println!();
+        match report_cost(&args, &binary) {
+            Ok(met) => all_met &= met,
+            Err(e) => {
+                println!("FAIL: PBS cost: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     if args.targets > 0 {
         println!();
         match report_multi(&args, &binary) {

@@ -6,7 +6,10 @@
 #                        [--repeats N] [--gzip] [--scrapes N] [--settle-ms MS]
 #
 # Every collector runs (the defaults); `+history=N` runs the exporter with
-# PBS_SNAPSHOT_HISTORY=N.
+# PBS_SNAPSHOT_HISTORY=N. The table's scrapes read every snapshot (PBS_SNAPSHOTS_REFRESH=always,
+# the worst case); with the large profile, a "PBS cost" table follows for the default refresh:
+# manifests PBS reads in the first, a steady-state and a post-backup scrape, and the exporter's
+# CPU per steady-state scrape.
 # Without --binary it builds the static binary first (scripts/build-static.sh) and measures it.
 # Exit status 0 even when a budget is not met (it is a measurement: read the table); non-zero
 # only when the build or a measurement failed.

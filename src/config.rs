@@ -4,6 +4,7 @@
 //! A bad setting is one line naming the flag or variable; the token secret is never printed.
 
 use crate::client::Endpoint;
+use crate::collectors::snapshot_refresh::Refresh;
 use crate::collectors::{CollectorId, MAX_SNAPSHOT_HISTORY, Settings};
 use crate::log::{Format, Level};
 use crate::modules::{AllowEntry, DEFAULT_MODULE, Module, Modules};
@@ -85,6 +86,16 @@ pub struct Args {
     /// at most 100 (env PBS_SNAPSHOT_HISTORY, default 0)
     #[argh(option)]
     pub snapshot_history: Option<String>,
+    /// which snapshot lists a scrape reads: changed (only groups whose last backup or
+    /// snapshot count changed, datastores with a verify finished since, and every datastore
+    /// at least every --snapshots-max-age) or always (env PBS_SNAPSHOTS_REFRESH, default
+    /// changed)
+    #[argh(option)]
+    pub snapshots_refresh: Option<String>,
+    /// longest time between two full reads of a datastore's snapshots with
+    /// --snapshots-refresh changed, e.g. 10m or 1h (env PBS_SNAPSHOTS_MAX_AGE, default 10m)
+    #[argh(option)]
+    pub snapshots_max_age: Option<String>,
     /// while PBS is unreachable, serve the last good datastore, groups and snapshots
     /// families for up to this long after that scrape, e.g. 12h; off when not set
     /// (env PBS_KEEP_LAST_VALUES)
@@ -439,6 +450,24 @@ pub fn load(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         None => 0,
     };
 
+    let snapshots_refresh = match src.get(
+        args.snapshots_refresh.as_ref(),
+        "snapshots-refresh",
+        "PBS_SNAPSHOTS_REFRESH",
+    ) {
+        Some((r, from)) => Refresh::parse(&r)
+            .ok_or_else(|| ConfigError(format!("{from}: '{r}' is not changed or always")))?,
+        None => Settings::default().snapshots_refresh,
+    };
+    let snapshots_max_age = match src.get(
+        args.snapshots_max_age.as_ref(),
+        "snapshots-max-age",
+        "PBS_SNAPSHOTS_MAX_AGE",
+    ) {
+        Some((t, from)) => parse_duration(&t).map_err(|e| ConfigError(format!("{from}: {e}")))?,
+        None => Settings::default().snapshots_max_age,
+    };
+
     let default = match (&endpoint, &env_module) {
         (Some(ep), Some((m, trust))) => Some(TargetSpec {
             module: String::new(),
@@ -474,6 +503,8 @@ pub fn load(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         settings: Settings {
             tasks_window,
             snapshot_history,
+            snapshots_refresh,
+            snapshots_max_age,
         },
     })
 }
@@ -692,6 +723,33 @@ mod tests {
         let e = with("-1").unwrap_err().to_string();
         assert!(e.contains("PBS_SNAPSHOT_HISTORY"), "{e}");
         assert!(with("five").is_err());
+    }
+
+    #[test]
+    fn snapshot_refresh_options() {
+        let c = load_with(Args::default(), &BASE).unwrap();
+        assert_eq!(c.settings.snapshots_refresh, Refresh::Changed);
+        assert_eq!(c.settings.snapshots_max_age, Duration::from_secs(600));
+        let vars = [
+            BASE.to_vec(),
+            vec![
+                ("PBS_SNAPSHOTS_REFRESH", "always"),
+                ("PBS_SNAPSHOTS_MAX_AGE", "90s"),
+            ],
+        ]
+        .concat();
+        let c = load_with(Args::default(), &vars).unwrap();
+        assert_eq!(c.settings.snapshots_refresh, Refresh::Always);
+        assert_eq!(c.settings.snapshots_max_age, Duration::from_secs(90));
+        for (k, v) in [
+            ("PBS_SNAPSHOTS_REFRESH", "sometimes"),
+            ("PBS_SNAPSHOTS_MAX_AGE", "0s"),
+            ("PBS_SNAPSHOTS_MAX_AGE", "2d"),
+        ] {
+            let vars = [BASE.to_vec(), vec![(k, v)]].concat();
+            let e = load_with(Args::default(), &vars).unwrap_err().to_string();
+            assert!(e.contains(k), "{e}");
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use pbs_exporter::collectors::CollectorId;
 
 use common::{Exporter, start_sim};
 use pbs_sim::Profile;
-use pbs_sim::model::{self, VerifyState};
+use pbs_sim::model;
 use pbs_sim::{jobs, tasks};
 
 /// 2 datastores × 3 namespaces (root, ns1, ns1/sub2) × 8 groups × 6 snapshots: groups 6 has a
@@ -219,92 +219,10 @@ fn snapshot_families_aggregate_per_group_and_datastore() {
     let sim = start_sim(PROFILE, |_| {});
     let exp = Exporter::start(&sim, &[], &[]);
     let m = exp.scrape();
-    let p = &PROFILE;
-    for d in 0..p.datastores {
-        let store = model::store_name(d);
-        let mut by_state = [0u64; 3]; // none, ok, failed
-        for n in 0..p.namespaces {
-            let ns = model::namespace_name(n);
-            for g in 0..p.groups {
-                let id = model::backup_id(g);
-                let labels = group_labels(&store, &ns, g, &id);
-                let [a, b, c, e] = labels;
-                // Independently of the exporter: walk the snapshots the model holds.
-                let mut newest_finished = None;
-                let mut last_ok = None;
-                let mut total = 0u64;
-                let mut protected = 0;
-                for s in 0..p.snapshots {
-                    let state = model::verification(p, g, s);
-                    by_state[match state {
-                        None => 0,
-                        Some(VerifyState::Ok) => 1,
-                        Some(VerifyState::Failed) => 2,
-                    }] += 1;
-                    if state == Some(VerifyState::Ok) {
-                        last_ok = Some(model::backup_time(p, d, n, g, s));
-                    }
-                    if let Some(size) = model::snapshot_size(p, g, s) {
-                        total += size;
-                        newest_finished = Some(s);
-                    }
-                    protected += model::snapshot_protected(g, s) as u64;
-                }
-                let s = newest_finished.expect("every group has a finished snapshot");
-                assert_eq!(
-                    m.value("pbs_group_newest_snapshot_size_bytes", &labels),
-                    model::snapshot_size(p, g, s).unwrap() as f64
-                );
-                let state = model::verification(p, g, s).map_or("none", |v| v.as_str());
-                assert_eq!(
-                    m.value(
-                        "pbs_group_newest_snapshot_verification_state",
-                        &[a, b, c, e, ("state", state)]
-                    ),
-                    1.0
-                );
-                let comment = model::snapshot_comment(p, g, s).unwrap_or_default();
-                assert_eq!(
-                    m.value(
-                        "pbs_group_newest_snapshot_info",
-                        &[a, b, c, e, ("comment", &comment)]
-                    ),
-                    1.0
-                );
-                match last_ok {
-                    Some(t) => assert_eq!(
-                        m.value("pbs_group_last_verified_timestamp_seconds", &labels),
-                        t as f64
-                    ),
-                    None => assert!(
-                        m.find("pbs_group_last_verified_timestamp_seconds", &labels)
-                            .is_empty()
-                    ),
-                }
-                assert_eq!(
-                    m.value("pbs_group_oldest_snapshot_timestamp_seconds", &labels),
-                    model::backup_time(p, d, n, g, 0) as f64
-                );
-                assert_eq!(
-                    m.value("pbs_group_snapshots_size_bytes", &labels),
-                    total as f64
-                );
-                assert_eq!(
-                    m.value("pbs_group_protected_snapshots", &labels),
-                    protected as f64
-                );
-            }
-        }
-        for (state, want) in ["none", "ok", "failed"].into_iter().zip(by_state) {
-            assert_eq!(
-                m.value(
-                    "pbs_datastore_snapshots",
-                    &[("datastore", &store), ("verification", state)]
-                ),
-                want as f64,
-                "{store} {state}"
-            );
-        }
+    // Independently of the exporter: walk the snapshots the model holds.
+    let unchanged = pbs_sim::changes::Changes::default();
+    for d in 0..PROFILE.datastores {
+        common::snapshots::check_store(&m, &PROFILE, &unchanged, d);
     }
 }
 

@@ -12,11 +12,14 @@
 //!   sync info only on sync jobs; at most `MAX_JOBS` jobs;
 //! * tasks: every (worker type, datastore) has one running and three finished series
 //!   (ok, warning, error), counts sum to at most the items read;
-//! * subscription: six status series, at most one of them 1; a due date only when it parses.
+//! * subscription: six status series, at most one of them 1; a due date only when it parses;
+//! * the snapshots collector's verify-task reader on the tasks body
+//!   (`snapshot_refresh::changed_from_json`): the same whatever the split size, succeeding
+//!   exactly when the tasks extractor does, naming each datastore once, never an empty one.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pbs_exporter::collectors::{MAX_TEXT_LABEL, jobs, subscription, tasks};
+use pbs_exporter::collectors::{MAX_TEXT_LABEL, jobs, snapshot_refresh, subscription, tasks};
 use pbs_exporter::exposition::{Families, FamilyDesc};
 use pbs_exporter::json::JsonError;
 use pbs_exporter_fuzz::expo::{self, Sample};
@@ -108,6 +111,19 @@ fuzz_target!(|data: &[u8]| {
     let split = run(endpoint, body.chunks(step));
     assert_eq!(whole, split, "split size {step} changed the result");
     let (out, r) = whole;
+    if endpoint == 5 {
+        let changed = snapshot_refresh::changed_from_json(1_000, [body]);
+        let split = snapshot_refresh::changed_from_json(1_000, body.chunks(step));
+        assert_eq!(changed, split, "split size {step} changed the verify ends");
+        assert_eq!(changed.is_ok(), r.is_ok(), "{changed:?} vs {r:?}");
+        if let Ok(stores) = changed {
+            let mut unique = stores.clone();
+            unique.sort();
+            unique.dedup();
+            assert_eq!(unique.len(), stores.len(), "{stores:?}");
+            assert!(stores.iter().all(|s| !s.is_empty()), "{stores:?}");
+        }
+    }
     match expo::check(&out) {
         Ok(samples) => {
             if let Ok(count) = r {

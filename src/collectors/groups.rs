@@ -27,13 +27,13 @@ pub struct State {
 
 /// One item of `/groups`.
 #[derive(Default)]
-struct Group {
-    backup_type: String,
-    backup_id: String,
+pub(super) struct Group {
+    pub(super) backup_type: String,
+    pub(super) backup_id: String,
     owner: String,
     notes: String,
-    last_backup: Option<i64>,
-    count: Option<u64>,
+    pub(super) last_backup: Option<i64>,
+    pub(super) count: Option<u64>,
 }
 
 /// What [`GroupSink`] reads of `/groups` (not, for one, the `files` of each group's last backup).
@@ -49,16 +49,13 @@ static GROUP_READS: Reads = Reads::Keys(&[(
     ]),
 )]);
 
-struct GroupSink<'a> {
-    group: &'a mut Group,
-    seen: &'a mut Seen,
-    store: &'a str,
-    ns: &'a str,
-    out: &'a mut Families,
-    groups: u64,
+/// Reads `/groups`, handing each group to `each` as its item closes.
+pub(super) struct GroupList<'a, F: FnMut(&Group)> {
+    pub(super) group: &'a mut Group,
+    pub(super) each: F,
 }
 
-impl Sink for GroupSink<'_> {
+impl<F: FnMut(&Group)> Sink for GroupList<'_, F> {
     fn scalar(&mut self, path: &Path<'_>, value: Scalar<'_>) {
         let g = &mut *self.group;
         match path.item_key() {
@@ -77,44 +74,54 @@ impl Sink for GroupSink<'_> {
     }
 
     fn close(&mut self, path: &Path<'_>) {
-        if !path.is_item() {
-            return;
+        if path.is_item() {
+            (self.each)(self.group);
+            self.group.reset();
         }
-        let g = &mut *self.group;
-        if !g.backup_type.is_empty()
-            && !g.backup_id.is_empty()
-            && self.seen.first(&[&g.backup_type, &g.backup_id])
-        {
-            self.groups += 1;
-            let set = self.out.labels(&[
-                ("datastore", self.store),
-                ("namespace", self.ns),
-                ("backup_type", g.backup_type.as_str()),
-                ("backup_id", g.backup_id.as_str()),
-            ]);
-            if let Some(t) = g.last_backup.filter(|t| *t > 0) {
-                self.out.sample_in(Family::LastBackup, set, t);
-            }
-            if let Some(n) = g.count {
-                self.out.sample_in(Family::Snapshots, set, n);
-            }
-            self.out.sample_in_with(
-                Family::Info,
-                set,
-                &[
-                    ("owner", &g.owner),
-                    ("notes", truncate_utf8(&g.notes, MAX_TEXT_LABEL)),
-                ],
-                1u64,
-            );
-        }
-        g.reset();
     }
+}
+
+/// Writes one listed group's samples (the first of repeated ones); counts it in `groups`.
+fn write_group(
+    g: &Group,
+    (store, ns): (&str, &str),
+    seen: &mut Seen,
+    out: &mut Families,
+    groups: &mut u64,
+) {
+    if g.backup_type.is_empty()
+        || g.backup_id.is_empty()
+        || !seen.first(&[&g.backup_type, &g.backup_id])
+    {
+        return;
+    }
+    *groups += 1;
+    let set = out.labels(&[
+        ("datastore", store),
+        ("namespace", ns),
+        ("backup_type", g.backup_type.as_str()),
+        ("backup_id", g.backup_id.as_str()),
+    ]);
+    if let Some(t) = g.last_backup.filter(|t| *t > 0) {
+        out.sample_in(Family::LastBackup, set, t);
+    }
+    if let Some(n) = g.count {
+        out.sample_in(Family::Snapshots, set, n);
+    }
+    out.sample_in_with(
+        Family::Info,
+        set,
+        &[
+            ("owner", &g.owner),
+            ("notes", truncate_utf8(&g.notes, MAX_TEXT_LABEL)),
+        ],
+        1u64,
+    );
 }
 
 impl Group {
     /// Forgets the fields, keeping the strings' capacity.
-    fn reset(&mut self) {
+    pub(super) fn reset(&mut self) {
         self.backup_type.clear();
         self.backup_id.clear();
         self.owner.clear();
@@ -143,17 +150,14 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
             out.mark();
             group.reset();
             seen.clear();
-            let mut sink = GroupSink {
+            let mut listed = 0;
+            let mut sink = GroupList {
                 group,
-                seen,
-                store: &store.name,
-                ns,
-                out,
-                groups: 0,
+                each: |g: &Group| write_group(g, (&store.name, ns), seen, out, &mut listed),
             };
             let r = ctx.client.get_json(path, &mut sink, ctx.deadline).await;
             match r {
-                Ok(()) => groups += sink.groups,
+                Ok(()) => groups += listed,
                 Err(e) => {
                     out.rollback();
                     complete = false;
@@ -182,16 +186,13 @@ pub fn from_json<'p>(
 ) -> Result<u64, JsonError> {
     let mut group = Group::default();
     let mut seen = Seen::default();
-    let mut sink = GroupSink {
+    let mut groups = 0;
+    let mut sink = GroupList {
         group: &mut group,
-        seen: &mut seen,
-        store,
-        ns,
-        out,
-        groups: 0,
+        each: |g: &Group| write_group(g, (store, ns), &mut seen, out, &mut groups),
     };
     JsonReader::new().read_pieces(pieces, &mut sink)?;
-    Ok(sink.groups)
+    Ok(groups)
 }
 
 #[cfg(test)]

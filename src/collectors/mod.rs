@@ -11,6 +11,7 @@ pub mod inventory;
 pub mod jobs;
 pub mod node;
 pub mod process;
+pub mod snapshot_refresh;
 pub mod snapshots;
 pub mod store_calls;
 pub mod subscription;
@@ -134,6 +135,11 @@ pub struct Settings {
     /// Per-snapshot series for the newest N finished snapshots of each group
     /// (`--snapshot-history`, 0: none; at most [`MAX_SNAPSHOT_HISTORY`]).
     pub snapshot_history: usize,
+    /// Which snapshot lists a scrape reads (`--snapshots-refresh`).
+    pub snapshots_refresh: snapshot_refresh::Refresh,
+    /// Longest time between two full reads of a datastore's snapshots
+    /// (`--snapshots-max-age`).
+    pub snapshots_max_age: Duration,
 }
 
 impl Default for Settings {
@@ -141,6 +147,8 @@ impl Default for Settings {
         Settings {
             tasks_window: Duration::from_secs(24 * 3600),
             snapshot_history: 0,
+            snapshots_refresh: snapshot_refresh::Refresh::Changed,
+            snapshots_max_age: Duration::from_secs(600),
         }
     }
 }

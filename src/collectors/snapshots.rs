@@ -1,7 +1,18 @@
 //! Snapshots collector: snapshots aggregated per backup group and per datastore, from
-//! `GET /admin/datastore/{store}/snapshots?ns=` per namespace. Costly for PBS (it reads every
-//! manifest), so it can be switched off. The list streams in; each snapshot is folded into its
-//! group's running aggregate and forgotten, so memory grows with groups, never with snapshots.
+//! `GET /admin/datastore/{store}/snapshots?ns=` (costly for PBS: it reads every manifest, so
+//! the collector can be switched off). The list streams in; each snapshot is folded into its
+//! group's aggregate and forgotten, so memory grows with groups, never with snapshots.
+//!
+//! The aggregates stay in the collector's state between scrapes, and a scrape reads only what
+//! may have changed (`--snapshots-refresh changed`, the default): each namespace's groups list
+//! (cheap for PBS) names the groups whose `last-backup` or `backup-count` changed since their
+//! snapshots were read, and new ones; only those are read, one group each
+//! (`?backup-type=&backup-id=`); vanished groups are dropped. A datastore is read in full when
+//! a verify finished on it since its last full read, and at least every
+//! `--snapshots-max-age` (comments and protected flags change no list): see
+//! [`super::snapshot_refresh`]. A group whose read fails is left out and the collector fails;
+//! it is read again at the next scrape. `--snapshots-refresh always`, and `--compat natrontech`
+//! (whose figures follow every snapshot in list order), read everything every scrape.
 //!
 //! "Newest snapshot" means the newest *finished* one (it has a size): a backup running right now
 //! must not make the group look unverified.
@@ -10,10 +21,13 @@
 //! finished snapshots, from the same stream, and writes a few series per snapshot (`pbs_snapshot_*`,
 //! group labels plus `backup_time`): memory grows with N × groups, still never with snapshots.
 
+use super::groups::{Group, GroupList};
+use super::snapshot_refresh::{self, Refresh, VERIFY_LOOKBACK, VerifyEnds};
 use super::{Ctx, MAX_TEXT_LABEL, datastore_path, set};
 use crate::exposition::{Families, truncate_utf8};
 use crate::json::{JsonError, JsonReader, Path, Reads, Scalar, Sink};
 use crate::natrontech::SnapshotIds;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 crate::families! {
     pub enum Family {
@@ -28,6 +42,8 @@ crate::families! {
         SnapshotSize => Gauge "pbs_snapshot_size_bytes" "Logical size of one of the group's newest finished snapshots (--snapshot-history).",
         SnapshotVerification => Gauge "pbs_snapshot_verification_state" "Verification state of one of the group's newest finished snapshots as the state label: ok, failed, or none (--snapshot-history). Always 1.",
         SnapshotProtected => Gauge "pbs_snapshot_protected" "1 when one of the group's newest finished snapshots is protected from pruning, else 0 (--snapshot-history).",
+        ReadTimestamp => Gauge "pbs_datastore_snapshots_read_timestamp_seconds" "When the datastore's snapshots were last read in full (the start of that read); groups that changed since were read again.",
+        ListsRead => Gauge "pbs_datastore_snapshot_lists_read" "Snapshot lists read from PBS for the datastore in this scrape: one per namespace when read in full, else one per changed or new group.",
     }
 }
 
@@ -79,11 +95,25 @@ impl Snapshot {
     }
 }
 
-/// The running aggregate of one group. Kept in a reused list; strings keep their capacity.
+/// The aggregate of one group: the figures the exposition writes for it, kept between scrapes
+/// (no second copy), and what the groups list said when its snapshots were read.
 #[derive(Default)]
 struct GroupAgg {
     backup_type: String,
     backup_id: String,
+    /// `last-backup` and `backup-count` from the groups list when the snapshots were last
+    /// read; `None`: read them again.
+    read_as: Option<(i64, u64)>,
+    /// What this scrape's groups list says.
+    listed: (i64, u64),
+    /// In this scrape's groups list, or in this scrape's full read.
+    live: bool,
+    /// In this scrape's groups list.
+    in_list: bool,
+    /// Its snapshots are read again this scrape.
+    stale: bool,
+    /// The figures are whole: the last read of its snapshots succeeded.
+    valid: bool,
     newest: Option<i64>,
     newest_size: u64,
     newest_state: Verification,
@@ -92,7 +122,9 @@ struct GroupAgg {
     oldest: Option<i64>,
     total_size: u64,
     protected: u64,
-    /// The newest finished snapshots, newest first, at most `Aggregates::history` of them.
+    /// Snapshots by verification state, in `Verification` order: none, ok, failed.
+    by_state: [u64; 3],
+    /// The newest finished snapshots, newest first, at most `--snapshot-history` of them.
     history: Vec<Kept>,
 }
 
@@ -122,70 +154,28 @@ impl GroupAgg {
         }
         h.insert(at, k);
     }
-}
 
-/// The groups of the namespace being read.
-#[derive(Default)]
-struct Aggregates {
-    groups: Vec<GroupAgg>,
-    len: usize,
-    /// Snapshots by verification state, in `Verification` order: none, ok, failed.
-    by_state: [u64; 3],
-    /// Finished snapshots kept per group for per-snapshot series (`--snapshot-history`).
-    history: usize,
-}
-
-impl Aggregates {
-    fn clear(&mut self) {
-        self.len = 0;
+    /// Forgets the figures before its snapshots are read again.
+    fn reset_figures(&mut self) {
+        self.valid = false;
+        self.newest = None;
+        self.newest_size = 0;
+        self.newest_state = Verification::None;
+        self.newest_comment.clear();
+        self.last_ok = None;
+        self.oldest = None;
+        self.total_size = 0;
+        self.protected = 0;
         self.by_state = [0; 3];
+        self.history.clear();
     }
 
-    /// The aggregate of the snapshot's group, created on first sight. Snapshots come group by
-    /// group, so the last group is checked first.
-    fn group_of(&mut self, s: &Snapshot) -> &mut GroupAgg {
-        let same = |g: &GroupAgg| g.backup_type == s.backup_type && g.backup_id == s.backup_id;
-        let found = match self.len.checked_sub(1) {
-            Some(last) if same(&self.groups[last]) => Some(last),
-            _ => self.groups[..self.len].iter().position(same),
-        };
-        let i = match found {
-            Some(i) => i,
-            None => {
-                if self.len == self.groups.len() {
-                    self.groups.push(GroupAgg::default());
-                }
-                let g = &mut self.groups[self.len];
-                set(&mut g.backup_type, &s.backup_type);
-                set(&mut g.backup_id, &s.backup_id);
-                g.newest = None;
-                g.newest_size = 0;
-                g.newest_state = Verification::None;
-                g.newest_comment.clear();
-                g.last_ok = None;
-                g.oldest = None;
-                g.total_size = 0;
-                g.protected = 0;
-                g.history.clear();
-                self.len += 1;
-                self.len - 1
-            }
-        };
-        &mut self.groups[i]
-    }
-
-    fn add(&mut self, s: &Snapshot) {
-        let Some(time) = s.time else { return };
-        if s.backup_type.is_empty() || s.backup_id.is_empty() {
-            return;
-        }
+    fn add(&mut self, s: &Snapshot, time: i64, history: usize) {
         self.by_state[s.verification as usize] += 1;
-        let history = self.history;
-        let g = self.group_of(s);
-        g.oldest = Some(g.oldest.map_or(time, |o| o.min(time)));
-        g.protected += s.protected as u64;
+        self.oldest = Some(self.oldest.map_or(time, |o| o.min(time)));
+        self.protected += s.protected as u64;
         if s.verification == Verification::Ok {
-            g.last_ok = Some(g.last_ok.map_or(time, |o| o.max(time)));
+            self.last_ok = Some(self.last_ok.map_or(time, |o| o.max(time)));
         }
         if let Some(size) = s.size {
             let kept = Kept {
@@ -194,62 +184,230 @@ impl Aggregates {
                 state: s.verification,
                 protected: s.protected,
             };
-            g.keep(kept, history);
-            g.total_size = g.total_size.saturating_add(size);
-            if g.newest.is_none_or(|n| time > n) {
-                g.newest = Some(time);
-                g.newest_size = size;
-                g.newest_state = s.verification;
-                set(&mut g.newest_comment, &s.comment);
+            self.keep(kept, history);
+            self.total_size = self.total_size.saturating_add(size);
+            if self.newest.is_none_or(|n| time > n) {
+                self.newest = Some(time);
+                self.newest_size = size;
+                self.newest_state = s.verification;
+                set(&mut self.newest_comment, &s.comment);
             }
         }
     }
 
     fn write(&self, out: &mut Families, store: &str, ns: &str) {
-        for g in &self.groups[..self.len] {
-            let set = out.labels(&[
-                ("datastore", store),
-                ("namespace", ns),
-                ("backup_type", g.backup_type.as_str()),
-                ("backup_id", g.backup_id.as_str()),
-            ]);
-            if g.newest.is_some() {
-                out.sample_in(Family::NewestSize, set, g.newest_size);
-                out.sample_in_with(
-                    Family::NewestVerification,
-                    set,
-                    &[("state", g.newest_state.label())],
-                    1u64,
-                );
-                out.sample_in_with(
-                    Family::NewestInfo,
-                    set,
-                    &[("comment", truncate_utf8(&g.newest_comment, MAX_TEXT_LABEL))],
-                    1u64,
-                );
-                out.sample_in(Family::TotalSize, set, g.total_size);
+        if !self.valid || self.oldest.is_none() {
+            return;
+        }
+        let set = out.labels(&[
+            ("datastore", store),
+            ("namespace", ns),
+            ("backup_type", self.backup_type.as_str()),
+            ("backup_id", self.backup_id.as_str()),
+        ]);
+        if self.newest.is_some() {
+            out.sample_in(Family::NewestSize, set, self.newest_size);
+            out.sample_in_with(
+                Family::NewestVerification,
+                set,
+                &[("state", self.newest_state.label())],
+                1u64,
+            );
+            out.sample_in_with(
+                Family::NewestInfo,
+                set,
+                &[(
+                    "comment",
+                    truncate_utf8(&self.newest_comment, MAX_TEXT_LABEL),
+                )],
+                1u64,
+            );
+            out.sample_in(Family::TotalSize, set, self.total_size);
+        }
+        if let Some(t) = self.last_ok {
+            out.sample_in(Family::LastVerified, set, t);
+        }
+        if let Some(t) = self.oldest {
+            out.sample_in(Family::Oldest, set, t);
+        }
+        out.sample_in(Family::Protected, set, self.protected);
+        for k in &self.history {
+            let mut digits = [0u8; 20];
+            let time = decimal(k.time, &mut digits);
+            let at = out.labels(&[("backup_time", time)]);
+            out.sample_in_sets(Family::SnapshotSize, set, at, k.size);
+            out.sample_in_with(
+                Family::SnapshotVerification,
+                set,
+                &[("backup_time", time), ("state", k.state.label())],
+                1u64,
+            );
+            out.sample_in_sets(Family::SnapshotProtected, set, at, k.protected);
+        }
+    }
+}
+
+/// The groups of one namespace, kept between scrapes (strings keep their capacity).
+#[derive(Default)]
+struct Namespace {
+    name: String,
+    groups: Vec<GroupAgg>,
+    /// In this scrape's namespace list.
+    live: bool,
+    /// Where the last group was found: lists come in the same order every time.
+    cursor: usize,
+}
+
+impl Namespace {
+    /// Index of the group, looking where the previous one was found first.
+    fn find(&mut self, backup_type: &str, backup_id: &str) -> Option<usize> {
+        let same = |g: &GroupAgg| g.backup_type == backup_type && g.backup_id == backup_id;
+        let hint = [self.cursor, self.cursor + 1];
+        let found = hint
+            .into_iter()
+            .find(|&i| self.groups.get(i).is_some_and(same))
+            .or_else(|| self.groups.iter().position(same))?;
+        self.cursor = found;
+        Some(found)
+    }
+
+    /// Index of the group, added (to be read) on first sight.
+    fn group_of(&mut self, backup_type: &str, backup_id: &str) -> usize {
+        if let Some(i) = self.find(backup_type, backup_id) {
+            return i;
+        }
+        let mut g = GroupAgg::default();
+        set(&mut g.backup_type, backup_type);
+        set(&mut g.backup_id, backup_id);
+        self.groups.push(g);
+        self.cursor = self.groups.len() - 1;
+        self.cursor
+    }
+
+    /// Takes one item of the groups list: marks it live, and stale when its snapshots must be
+    /// read again (`all`: the whole namespace is read anyway). A repeated item is ignored.
+    fn listed(&mut self, item: &Group, all: bool) {
+        if item.backup_type.is_empty() || item.backup_id.is_empty() {
+            return;
+        }
+        let i = self.group_of(&item.backup_type, &item.backup_id);
+        let g = &mut self.groups[i];
+        if g.in_list {
+            return;
+        }
+        g.live = true;
+        g.in_list = true;
+        g.listed = (item.last_backup.unwrap_or(0), item.count.unwrap_or(0));
+        g.stale = all || !g.valid || g.read_as != Some(g.listed);
+    }
+
+    /// Folds one snapshot into its group; with `only`, snapshots of other groups are ignored.
+    fn add(&mut self, s: &Snapshot, history: usize, only: Option<usize>) {
+        let Some(time) = s.time else { return };
+        if s.backup_type.is_empty() || s.backup_id.is_empty() {
+            return;
+        }
+        let i = match only {
+            Some(i) => {
+                let g = &self.groups[i];
+                if g.backup_type != s.backup_type || g.backup_id != s.backup_id {
+                    return;
+                }
+                i
             }
-            if let Some(t) = g.last_ok {
-                out.sample_in(Family::LastVerified, set, t);
+            None => {
+                let i = self.group_of(&s.backup_type, &s.backup_id);
+                let g = &mut self.groups[i];
+                if !g.stale {
+                    // Not in the groups list: first seen in this read.
+                    g.stale = true;
+                    g.reset_figures();
+                }
+                g.live = true;
+                i
             }
-            if let Some(t) = g.oldest {
-                out.sample_in(Family::Oldest, set, t);
-            }
-            out.sample_in(Family::Protected, set, g.protected);
-            for k in &g.history {
-                let mut digits = [0u8; 20];
-                let time = decimal(k.time, &mut digits);
-                let at = out.labels(&[("backup_time", time)]);
-                out.sample_in_sets(Family::SnapshotSize, set, at, k.size);
-                out.sample_in_with(
-                    Family::SnapshotVerification,
-                    set,
-                    &[("backup_time", time), ("state", k.state.label())],
-                    1u64,
-                );
-                out.sample_in_sets(Family::SnapshotProtected, set, at, k.protected);
+        };
+        self.groups[i].add(s, time, history);
+    }
+
+    /// Starts a scrape: nothing is listed, seen or stale yet.
+    fn begin_scrape(&mut self) {
+        self.live = true;
+        for g in &mut self.groups {
+            g.live = false;
+            g.in_list = false;
+            g.stale = false;
+        }
+    }
+
+    /// Starts a full read: every group is read again.
+    fn begin_full_read(&mut self) {
+        for g in &mut self.groups {
+            g.stale = true;
+            g.reset_figures();
+        }
+    }
+
+    /// Ends the reads of this scrape: the stale groups read (`ok`) or not; groups neither
+    /// listed nor seen are dropped.
+    fn end_reads(&mut self, ok: bool) {
+        for g in &mut self.groups {
+            if g.stale {
+                g.stale = false;
+                g.valid = ok;
+                g.read_as = (ok && g.in_list).then_some(g.listed);
             }
         }
+        self.groups.retain(|g| g.live);
+        self.cursor = 0;
+    }
+
+    /// Snapshots by verification state over the namespace; `None` when a group's figures
+    /// are not whole.
+    fn by_state(&self) -> Option<[u64; 3]> {
+        let mut total = [0u64; 3];
+        for g in &self.groups {
+            if !g.valid {
+                return None;
+            }
+            for (t, n) in total.iter_mut().zip(g.by_state) {
+                *t = t.saturating_add(n);
+            }
+        }
+        Some(total)
+    }
+
+    fn write(&self, out: &mut Families, store: &str) {
+        for g in &self.groups {
+            g.write(out, store, &self.name);
+        }
+    }
+}
+
+/// The namespaces of one datastore, kept between scrapes.
+#[derive(Default)]
+struct Store {
+    name: String,
+    namespaces: Vec<Namespace>,
+    /// Start of the last full read that succeeded, Unix seconds.
+    read_at: Option<i64>,
+    /// Readable in this scrape.
+    live: bool,
+}
+
+impl Store {
+    /// Index of the namespace, added on first sight; `hint` is where it was last time.
+    fn namespace(&mut self, name: &str, hint: usize) -> usize {
+        if self.namespaces.get(hint).is_some_and(|n| n.name == name) {
+            return hint;
+        }
+        if let Some(i) = self.namespaces.iter().position(|n| n.name == name) {
+            return i;
+        }
+        let mut n = Namespace::default();
+        set(&mut n.name, name);
+        self.namespaces.push(n);
+        self.namespaces.len() - 1
     }
 }
 
@@ -279,7 +437,11 @@ static SNAPSHOT_READS: Reads = Reads::Keys(&[(
 
 struct SnapshotSink<'a> {
     item: &'a mut Snapshot,
-    aggs: &'a mut Aggregates,
+    ns: &'a mut Namespace,
+    /// Finished snapshots kept per group (`--snapshot-history`).
+    history: usize,
+    /// The one group being read, when not the whole namespace.
+    only: Option<usize>,
     /// natrontech's per-`backup-id` figures, when `--compat natrontech` asks for them.
     ids: Option<&'a mut SnapshotIds>,
 }
@@ -317,7 +479,7 @@ impl Sink for SnapshotSink<'_> {
 
     fn close(&mut self, path: &Path<'_>) {
         if path.is_item() {
-            self.aggs.add(self.item);
+            self.ns.add(self.item, self.history, self.only);
             if let Some(ids) = &mut self.ids {
                 let s = &*self.item;
                 let ok = s.verification == Verification::Ok;
@@ -328,85 +490,214 @@ impl Sink for SnapshotSink<'_> {
     }
 }
 
-/// What the snapshots collector keeps between scrapes: the request path, the snapshot being
-/// read and the running aggregates of a namespace's groups.
+/// What the snapshots collector keeps between scrapes: every readable datastore's groups
+/// with their aggregates, the request path, the item being read, and this scrape's verify
+/// task end times.
 #[derive(Default)]
 pub struct State {
     path: String,
     snapshot: Snapshot,
-    aggregates: Aggregates,
+    group: Group,
+    stores: Vec<Store>,
+    verify: VerifyEnds,
     /// natrontech's per-`backup-id` figures (`--compat natrontech`).
     ids: SnapshotIds,
 }
 
-/// Reads the snapshots of every namespace of every readable datastore.
+/// Reads what changed of every namespace of every readable datastore, and writes every
+/// group's aggregate.
 pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
     let Some(count) = super::datastore_count(ctx).await else {
         return;
     };
-    let State {
-        path,
-        snapshot: item,
-        aggregates: aggs,
-        ids,
-    } = state;
-    aggs.history = ctx
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let always = ctx.settings.snapshots_refresh == Refresh::Always || ctx.compat.is_some();
+    let history = ctx
         .settings
         .snapshot_history
         .min(super::MAX_SNAPSHOT_HISTORY);
+    let State {
+        path,
+        snapshot: item,
+        group,
+        stores,
+        verify,
+        ids,
+    } = state;
+    // One task list per scrape, from before the oldest full read (none before the first).
+    let oldest = stores.iter().filter_map(|s| s.read_at).min();
+    if let (false, Some(oldest)) = (always, oldest) {
+        verify
+            .read(ctx, oldest.saturating_sub(VERIFY_LOOKBACK))
+            .await;
+    }
+    for s in stores.iter_mut() {
+        s.live = false;
+    }
     for i in 0..count {
-        let Some(store) =
+        let Some(inv) =
             super::readable_store(ctx.inventory, ctx.client, ctx.deadline, ctx.errors, i).await
         else {
             continue;
         };
-        let mut by_state = [0u64; 3];
+        let si = match stores.iter().position(|s| s.name == inv.name) {
+            Some(si) => si,
+            None => {
+                let mut s = Store::default();
+                set(&mut s.name, &inv.name);
+                stores.push(s);
+                stores.len() - 1
+            }
+        };
+        let store = &mut stores[si];
+        store.live = true;
+        let full = always
+            || snapshot_refresh::full_read_due(ctx.settings, verify, &inv.name, store.read_at, now);
+        for n in &mut store.namespaces {
+            n.live = false;
+        }
         let mut complete = true;
-        for ns in store.namespaces() {
-            datastore_path(path, &store.name, "snapshots", ns);
-            aggs.clear();
-            ids.clear();
-            item.reset();
-            let mut sink = SnapshotSink {
-                item,
-                aggs,
-                ids: ctx.compat.is_some().then_some(&mut *ids),
-            };
-            match ctx.client.get_json(path, &mut sink, ctx.deadline).await {
-                Ok(()) => {
-                    aggs.write(out, &store.name, ns);
-                    if let Some(compat) = ctx.compat.as_deref_mut() {
-                        ids.write(compat, &store.name, ns);
-                    }
-                    for (total, n) in by_state.iter_mut().zip(aggs.by_state) {
-                        *total += n;
-                    }
+        let mut lists = Lists {
+            client: &mut *ctx.client,
+            deadline: ctx.deadline,
+            item: &mut *item,
+            history,
+            read: 0,
+        };
+        for (hint, ns) in inv.namespaces().iter().enumerate() {
+            let ni = store.namespace(ns, hint);
+            let nsa = &mut store.namespaces[ni];
+            nsa.begin_scrape();
+            if !always {
+                datastore_path(path, &inv.name, "groups", ns);
+                group.reset();
+                let mut sink = GroupList {
+                    group,
+                    each: |g: &Group| nsa.listed(g, full),
+                };
+                if let Err(e) = lists.client.get_json(path, &mut sink, ctx.deadline).await {
+                    ctx.errors.push(format!(
+                        "listing groups of datastore '{}' namespace '{ns}' for its snapshots: {e}",
+                        inv.name
+                    ));
+                    complete = false;
+                    // Nothing is known of this namespace's groups now.
+                    nsa.groups.clear();
+                    continue;
                 }
-                Err(e) => {
+            }
+            // Most groups changed (a new namespace, say): one list is cheaper than many.
+            let stale = nsa.groups.iter().filter(|g| g.stale).count();
+            if full || (stale > 1 && stale * 2 > nsa.groups.len()) {
+                nsa.begin_full_read();
+                datastore_path(path, &inv.name, "snapshots", ns);
+                ids.clear();
+                let compat_ids = ctx.compat.is_some().then_some(&mut *ids);
+                let r = lists.read(path, nsa, None, compat_ids).await;
+                if let Err(e) = &r {
                     complete = false;
                     ctx.errors.push(format!(
                         "listing snapshots of datastore '{}' namespace '{ns}': {e}",
-                        store.name
+                        inv.name
+                    ));
+                } else if let Some(compat) = ctx.compat.as_deref_mut() {
+                    ids.write(compat, &inv.name, ns);
+                }
+                nsa.end_reads(r.is_ok());
+                continue;
+            }
+            for gi in 0..nsa.groups.len() {
+                if !nsa.groups[gi].stale {
+                    continue;
+                }
+                let g = &mut nsa.groups[gi];
+                g.reset_figures();
+                group_path(path, &inv.name, ns, g);
+                let r = lists.read(path, nsa, Some(gi), None).await;
+                let g = &mut nsa.groups[gi];
+                g.stale = false;
+                g.valid = r.is_ok();
+                g.read_as = r.is_ok().then_some(g.listed);
+                if let Err(e) = r {
+                    complete = false;
+                    ctx.errors.push(format!(
+                        "listing snapshots of group {}/{} in datastore '{}' namespace '{ns}': {e}",
+                        g.backup_type, g.backup_id, inv.name
                     ));
                 }
             }
+            nsa.end_reads(true);
         }
-        if complete {
-            for (state, n) in [Verification::None, Verification::Ok, Verification::Failed]
-                .into_iter()
-                .zip(by_state)
-            {
-                out.sample(
-                    Family::DatastoreSnapshots,
-                    &[
-                        ("datastore", store.name.as_str()),
-                        ("verification", state.label()),
-                    ],
-                    n,
-                );
-            }
+        store.namespaces.retain(|n| n.live);
+        if full && complete {
+            store.read_at = Some(now);
+        }
+        let ds = [("datastore", inv.name.as_str())];
+        let mut by_state = Some([0u64; 3]);
+        for n in &store.namespaces {
+            n.write(out, &inv.name);
+            by_state = by_state.zip(n.by_state()).map(|(a, b)| {
+                [
+                    a[0].saturating_add(b[0]),
+                    a[1].saturating_add(b[1]),
+                    a[2].saturating_add(b[2]),
+                ]
+            });
+        }
+        if let (true, Some(by_state)) = (complete, by_state) {
+            write_datastore_counts(out, &inv.name, by_state);
+        }
+        out.sample(Family::ListsRead, &ds, lists.read);
+        if let Some(at) = store.read_at {
+            out.sample(Family::ReadTimestamp, &ds, at);
         }
     }
+    stores.retain(|s| s.live);
+}
+
+/// Reads snapshot lists for one datastore in one scrape, and counts them.
+struct Lists<'a> {
+    client: &'a mut crate::client::PbsClient,
+    deadline: std::time::Instant,
+    item: &'a mut Snapshot,
+    /// Finished snapshots kept per group (`--snapshot-history`).
+    history: usize,
+    /// Lists read so far.
+    read: u64,
+}
+
+impl Lists<'_> {
+    /// Reads one snapshot list into the namespace's groups (`only`: into that group only).
+    async fn read(
+        &mut self,
+        path: &str,
+        ns: &mut Namespace,
+        only: Option<usize>,
+        ids: Option<&mut SnapshotIds>,
+    ) -> Result<(), crate::client::PbsError> {
+        self.read += 1;
+        self.item.reset();
+        let mut sink = SnapshotSink {
+            item: self.item,
+            ns,
+            history: self.history,
+            only,
+            ids,
+        };
+        self.client.get_json(path, &mut sink, self.deadline).await
+    }
+}
+
+/// Path of one group's snapshot list, into a reused string.
+fn group_path(out: &mut String, store: &str, ns: &str, g: &GroupAgg) {
+    datastore_path(out, store, "snapshots", ns);
+    out.push(if ns.is_empty() { '?' } else { '&' });
+    out.push_str("backup-type=");
+    crate::client::push_query_value(out, &g.backup_type);
+    out.push_str("&backup-id=");
+    crate::client::push_query_value(out, &g.backup_id);
 }
 
 /// Writes the per-group snapshot families (and the datastore counts, as if this namespace were
@@ -420,18 +711,21 @@ pub fn from_json<'p>(
     out: &mut Families,
 ) -> Result<(), JsonError> {
     let mut item = Snapshot::default();
-    let mut aggs = Aggregates {
-        history: history.min(super::MAX_SNAPSHOT_HISTORY),
-        ..Aggregates::default()
-    };
+    let mut n = Namespace::default();
+    set(&mut n.name, ns);
+    n.begin_scrape();
+    n.begin_full_read();
     let mut sink = SnapshotSink {
         item: &mut item,
-        aggs: &mut aggs,
+        ns: &mut n,
+        history: history.min(super::MAX_SNAPSHOT_HISTORY),
+        only: None,
         ids: None,
     };
     JsonReader::new().read_pieces(pieces, &mut sink)?;
-    aggs.write(out, store, ns);
-    write_datastore_counts(out, store, aggs.by_state);
+    n.end_reads(true);
+    n.write(out, store);
+    write_datastore_counts(out, store, n.by_state().unwrap_or_default());
     Ok(())
 }
 

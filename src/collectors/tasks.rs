@@ -76,7 +76,7 @@ struct Counts {
 }
 
 /// The datastore a task works on: part of its worker id for the worker types that name one.
-fn datastore<'a>(worker_type: &str, worker_id: &'a str) -> &'a str {
+pub(super) fn datastore<'a>(worker_type: &str, worker_id: &'a str) -> &'a str {
     let mut parts = worker_id.split(':');
     let part = match worker_type {
         "backup" | "reader" | "garbage_collection" | "prune" | "prunejob" | "verify"

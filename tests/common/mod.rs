@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod expo;
+pub mod snapshots;
 
 use pbs_sim::{self as sim, Profile, SimConfig, SimHandle};
 use std::io::{BufRead, BufReader, Read, Write};

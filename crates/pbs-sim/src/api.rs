@@ -2,13 +2,15 @@
 //! Synchronous: it decides the answer (and how long to wait before it) and writes fixed bodies
 //! into the connection's buffer; `server` does the waiting and the I/O.
 
+use super::changes::Changes;
+use super::cost::Cost;
 use super::faults::{self, Faults, MALFORMED_BODY};
 use super::jobs::{self, JobType};
 use super::json::{self, StoreState};
 use super::model::{self, Profile};
 use super::stream::{Mode, SnapshotStream, Streamed};
 use super::tape;
-use super::tasks::TaskStream;
+use super::tasks::{Filter, TaskStream};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +32,10 @@ pub(crate) struct Shared {
     pub connections: AtomicU64,
     /// Calls of the list endpoints, to rotate their (arbitrary, like PBS) order.
     pub list_calls: AtomicU64,
+    /// The changes made to the content so far.
+    pub changes: Mutex<Changes>,
+    /// What the requests cost PBS since the last reset.
+    pub cost: Mutex<Cost>,
 }
 
 impl Shared {
@@ -82,18 +88,28 @@ pub(crate) struct Plan {
     pub json_type: bool,
     /// A streamed body; otherwise the body is in the buffer given to `route`.
     pub stream: Option<Streamed>,
+    /// The endpoint in [`Cost`] (`{store}` and `{node}` for the names); empty: not counted.
+    pub endpoint: String,
+    /// The datastore a per-datastore endpoint was asked about.
+    pub store: Option<String>,
 }
 
 /// Decides the answer to `req`; fixed bodies are written to `body` (cleared first).
 pub(crate) fn route(sh: &Shared, req: &Request<'_>, body: &mut Vec<u8>) -> Plan {
     body.clear();
-    let faults = sh.faults.lock().unwrap_or_else(PoisonError::into_inner);
     let mut plan = Plan {
-        wait: faults.delay,
+        wait: Duration::ZERO,
         status: 200,
         json_type: true,
         stream: None,
+        endpoint: String::new(),
+        store: None,
     };
+    if let Some(control) = req.path.strip_prefix("/sim/") {
+        return super::control::route(sh, plan, req, control, body);
+    }
+    let faults = sh.faults.lock().unwrap_or_else(PoisonError::into_inner);
+    plan.wait = faults.delay;
     let api = match req.path.strip_prefix("/api2/json") {
         Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
         _ => return error(plan, 404, body, &not_found(req.path)),
@@ -103,6 +119,7 @@ pub(crate) fn route(sh: &Shared, req: &Request<'_>, body: &mut Vec<u8>) -> Plan 
         a => a,
     };
     sh.count(api);
+    plan.endpoint = endpoint_name(api);
     if api != "/ping" && (faults.unauthorized || !sh.authorized(req.authorization)) {
         plan.wait += sh.auth_delay;
         plan.json_type = false;
@@ -134,7 +151,8 @@ pub(crate) fn route(sh: &Shared, req: &Request<'_>, body: &mut Vec<u8>) -> Plan 
             json::subscription(body, faults.no_sys_audit)
         }
         ["nodes", node, "tasks"] if !node.is_empty() => {
-            return tasks(plan, p, &faults, req.query, body);
+            let changes = sh.changes.lock().unwrap_or_else(PoisonError::into_inner);
+            return tasks(plan, p, &faults, &changes.tasks, req.query, body);
         }
         ["admin", "gc"] => jobs::write(body, p, JobType::Gc),
         ["admin", "verify"] => jobs::write(body, p, JobType::Verify),
@@ -187,22 +205,39 @@ pub(crate) fn route(sh: &Shared, req: &Request<'_>, body: &mut Vec<u8>) -> Plan 
             store,
             what @ ("namespace" | "groups" | "snapshots" | "active-operations" | "status"),
         ] => {
-            return store_endpoint(plan, p, &faults, store, what, req.query, body);
+            plan.store = Some(store.to_string());
+            let changes = sh.changes.lock().unwrap_or_else(PoisonError::into_inner);
+            let at = StoreCall {
+                faults: &faults,
+                changes: &changes,
+                store,
+                what,
+                query: req.query,
+            };
+            return store_endpoint(plan, p, at, body);
         }
         _ => return error(plan, 404, body, &not_found(req.path)),
     }
     plan
 }
 
-fn store_endpoint(
-    mut plan: Plan,
-    p: &Profile,
-    faults: &Faults,
-    store: &str,
-    what: &str,
-    query: &str,
-    body: &mut Vec<u8>,
-) -> Plan {
+/// A per-datastore call and what it depends on.
+struct StoreCall<'a> {
+    faults: &'a Faults,
+    changes: &'a Changes,
+    store: &'a str,
+    what: &'a str,
+    query: &'a str,
+}
+
+fn store_endpoint(mut plan: Plan, p: &Profile, at: StoreCall<'_>, body: &mut Vec<u8>) -> Plan {
+    let StoreCall {
+        faults,
+        changes,
+        store,
+        what,
+        query,
+    } = at;
     let Some(d) = model::store_index(p, store) else {
         return error(plan, 400, body, &format!("no such datastore '{store}'"));
     };
@@ -258,7 +293,7 @@ fn store_endpoint(
         return error(plan, 400, body, model::ENOENT);
     };
     if what == "groups" {
-        json::groups(body, p, d, n);
+        json::groups(body, p, d, n, changes);
         return plan;
     }
     let type_filter = match query_param(query, "backup-type").as_deref() {
@@ -283,13 +318,22 @@ fn store_endpoint(
         (d, n),
         type_filter,
         id_filter,
+        changes.namespace(d, n),
         mode,
     )));
     plan
 }
 
-/// `/nodes/{node}/tasks`: `since`, `start`, `limit` (default 50, 0: all), streamed.
-fn tasks(mut plan: Plan, p: &Profile, faults: &Faults, query: &str, body: &mut Vec<u8>) -> Plan {
+/// `/nodes/{node}/tasks`: `since`, `typefilter`, `store`, `start`, `limit` (default 50, 0:
+/// all), streamed, with the tasks the changes left (`extra`).
+fn tasks(
+    mut plan: Plan,
+    p: &Profile,
+    faults: &Faults,
+    extra: &[super::tasks::Task],
+    query: &str,
+    body: &mut Vec<u8>,
+) -> Plan {
     let num = |name: &str| query_param(query, name).map(|v| v.parse::<u64>());
     let since = match num("since") {
         None => None,
@@ -312,8 +356,18 @@ fn tasks(mut plan: Plan, p: &Profile, faults: &Faults, query: &str, body: &mut V
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
+    let filter = Filter {
+        since,
+        typefilter: query_param(query, "typefilter").map(Cow::into_owned),
+        store: query_param(query, "store").map(Cow::into_owned),
+    };
     plan.stream = Some(Streamed::Tasks(TaskStream::new(
-        *p, now, since, start, limit, mode,
+        *p,
+        now,
+        &filter,
+        extra,
+        (start, limit),
+        mode,
     )));
     plan
 }
@@ -339,7 +393,19 @@ fn rotated(sh: &Shared, n: usize) -> impl Iterator<Item = usize> {
     (0..n).map(move |i| (start + i) % n)
 }
 
-fn error(mut plan: Plan, status: u16, body: &mut Vec<u8>, text: &str) -> Plan {
+/// The [`Cost`] name of an API path: datastore and node names become `{store}` and `{node}`.
+fn endpoint_name(api: &str) -> String {
+    let segs: Vec<&str> = api.split('/').collect();
+    match segs.as_slice() {
+        ["", "admin", "datastore", _, rest @ ..] if !rest.is_empty() => {
+            format!("/admin/datastore/{{store}}/{}", rest.join("/"))
+        }
+        ["", "nodes", _, rest @ ..] => format!("/nodes/{{node}}/{}", rest.join("/")),
+        _ => api.to_string(),
+    }
+}
+
+pub(crate) fn error(mut plan: Plan, status: u16, body: &mut Vec<u8>, text: &str) -> Plan {
     body.clear();
     body.extend_from_slice(text.as_bytes());
     plan.status = status;

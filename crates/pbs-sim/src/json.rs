@@ -2,6 +2,7 @@
 //! PBS's `serde_json::Value` output for normal endpoints, struct order for the streamed
 //! snapshot list. Numbers are written without `format!` in the snapshot hot loop.
 
+use super::changes::{Changes, GroupChange};
 use super::model::{self, Profile};
 use std::io::Write as _;
 
@@ -448,15 +449,21 @@ pub(crate) fn namespaces(buf: &mut Vec<u8>, list: impl Iterator<Item = usize>) {
     buf.extend_from_slice(b"]}");
 }
 
-/// `/admin/datastore/{store}/groups?ns=` for namespace `n` of datastore `d`.
-pub(crate) fn groups(buf: &mut Vec<u8>, p: &Profile, d: usize, n: usize) {
+/// `/admin/datastore/{store}/groups?ns=` for namespace `n` of datastore `d`, after `changes`.
+pub(crate) fn groups(buf: &mut Vec<u8>, p: &Profile, d: usize, n: usize, changes: &Changes) {
     buf.extend_from_slice(b"{\"data\":[");
+    let mut first = true;
     for g in 0..p.groups {
-        if g > 0 {
+        let c = changes.group(d, n, g);
+        if c.removed {
+            continue;
+        }
+        if !first {
             buf.push(b',');
         }
+        first = false;
         buf.extend_from_slice(b"{\"backup-count\":");
-        push_u64(buf, model::group_backup_count(p));
+        push_u64(buf, c.backup_count(p));
         buf.extend_from_slice(b",\"backup-id\":");
         push_backup_id(buf, g);
         buf.extend_from_slice(b",\"backup-type\":");
@@ -466,7 +473,7 @@ pub(crate) fn groups(buf: &mut Vec<u8>, p: &Profile, d: usize, n: usize) {
             push_str(buf, &c);
         }
         buf.extend_from_slice(b",\"files\":[");
-        if let Some(s) = model::newest_finished(p, g) {
+        if let Some(s) = c.newest_finished(p, g) {
             for (i, f) in model::snapshot_files(p, g, s).iter().enumerate() {
                 if i > 0 {
                     buf.push(b',');
@@ -475,7 +482,7 @@ pub(crate) fn groups(buf: &mut Vec<u8>, p: &Profile, d: usize, n: usize) {
             }
         }
         buf.extend_from_slice(b"],\"last-backup\":");
-        push_i64(buf, model::group_last_backup(p, d, n, g));
+        push_i64(buf, c.last_backup(p, d, n, g));
         buf.extend_from_slice(b",\"owner\":");
         push_str(buf, model::OWNER);
         buf.push(b'}');
@@ -486,13 +493,14 @@ pub(crate) fn groups(buf: &mut Vec<u8>, p: &Profile, d: usize, n: usize) {
 // ---------------------------------------------------------------------------------------------
 // Snapshots (struct order)
 
-/// Appends snapshot `s` of group `g` in struct field order. `time_shift` moves the backup time
-/// back (used by the endless stream to keep items distinct).
+/// Appends snapshot `s` of group `g` (as `change` left it) in struct field order. `time_shift`
+/// moves the backup time back (used by the endless stream to keep items distinct).
 pub(crate) fn snapshot_item(
     buf: &mut Vec<u8>,
     p: &Profile,
     (d, n, g, s): (usize, usize, usize, usize),
     time_shift: i64,
+    change: &GroupChange,
 ) {
     let time = model::backup_time(p, d, n, g, s) - time_shift;
     buf.extend_from_slice(b"{\"backup-type\":\"");
@@ -501,8 +509,11 @@ pub(crate) fn snapshot_item(
     push_backup_id(buf, g);
     buf.extend_from_slice(b",\"backup-time\":");
     push_i64(buf, time);
-    let running = model::is_running(p, g, s);
-    if g % 3 != 2 && !running {
+    if let Some(comment) = change.comment.get(&s) {
+        buf.extend_from_slice(b",\"comment\":");
+        push_str(buf, comment);
+    } else if g % 3 != 2 && !model::is_running(p, g, s) {
+        // model::snapshot_comment, without allocating.
         if g % 5 == 4 {
             buf.extend_from_slice(b",\"comment\":");
             push_str(buf, model::TRICKY_COMMENT);
@@ -512,7 +523,7 @@ pub(crate) fn snapshot_item(
             buf.push(b'"');
         }
     }
-    if let Some(state) = model::verification(p, g, s) {
+    if let Some(state) = change.verification(p, g, s) {
         buf.extend_from_slice(b",\"verification\":{\"upid\":\"");
         push_verify_upid(buf, d, s, time, true);
         buf.extend_from_slice(b"\",\"state\":\"");
@@ -544,7 +555,7 @@ pub(crate) fn snapshot_item(
         push_u64(buf, size);
     }
     buf.extend_from_slice(b",\"owner\":\"root@pam\",\"protected\":");
-    buf.extend_from_slice(if model::snapshot_protected(g, s) {
+    buf.extend_from_slice(if change.protected(g, s) {
         b"true}"
     } else {
         b"false}"

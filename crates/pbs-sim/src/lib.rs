@@ -18,9 +18,19 @@
 //! the S3-backed store of a profile [`Profile::with_s3`]),
 //! `/admin/datastore/{store}/active-operations`, and `/tape/drive`, `/tape/changer`,
 //! `/tape/media/list` ([`tape`]). Anything else is 404. The two datastore lists start at a
-//! different store on each call, as PBS's order is arbitrary.
+//! different store on each call, as PBS's order is arbitrary. `/snapshots` takes `backup-type`
+//! and `backup-id`, the task list `since`, `typefilter` and `store`, as PBS's do.
+//!
+//! Between scrapes, tests change the content ([`SimHandle::change`], [`changes`]: a new backup,
+//! a prune, a verify, a protected snapshot, a comment, a removed group) and read what the
+//! requests cost PBS ([`SimHandle::cost`], [`cost`]: snapshot items, i.e. manifests read, and
+//! bytes per endpoint). A simulator in a child process offers both over HTTP, outside
+//! `/api2/json`: `GET /sim/cost`, `POST /sim/cost/reset`, `POST /sim/change?...` (`control`).
 
 mod api;
+pub mod changes;
+mod control;
+pub mod cost;
 mod faults;
 pub mod jobs;
 mod json;
@@ -31,6 +41,8 @@ pub mod tape;
 pub mod tasks;
 mod tls;
 
+pub use changes::Change;
+pub use cost::Cost;
 pub use faults::{Faults, MALFORMED_BODY};
 pub use model::Profile;
 pub use tls::fingerprint;
@@ -122,6 +134,8 @@ pub fn start(config: SimConfig) -> io::Result<SimHandle> {
         requests: Mutex::new(HashMap::new()),
         connections: AtomicU64::new(0),
         list_calls: AtomicU64::new(0),
+        changes: Mutex::new(changes::Changes::default()),
+        cost: Mutex::new(Cost::default()),
     });
     let listener = async_io::Async::new(listener)?;
     let stop = Arc::new(async_lock::Semaphore::new(0));
@@ -237,6 +251,41 @@ impl SimHandle {
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
         self.shared.connections.store(0, Ordering::Relaxed);
+    }
+
+    /// What the requests cost PBS since the start or the last [`SimHandle::reset_cost`].
+    pub fn cost(&self) -> Cost {
+        self.shared
+            .cost
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Returns the cost so far and starts counting again.
+    pub fn reset_cost(&self) -> Cost {
+        std::mem::take(
+            &mut *self
+                .shared
+                .cost
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    /// Changes group `g` of namespace `n` of datastore `d` (model indices) from the next
+    /// request on; an error names a group the profile does not have or one already removed.
+    pub fn change(&self, (d, n, g): (usize, usize, usize), change: Change) -> Result<(), String> {
+        self.shared.change((d, n, g), change)
+    }
+
+    /// The changes made so far (to compute expected values with [`changes::GroupChange`]).
+    pub fn changes(&self) -> changes::Changes {
+        self.shared
+            .changes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Replaces the active faults; they apply from the next request on.

@@ -116,13 +116,27 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(stream: S, sh: &Shared) {
         if !plan.wait.is_zero() {
             Timer::after(plan.wait).await;
         }
-        let open = match plan {
-            Plan {
-                stream: Some(st), ..
-            } => send_stream(&mut conn, &mut out, st, keep_alive).await,
-            Plan {
-                status, json_type, ..
-            } => fixed(&mut conn, &mut out, status, json_type, &body, keep_alive).await,
+        let Plan {
+            status,
+            json_type,
+            stream,
+            endpoint,
+            store,
+            ..
+        } = plan;
+        let open = match stream {
+            Some(st) => {
+                let r = send_stream(&mut conn, &mut out, st, keep_alive).await;
+                if let Ok((_, items, bytes)) = r {
+                    super::control::record(sh, &endpoint, store.as_deref(), items, bytes);
+                }
+                r.map(|(open, ..)| open)
+            }
+            None => {
+                let r = fixed(&mut conn, &mut out, status, json_type, &body, keep_alive).await;
+                super::control::record(sh, &endpoint, store.as_deref(), 0, body.len() as u64);
+                r
+            }
         };
         if !matches!(open, Ok(true)) || !keep_alive {
             let _ = conn.stream.close().await;
@@ -215,13 +229,15 @@ fn frame(buf: &mut Vec<u8>) -> usize {
     i
 }
 
-/// Sends a streamed body (snapshots, tasks); Ok(true) when the connection can serve another request.
+/// Sends a streamed body (snapshots, tasks); Ok((true, ..)) when the connection can serve
+/// another request, with the items and body bytes sent.
 async fn send_stream<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Conn<S>,
     out: &mut Vec<u8>,
     mut st: super::stream::Streamed,
     keep_alive: bool,
-) -> io::Result<bool> {
+) -> io::Result<(bool, u64, u64)> {
+    let mut bytes = 0u64;
     out.clear();
     head(out, 200, true, None, keep_alive);
     conn.write_all(out).await?;
@@ -229,6 +245,7 @@ async fn send_stream<S: AsyncRead + AsyncWrite + Unpin>(
         out.clear();
         out.resize(RESERVE, 0);
         let step = st.fill(out, RESERVE + CHUNK);
+        bytes += (out.len() - RESERVE) as u64;
         let start = frame(out);
         match step {
             Step::More => {
@@ -239,11 +256,11 @@ async fn send_stream<S: AsyncRead + AsyncWrite + Unpin>(
             Step::Done | Step::Cut { clean: true } => {
                 out.extend_from_slice(b"0\r\n\r\n");
                 conn.write_all(&out[start..]).await?;
-                return Ok(true);
+                return Ok((true, st.items(), bytes));
             }
             Step::Cut { clean: false } => {
                 conn.write_all(&out[start..]).await?;
-                return Ok(false);
+                return Ok((false, st.items(), bytes));
             }
         }
     }

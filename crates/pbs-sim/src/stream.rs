@@ -2,8 +2,10 @@
 //! buffer, so memory does not depend on the snapshot count. Also the faulty variants: cut in
 //! the middle of the array, or endless.
 
+use super::changes::{GroupChange, UNCHANGED};
 use super::json;
 use super::model::{self, Profile};
+use std::collections::HashMap;
 
 /// How the stream ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +47,14 @@ impl Streamed {
         }
     }
 
+    /// Items written so far.
+    pub(crate) fn items(&self) -> u64 {
+        match self {
+            Streamed::Snapshots(s) => s.items(),
+            Streamed::Tasks(t) => t.items(),
+        }
+    }
+
     /// The whole body, 100 bytes at a time, and how it ended (for tests).
     #[cfg(test)]
     pub(crate) fn drain(mut self) -> (String, Step) {
@@ -67,6 +77,8 @@ pub(crate) struct SnapshotStream {
     n: usize,
     type_filter: Option<&'static str>,
     id_filter: Option<String>,
+    /// The namespace's changed groups, by group index.
+    changes: HashMap<usize, GroupChange>,
     mode: Mode,
     /// Next group and snapshot to write.
     g: usize,
@@ -79,13 +91,14 @@ pub(crate) struct SnapshotStream {
 }
 
 impl SnapshotStream {
-    /// A stream of the snapshots of namespace `n` of datastore `d`, optionally only of one
-    /// backup type and/or id.
+    /// A stream of the snapshots of namespace `n` of datastore `d` after `changes` (its
+    /// changed groups), optionally only of one backup type and/or id.
     pub(crate) fn new(
         profile: Profile,
         (d, n): (usize, usize),
         type_filter: Option<&'static str>,
         id_filter: Option<String>,
+        changes: HashMap<usize, GroupChange>,
         mode: Mode,
     ) -> Self {
         let mut st = SnapshotStream {
@@ -94,6 +107,7 @@ impl SnapshotStream {
             n,
             type_filter,
             id_filter,
+            changes,
             mode,
             g: 0,
             s: 0,
@@ -105,12 +119,25 @@ impl SnapshotStream {
         if mode == Mode::Endless {
             st.type_filter = None;
             st.id_filter = None;
+            st.changes.clear();
             st.profile.groups = st.profile.groups.max(1);
             st.profile.snapshots = st.profile.snapshots.max(1);
         }
-        let groups = (0..profile.groups).filter(|&g| st.matches(g)).count();
-        st.cut_after = (groups * profile.snapshots / 2) as u64;
+        let items: usize = (0..profile.groups)
+            .filter(|&g| st.matches(g))
+            .map(|g| st.change(g).snapshots(&profile).len())
+            .sum();
+        st.cut_after = (items / 2) as u64;
         st
+    }
+
+    fn change(&self, g: usize) -> &GroupChange {
+        self.changes.get(&g).unwrap_or(&UNCHANGED)
+    }
+
+    /// Snapshot items written so far (each one a manifest PBS would have read).
+    pub(crate) fn items(&self) -> u64 {
+        self.emitted
     }
 
     fn matches(&self, g: usize) -> bool {
@@ -131,13 +158,15 @@ impl SnapshotStream {
                 self.s = 0;
                 self.lap += 1;
             }
-            if self.s >= self.profile.snapshots || !self.matches(self.g) {
+            let range = self.change(self.g).snapshots(&self.profile);
+            if self.s >= range.end || !self.matches(self.g) {
                 self.g += 1;
                 self.s = 0;
                 continue;
             }
-            self.s += 1;
-            return Some((self.g, self.s - 1));
+            let s = self.s.max(range.start);
+            self.s = s + 1;
+            return Some((self.g, s));
         }
     }
 
@@ -166,7 +195,8 @@ impl SnapshotStream {
                 buf.push(b',');
             }
             let shift = self.lap * self.profile.snapshots as i64 * model::DAY;
-            json::snapshot_item(buf, &self.profile, (self.d, self.n, g, s), shift);
+            let change = self.changes.get(&g).unwrap_or(&UNCHANGED);
+            json::snapshot_item(buf, &self.profile, (self.d, self.n, g, s), shift, change);
             if let (Some(clean), true) = (cut, self.emitted == self.cut_after) {
                 buf.truncate(start + (buf.len() - start) / 2);
                 return Step::Cut { clean };
@@ -188,7 +218,14 @@ mod tests {
     #[test]
     fn complete_filtered_and_cut_streams() {
         let p = Profile::new(1, 1, 3, 4);
-        let (all, end) = collect(SnapshotStream::new(p, (0, 0), None, None, Mode::Complete));
+        let (all, end) = collect(SnapshotStream::new(
+            p,
+            (0, 0),
+            None,
+            None,
+            HashMap::new(),
+            Mode::Complete,
+        ));
         assert_eq!(end, Step::Done);
         assert!(all.starts_with("{\"data\":[{\"backup-type\":\"vm\"") && all.ends_with("}]}"));
         assert_eq!(all.matches("\"backup-time\"").count(), 12);
@@ -198,6 +235,7 @@ mod tests {
             (0, 0),
             Some("ct"),
             Some("101".into()),
+            HashMap::new(),
             Mode::Complete,
         ));
         assert_eq!(ct.matches("\"backup-id\":\"101\"").count(), 4);
@@ -208,6 +246,7 @@ mod tests {
             (0, 0),
             None,
             None,
+            HashMap::new(),
             Mode::Cut { clean: true },
         ));
         assert_eq!(end, Step::Cut { clean: true });
@@ -220,10 +259,12 @@ mod tests {
             (0, 0),
             None,
             None,
+            HashMap::new(),
             Mode::Complete,
         ));
         assert_eq!((e.as_str(), end), ("{\"data\":[]}", Step::Done));
-        let mut endless = SnapshotStream::new(empty, (0, 0), None, None, Mode::Endless);
+        let mut endless =
+            SnapshotStream::new(empty, (0, 0), None, None, HashMap::new(), Mode::Endless);
         let mut buf = Vec::new();
         assert_eq!(endless.fill(&mut buf, 100_000), Step::More);
     }

@@ -95,8 +95,12 @@ impl Client {
     }
 
     fn get(&mut self, path: &str) -> Response {
-        let path = format!("/api2/json{path}");
-        let mut req = format!("GET {path} HTTP/1.1\r\nHost: pbs\r\n");
+        self.send("GET", &format!("/api2/json{path}"))
+    }
+
+    /// A request for `path` as it is (the simulator's own `/sim/` endpoints).
+    fn send(&mut self, method: &str, path: &str) -> Response {
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: pbs\r\n");
         if let Some(a) = &self.auth {
             req.push_str(&format!("Authorization: {a}\r\n"));
         }
@@ -889,4 +893,83 @@ fn tape_s3_and_active_operations_have_pbs_shapes() {
     ] {
         assert_eq!(c.get(path).json()["data"], serde_json::json!([]), "{path}");
     }
+}
+
+#[test]
+fn changes_and_costs_over_http() {
+    let p = Profile::new(2, 2, 5, 4);
+    let sim = sim::start(plain_config(p)).unwrap();
+    let mut c = Client::connect(&sim);
+    let items = |r: &Response| r.json()["data"].as_array().unwrap().len();
+    // A whole namespace, then one group (backup-type and backup-id).
+    assert_eq!(
+        items(&c.get("/admin/datastore/store2/snapshots?ns=ns1")),
+        20
+    );
+    let one = c.get("/admin/datastore/store2/snapshots?ns=ns1&backup-type=ct&backup-id=101");
+    assert_eq!(items(&one), 4);
+    let cost = sim.cost();
+    assert_eq!((cost.manifests(), cost.manifests_of("store2")), (24, 24));
+    let snap = cost.endpoint(pbs_sim::cost::SNAPSHOTS);
+    assert_eq!(snap.requests, 2);
+    assert!(snap.bytes > one.body.len() as u64, "{cost}");
+    let text = c.send("GET", "/sim/cost");
+    assert_eq!(text.status, 200);
+    assert!(text.text().starts_with("manifests 24\n"), "{}", text.text());
+    assert!(
+        text.text().contains("store store2 manifests 24\n"),
+        "{}",
+        text.text()
+    );
+
+    // A new backup, then a verify: the group list and the snapshots follow.
+    let at = "store=store2&ns=ns1&type=ct&id=101";
+    let r = c.send("POST", &format!("/sim/change?{at}&change=backup"));
+    assert_eq!((r.status, r.text()), (200, "ok\n"));
+    let mut c = Client::connect(&sim);
+    let r = c.send(
+        "POST",
+        &format!("/sim/change?{at}&change=verify&state=failed"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let mut c = Client::connect(&sim);
+    let groups = c.get("/admin/datastore/store2/groups?ns=ns1").json();
+    let g = &groups["data"][1];
+    assert_eq!(g["backup-id"], "101");
+    assert_eq!(g["backup-count"], 5);
+    assert_eq!(g["last-backup"], model::backup_time(&p, 1, 1, 1, 4));
+    let snaps = c
+        .get("/admin/datastore/store2/snapshots?ns=ns1&backup-type=ct&backup-id=101")
+        .json();
+    let list = snaps["data"].as_array().unwrap();
+    assert_eq!(list.len(), 5);
+    assert_eq!(list[4]["verification"]["state"], "failed");
+    assert_eq!(list[0]["verification"]["state"], "failed");
+    let tasks = c
+        .get("/nodes/localhost/tasks?typefilter=verify_group&store=store2&limit=0")
+        .json();
+    assert_eq!(tasks["data"][0]["worker_id"], "store2:ns1:ct/101");
+    assert_eq!(
+        tasks["data"][0]["status"],
+        "verification failed - please check the log for details"
+    );
+
+    // Remove: gone from the list; unknown changes are refused.
+    let r = c.send("POST", &format!("/sim/change?{at}&change=remove"));
+    assert_eq!(r.status, 200);
+    let mut c = Client::connect(&sim);
+    assert_eq!(items(&c.get("/admin/datastore/store2/groups?ns=ns1")), 4);
+    let r = c.send("POST", &format!("/sim/change?{at}&change=backup"));
+    assert_eq!(r.status, 400);
+    let mut c = Client::connect(&sim);
+    let r = c.send(
+        "POST",
+        "/sim/change?store=store2&type=vm&id=100&change=explode",
+    );
+    assert_eq!((r.status, r.text()), (400, "unknown change 'explode'"));
+    let mut c = Client::connect(&sim);
+    let r = c.send("POST", "/sim/cost/reset");
+    assert_eq!(r.status, 200);
+    assert_eq!(sim.cost().manifests(), 0);
+    let _ = c;
 }
