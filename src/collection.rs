@@ -11,6 +11,16 @@
 //! only when readers hold both. Two sets are alive while a reader still writes the previous
 //! result during a collection; more only while slow readers hold older results, each bounded
 //! by the server's write timeout and connection cap.
+//!
+//! Releasing an idle target ([`Collection::release_idle`]): once no scrape is in `collect` and
+//! no reader holds a result, the results (kept only for their buffers: a finished result is
+//! never served to a scrape that arrives later) and the scraper's per-scrape resources (PBS
+//! connection, TLS state, client buffers: [`Scraper::release_idle`]) are freed. What a
+//! collector keeps between scrapes lives in its slot in the scraper and is never released
+//! here, and a result meant to be served again (a kept last good result) must be held in a
+//! field of its own, which this does not touch. The server calls it after a multi-target
+//! (`?target=`) scrape has been written; the default target (`/metrics` with `PBS_ENDPOINT`)
+//! is never released, so its steady state allocates nothing.
 
 use crate::scrape::{Output, Scraper};
 use async_lock::Mutex;
@@ -32,6 +42,8 @@ pub struct Collection {
     finished: Cell<u64>,
     /// A collection is running now.
     running: Cell<bool>,
+    /// Scrapes in [`Collection::collect`] now (running, or waiting to join or to start one).
+    in_collect: Cell<usize>,
 }
 
 impl Collection {
@@ -44,12 +56,15 @@ impl Collection {
             started: Cell::new(0),
             finished: Cell::new(0),
             running: Cell::new(false),
+            in_collect: Cell::new(0),
         }
     }
 
     /// The result of a collection that started no earlier than this call: the one running now
     /// if any (joined), else a new one finishing by `deadline`.
     pub async fn collect(&self, deadline: Instant) -> Rc<Output> {
+        self.in_collect.set(self.in_collect.get() + 1);
+        let _in = InCollect(&self.in_collect);
         let joined = self.running.get().then(|| self.started.get());
         let mut scraper = self.scraper.lock().await;
         if let Some(n) = joined {
@@ -74,6 +89,27 @@ impl Collection {
         *self.spare.borrow_mut() = previous;
         self.finished.set(n);
         result
+    }
+
+    /// Frees the results and the scraper's per-scrape resources when the target is idle: no
+    /// scrape in [`Collection::collect`] and no reader holding a result (a held result stays;
+    /// its reader calls this again when done). Collector state is kept; see the module doc.
+    /// Returns true when everything was released.
+    pub fn release_idle(&self) -> bool {
+        if self.in_collect.get() > 0 {
+            return false;
+        }
+        let latest = take_unheld(&self.latest);
+        let spare = take_unheld(&self.spare);
+        let all = self.latest.borrow().is_none() && self.spare.borrow().is_none();
+        drop((latest, spare));
+        match self.scraper.try_lock() {
+            Some(mut scraper) => {
+                scraper.release_idle();
+                all
+            }
+            None => false,
+        }
     }
 
     /// A buffer set no reader holds: the latest result's (then the spare is freed, so one set
@@ -102,6 +138,15 @@ fn take_unheld(slot: &RefCell<Option<Rc<Output>>>) -> Option<Output> {
             None
         }
         None => None,
+    }
+}
+
+/// Counts a scrape out of [`Collection::collect`], even if its task is dropped.
+struct InCollect<'a>(&'a Cell<usize>);
+
+impl Drop for InCollect<'_> {
+    fn drop(&mut self) {
+        self.0.set(self.0.get().saturating_sub(1));
     }
 }
 
