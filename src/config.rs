@@ -96,7 +96,7 @@ pub struct Args {
     /// host, host:port or https://host:port, '*' for one DNS label (env PBS_TARGETS)
     #[argh(option)]
     pub targets: Option<String>,
-    /// most targets whose connection and buffers are kept; past it the least recently
+    /// most targets whose state is kept between scrapes; past it the least recently
     /// scraped is dropped (env PBS_MAX_TARGETS, default 64)
     #[argh(option)]
     pub max_targets: Option<String>,
