@@ -12,21 +12,30 @@
 //! result during a collection; more only while slow readers hold older results, each bounded
 //! by the server's write timeout and connection cap.
 //!
+//! `--keep-last-values`: when PBS is unreachable ([`Reach::Unreachable`]) within the keep
+//! duration of the last good result (PBS answered, the kept collectors succeeded), the new
+//! result shares that good one's kept collector sets (datastore, groups, snapshots) through its
+//! `Rc` instead of copying them; holding it also keeps its buffers from being reused, so it is
+//! never overwritten while served. Its own collector sets stay empty, and it is written into a
+//! new set or the previous such result's, never a full one: while PBS sleeps the kept set and a
+//! small one are alive. Any answer from PBS, or the duration passing, ends the keeping.
+//!
 //! Releasing an idle target ([`Collection::release_idle`]): once no scrape is in `collect` and
 //! no reader holds a result, the results (kept only for their buffers: a finished result is
 //! never served to a scrape that arrives later) and the scraper's per-scrape resources (PBS
 //! connection, TLS state, client buffers: [`Scraper::release_idle`]) are freed. What a
 //! collector keeps between scrapes lives in its slot in the scraper and is never released
-//! here, and a result meant to be served again (a kept last good result) must be held in a
-//! field of its own, which this does not touch. The server calls it after a multi-target
+//! here. With `--keep-last-values` the latest result stays when it is, or shares the kept
+//! families of, the last good one (above), so it can still be served while PBS is
+//! unreachable; only its spare goes. The server calls it after a multi-target
 //! (`?target=`) scrape has been written; the default target (`/metrics` with `PBS_ENDPOINT`)
 //! is never released, so its steady state allocates nothing.
 
-use crate::scrape::{Output, Scraper};
+use crate::scrape::{Output, Reach, Scraper};
 use async_lock::Mutex;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A scraper with its shared results.
 pub struct Collection {
@@ -79,10 +88,23 @@ impl Collection {
         self.running.set(true);
         let _running = Running(&self.running);
 
-        let mut out = self.free_buffers().unwrap_or_else(|| scraper.new_output());
+        let reach = scraper.probe(deadline).await;
+        // Held before picking buffers, so the kept result's are not reused.
+        let kept = match (reach, scraper.keep_last_values()) {
+            (Reach::Unreachable, Some(keep)) => self.last_good(keep),
+            _ => None,
+        };
+        let buffers = match kept {
+            Some(_) => self.small_buffers(),
+            None => self.free_buffers(),
+        };
+        let mut out = buffers.unwrap_or_else(|| scraper.new_output());
         scraper.swap_output(&mut out);
-        scraper.scrape(deadline).await;
+        scraper.collect(deadline).await;
         scraper.swap_output(&mut out);
+        if let Some(good) = kept {
+            out.keep_from(good);
+        }
 
         let result = Rc::new(out);
         let previous = self.latest.replace(Some(result.clone()));
@@ -93,22 +115,56 @@ impl Collection {
 
     /// Frees the results and the scraper's per-scrape resources when the target is idle: no
     /// scrape in [`Collection::collect`] and no reader holding a result (a held result stays;
-    /// its reader calls this again when done). Collector state is kept; see the module doc.
-    /// Returns true when everything was released.
+    /// its reader calls this again when done). Collector state is kept, and so is a result
+    /// `--keep-last-values` may serve; see the module doc. Returns true when the scraper's
+    /// resources were released (false when a collection holds it).
     pub fn release_idle(&self) -> bool {
         if self.in_collect.get() > 0 {
             return false;
         }
-        let latest = take_unheld(&self.latest);
+        let Some(mut scraper) = self.scraper.try_lock() else {
+            return false;
+        };
+        scraper.release_idle();
+        let keeps_values = scraper.keep_last_values().is_some();
+        drop(scraper);
+        // The last good result, or the result sharing its kept families, may be served again.
+        let kept = keeps_values
+            && matches!(&*self.latest.borrow(),
+                Some(l) if l.good_since().is_some() || l.kept().is_some());
+        let latest = if kept {
+            None
+        } else {
+            take_unheld(&self.latest)
+        };
         let spare = take_unheld(&self.spare);
-        let all = self.latest.borrow().is_none() && self.spare.borrow().is_none();
         drop((latest, spare));
-        match self.scraper.try_lock() {
-            Some(mut scraper) => {
-                scraper.release_idle();
-                all
-            }
-            None => false,
+        true
+    }
+
+    /// The last good result if it started no more than `keep` ago: the latest result if it is
+    /// good, else the one the latest serves kept families from.
+    fn last_good(&self, keep: Duration) -> Option<Rc<Output>> {
+        let latest = self.latest.borrow();
+        let latest = latest.as_ref()?;
+        let good = match latest.good_since() {
+            Some(_) => latest,
+            None => latest.kept()?,
+        };
+        let since = good.good_since()?;
+        (since.elapsed() <= keep).then(|| good.clone())
+    }
+
+    /// Buffers for a result that serves kept families: the latest's if it is such a result
+    /// too and no reader holds it (its collector sets stayed empty, so it is small), else none
+    /// (a new set). The spare is let go, so no full set lives beside the kept one.
+    fn small_buffers(&self) -> Option<Output> {
+        self.spare.take();
+        let small = matches!(&*self.latest.borrow(), Some(l) if l.kept().is_some());
+        if small {
+            take_unheld(&self.latest)
+        } else {
+            None
         }
     }
 
@@ -164,7 +220,6 @@ mod tests {
     use super::*;
     use crate::client::{Endpoint, PbsClient};
     use crate::collectors::CollectorId;
-    use std::time::Duration;
 
     /// A collection against a port where nothing listens: each collection fails fast (pbs_up 0).
     fn collection() -> Collection {
@@ -219,6 +274,87 @@ mod tests {
             assert_eq!(held(&c), 1);
             drop(fourth);
         });
+    }
+
+    /// A collection of every collector against a plain-HTTP simulator, keeping values `keep`.
+    fn against(sim: &pbs_sim::SimHandle, keep: Option<Duration>) -> Collection {
+        let ep = Endpoint::parse(&sim.endpoint()).unwrap();
+        let client = PbsClient::new(
+            ep,
+            sim.token_id(),
+            sim.token_secret(),
+            None,
+            Duration::from_secs(5),
+            1 << 30,
+        );
+        Collection::new(
+            Scraper::new(client, CollectorId::ALL, Default::default()).with_keep_last_values(keep),
+        )
+    }
+
+    fn sim() -> pbs_sim::SimHandle {
+        pbs_sim::start(pbs_sim::SimConfig {
+            profile: pbs_sim::Profile::new(2, 2, 3, 2),
+            tls: false,
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    /// The lines of `families` (by name prefix) in `out`'s exposition.
+    fn lines_of(out: &Output, prefixes: &[&str]) -> Vec<String> {
+        text(out)
+            .lines()
+            .filter(|l| prefixes.iter().any(|p| l.starts_with(p)))
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn an_unreachable_pbs_shares_the_good_result_instead_of_copying_it() {
+        let sim = sim();
+        let c = against(&sim, Some(Duration::from_secs(3600)));
+        async_io::block_on(async {
+            let good = c.collect(soon()).await;
+            assert!(good.good_since().is_some() && good.kept().is_none());
+            let kept = ["pbs_datastore_", "pbs_group_", "# TYPE pbs_group"];
+            let before = lines_of(&good, &kept);
+            assert!(before.len() > 20, "{before:?}");
+            drop(good);
+            sim.stop();
+            let down = c.collect(soon()).await;
+            // The good result is served by reference: one big set, one small.
+            let shared = down.kept().unwrap().clone();
+            assert_eq!(held(&c), 2);
+            assert_eq!(lines_of(&down, &kept), before);
+            assert!(text(&down).contains("pbs_up 0\n"));
+            drop(down);
+            // Still down: the small set is reused, the good one still shared.
+            let again = c.collect(soon()).await;
+            assert!(Rc::ptr_eq(again.kept().unwrap(), &shared));
+            assert_eq!(lines_of(&again, &kept), before);
+            assert_eq!(held(&c), 1, "the spare slot let go of the good result");
+            // latest (the small set) + `shared` here: nothing else holds the good one.
+            assert_eq!(Rc::strong_count(&shared), 2);
+        });
+    }
+
+    #[test]
+    fn without_keep_or_past_it_nothing_is_kept() {
+        for keep in [None, Some(Duration::from_millis(200))] {
+            let sim = sim();
+            let c = against(&sim, keep);
+            async_io::block_on(async {
+                drop(c.collect(soon()).await);
+                sim.stop();
+                std::thread::sleep(Duration::from_millis(300));
+                let down = c.collect(soon()).await;
+                assert!(down.kept().is_none(), "{keep:?}");
+                assert!(!text(&down).contains("pbs_datastore_"), "{keep:?}");
+                // The last success is still reported.
+                assert!(text(&down).contains("pbs_last_success_timestamp_seconds "));
+            });
+        }
     }
 
     #[test]

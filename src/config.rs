@@ -85,6 +85,11 @@ pub struct Args {
     /// at most 100 (env PBS_SNAPSHOT_HISTORY, default 0)
     #[argh(option)]
     pub snapshot_history: Option<String>,
+    /// while PBS is unreachable, serve the last good datastore, groups and snapshots
+    /// families for up to this long after that scrape, e.g. 12h; off when not set
+    /// (env PBS_KEEP_LAST_VALUES)
+    #[argh(option)]
+    pub keep_last_values: Option<String>,
     /// largest PBS response accepted, in bytes (env PBS_MAX_BODY_BYTES, default 1073741824)
     #[argh(option)]
     pub max_body_bytes: Option<String>,
@@ -259,6 +264,17 @@ pub fn load(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         Some((t, from)) => parse_duration(&t).map_err(|e| ConfigError(format!("{from}: {e}")))?,
         None => Duration::from_secs(10),
     };
+    let keep_last_values = match src.get(
+        args.keep_last_values.as_ref(),
+        "keep-last-values",
+        "PBS_KEEP_LAST_VALUES",
+    ) {
+        Some((d, from)) => Some(
+            parse_duration_within(&d, MAX_KEEP_LAST_VALUES)
+                .map_err(|e| ConfigError(format!("{from}: {e}")))?,
+        ),
+        None => None,
+    };
     let collectors = match src.get(args.collectors.as_ref(), "collectors", "PBS_COLLECTORS") {
         Some((list, from)) => {
             parse_collectors(&list).map_err(|e| ConfigError(format!("{from}: {e}")))?
@@ -295,6 +311,7 @@ pub fn load(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
                 secret: Secret(secret),
                 timeout: None,
                 collectors: None,
+                keep_last_values: None,
                 ca_file: match &trust {
                     Trust::CaFile(p) => Some(p.clone()),
                     _ => None,
@@ -436,6 +453,7 @@ pub fn load(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
             trust: trust.clone(),
             timeout,
             collectors: collectors.clone(),
+            keep_last_values,
         }),
         _ => None,
     };
@@ -446,6 +464,7 @@ pub fn load(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
             modules,
             timeout,
             collectors,
+            keep_last_values,
         },
         listen,
         listen_text,
@@ -548,6 +567,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// Longest `--tasks-window`: PBS keeps its task archive for weeks, not longer.
 const MAX_TASKS_WINDOW: Duration = Duration::from_secs(31 * 86_400);
+
+/// Longest `--keep-last-values` (a PBS off for a month is not sleeping).
+pub const MAX_KEEP_LAST_VALUES: Duration = Duration::from_secs(31 * 86_400);
 
 /// Parses a duration (`500ms`, `10s`, `2m`, `24h`, `7d`; a bare number is seconds) above 0 and
 /// at most `max`.
@@ -675,6 +697,23 @@ mod tests {
         let e = with("-1").unwrap_err().to_string();
         assert!(e.contains("PBS_SNAPSHOT_HISTORY"), "{e}");
         assert!(with("five").is_err());
+    }
+
+    #[test]
+    fn keep_last_values_is_off_by_default_and_reaches_every_target() {
+        let c = load_with(Args::default(), &BASE).unwrap();
+        assert_eq!(c.routes.keep_last_values, None);
+        assert_eq!(c.routes.default.unwrap().keep_last_values, None);
+        let vars = [BASE.to_vec(), vec![("PBS_KEEP_LAST_VALUES", "12h")]].concat();
+        let c = load_with(Args::default(), &vars).unwrap();
+        let twelve_hours = Some(Duration::from_secs(12 * 3600));
+        assert_eq!(c.routes.keep_last_values, twelve_hours);
+        assert_eq!(c.routes.default.unwrap().keep_last_values, twelve_hours);
+        for bad in ["0s", "32d", "soon"] {
+            let vars = [BASE.to_vec(), vec![("PBS_KEEP_LAST_VALUES", bad)]].concat();
+            let e = load_with(Args::default(), &vars).unwrap_err().0;
+            assert!(e.starts_with("PBS_KEEP_LAST_VALUES: "), "{e}");
+        }
     }
 
     #[test]

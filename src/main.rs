@@ -176,6 +176,11 @@ fn describe(config: &Config) -> String {
             modules.names()
         ));
     }
+    if let Some(keep) = r.keep_last_values {
+        parts.push(format!(
+            "last good values kept for {keep:?} while PBS is unreachable"
+        ));
+    }
     if config.compat != config::Compat::None {
         parts.push(format!("compat: {:?}", config.compat).to_lowercase());
     }

@@ -6,7 +6,10 @@
 //! picks up a rotated token. The YAML itself is read by `yaml.rs`, the one strict reader.
 
 use crate::collectors::CollectorId;
-use crate::config::{Secret, parse_collectors, parse_duration, read_secret_file};
+use crate::config::{
+    MAX_KEEP_LAST_VALUES, Secret, parse_collectors, parse_duration, parse_duration_within,
+    read_secret_file,
+};
 use crate::target::{Pattern, Target};
 use crate::tls::{Trust, parse_fingerprint};
 use crate::yaml::{self, Node, YamlError};
@@ -42,6 +45,9 @@ pub struct Module {
     pub timeout: Option<Duration>,
     /// Collectors to run (`None`: the exporter's `--collectors`).
     pub collectors: Option<Vec<CollectorId>>,
+    /// How long the last good values are served while a target is unreachable (`None`: the
+    /// exporter's `--keep-last-values`).
+    pub keep_last_values: Option<Duration>,
     /// CA file trusted for targets without a fingerprint.
     pub ca_file: Option<PathBuf>,
     /// Accept any certificate for targets without a fingerprint.
@@ -173,6 +179,7 @@ const MODULE_KEYS: &[&str] = &[
     "token",
     "timeout",
     "collectors",
+    "keep_last_values",
     "ca_file",
     "insecure",
     "targets",
@@ -209,6 +216,13 @@ fn parse_module(
             };
             Some(parse_collectors(&list).map_err(|e| yerr(node.error(e)))?)
         }
+        None => None,
+    };
+    let keep_last_values = match body.get("keep_last_values") {
+        Some(node) => Some(
+            parse_duration_within(&node.text().map_err(yerr)?, MAX_KEEP_LAST_VALUES)
+                .map_err(|e| yerr(node.error(e)))?,
+        ),
         None => None,
     };
     let ca_file = text("ca_file")?.map(PathBuf::from);
@@ -272,6 +286,7 @@ fn parse_module(
         secret: Secret::new(secret),
         timeout,
         collectors,
+        keep_last_values,
         ca_file,
         insecure,
         targets,
@@ -319,6 +334,7 @@ modules:
     token: "s3cr3t"
     timeout: 10s
     collectors: [node, datastore, groups, snapshots]
+    keep_last_values: 12h
     ca_file: /etc/pbs/ca.pem
     insecure: false
     targets:
@@ -339,6 +355,7 @@ modules:
         assert_eq!(d.token_id, "monitor@pbs!exporter");
         assert_eq!(d.secret.expose(), "s3cr3t");
         assert_eq!(d.timeout, Some(Duration::from_secs(10)));
+        assert_eq!(d.keep_last_values, Some(Duration::from_secs(12 * 3600)));
         assert_eq!(d.targets.len(), 3);
         let t = Target::parse("https://PBS1.example.com:8007").unwrap();
         let e = d.allowing(&t).unwrap();
@@ -366,6 +383,10 @@ modules:
             ("    timeout: soon\n", "module 'm1', key 'timeout'"),
             ("    insecure: maybe\n", "module 'm1', key 'insecure'"),
             ("    collectors: [nodes]\n", "module 'm1', key 'collectors'"),
+            (
+                "    keep_last_values: 0s\n",
+                "module 'm1', key 'keep_last_values'",
+            ),
         ] {
             let e = Modules::parse(&format!("{base}{extra}")).unwrap_err();
             assert!(e.starts_with(want), "{e}");

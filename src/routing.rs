@@ -30,6 +30,8 @@ pub struct TargetSpec {
     pub timeout: Duration,
     /// Collectors to run.
     pub collectors: Vec<CollectorId>,
+    /// How long the last good kept families are served while it is unreachable.
+    pub keep_last_values: Option<Duration>,
 }
 
 impl TargetSpec {
@@ -67,6 +69,8 @@ pub struct Routes {
     pub timeout: Duration,
     /// `--collectors`, for modules that set none.
     pub collectors: Vec<CollectorId>,
+    /// `--keep-last-values`, for modules that set none.
+    pub keep_last_values: Option<Duration>,
 }
 
 impl Routes {
@@ -144,6 +148,7 @@ impl Routes {
                 .collectors
                 .clone()
                 .unwrap_or_else(|| self.collectors.clone()),
+            keep_last_values: module.keep_last_values.or(self.keep_last_values),
         }))
     }
 }
@@ -167,13 +172,14 @@ mod tests {
 
     fn file_routes() -> Routes {
         let modules = Modules::parse(
-            "modules:\n  default:\n    token_id: a@pbs!t\n    token: one\n    targets: [pbs1, 'http://pbs2:9000']\n  lab:\n    token_id: b@pbs!t\n    token: two\n    timeout: 2s\n    targets: ['*.lab']\n",
+            "modules:\n  default:\n    token_id: a@pbs!t\n    token: one\n    targets: [pbs1, 'http://pbs2:9000']\n  lab:\n    token_id: b@pbs!t\n    token: two\n    timeout: 2s\n    keep_last_values: 1h\n    targets: ['*.lab']\n",
         )
         .unwrap();
         Routes {
             modules: Some(modules),
             timeout: Duration::from_secs(10),
             collectors: CollectorId::defaults().collect(),
+            keep_last_values: Some(Duration::from_secs(600)),
             ..Routes::default()
         }
     }
@@ -186,6 +192,7 @@ mod tests {
         };
         assert_eq!(t.endpoint.to_string(), "https://pbs1:8007");
         assert_eq!(t.secret.expose(), "one");
+        assert_eq!(t.keep_last_values, Some(Duration::from_secs(600)));
         let Ok(Route::Target(t)) = r.resolve(&query(Some("pbs2:9000"), None)) else {
             panic!()
         };
@@ -197,6 +204,7 @@ mod tests {
             (t.secret.expose(), t.timeout),
             ("two", Duration::from_secs(2))
         );
+        assert_eq!(t.keep_last_values, Some(Duration::from_secs(3600)));
         let e = r.resolve(&query(Some("x.lab"), None)).unwrap_err();
         assert_eq!(e, "target 'x.lab' is not allowed by module 'default'");
         let e = r.resolve(&query(Some("pbs1"), Some("nope"))).unwrap_err();
@@ -216,6 +224,7 @@ mod tests {
             trust: Trust::System,
             timeout: Duration::from_secs(1),
             collectors: vec![],
+            keep_last_values: None,
         };
         let r = Routes {
             default: Some(d.clone()),

@@ -1,8 +1,10 @@
 //! One scrape of one PBS: checks that PBS answers (`/version`), runs the enabled collectors in
 //! order within the scrape's deadline, and assembles the exposition into a reused buffer.
-//! Failures are logged when they change, not on every scrape.
+//! Failures are logged when they change, not on every scrape. A result can serve the kept
+//! collectors' families of an earlier, good one while PBS is unreachable (`--keep-last-values`,
+//! decided by `crate::collection`).
 
-use crate::client::PbsClient;
+use crate::client::{PbsClient, PbsError};
 use crate::collectors::inventory::Inventory;
 use crate::collectors::{self, CollectorId, Ctx};
 use crate::config::Compat;
@@ -10,7 +12,8 @@ use crate::exposition::{Cursor, Families};
 use crate::json::{Path, Scalar, Sink};
 use crate::natrontech;
 use crate::{log_info, log_warn};
-use std::time::Instant;
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime};
 
 crate::families! {
     pub enum Family {
@@ -18,8 +21,12 @@ crate::families! {
         Version => Gauge "pbs_version_info" "The PBS version as labels (version, release, repoid). Always 1.",
         CollectorSuccess => Gauge "pbs_scrape_collector_success" "1 when the collector got everything it asked PBS for in this scrape.",
         CollectorDuration => Gauge "pbs_scrape_collector_duration_seconds" "Wall time the collector took in this scrape.",
+        LastSuccess => Gauge "pbs_last_success_timestamp_seconds" "When the last scrape started in which PBS answered and the datastore, groups and snapshots collectors (those enabled) succeeded.",
     }
 }
+
+// `Output::kept_sets` has a bit per collector.
+const _: () = assert!(CollectorId::ALL.len() <= 64);
 
 /// The state of one collector between scrapes.
 struct Slot {
@@ -40,6 +47,13 @@ pub struct Output {
     core: Families,
     collectors: Vec<Families>,
     compat: Option<Families>,
+    /// Bit i set: collector set i is kept while PBS is unreachable.
+    kept_sets: u64,
+    /// When this scrape started, if PBS answered and every kept collector succeeded.
+    good_since: Option<Instant>,
+    /// A good result whose kept collector sets this one serves instead of its own (empty ones):
+    /// shared, never copied.
+    kept: Option<Rc<Output>>,
 }
 
 impl Output {
@@ -50,7 +64,10 @@ impl Output {
         while cursor.set < sets {
             let families = match (cursor.set, &self.compat) {
                 (0, _) => &self.core,
-                (i, _) if i <= self.collectors.len() => &self.collectors[i - 1],
+                (i, _) if i <= self.collectors.len() => match &self.kept {
+                    Some(kept) if self.kept_sets & (1 << (i - 1)) != 0 => &kept.collectors[i - 1],
+                    _ => &self.collectors[i - 1],
+                },
                 (_, Some(compat)) => compat,
                 (_, None) => &self.core,
             };
@@ -71,6 +88,36 @@ impl Output {
         let mut cursor = RenderCursor::default();
         while self.render(&mut cursor, out, usize::MAX) {}
     }
+
+    /// When this scrape started, if PBS answered and every kept collector succeeded in it.
+    pub fn good_since(&self) -> Option<Instant> {
+        self.good_since
+    }
+
+    /// The good result this one serves the kept families of, if any.
+    pub fn kept(&self) -> Option<&Rc<Output>> {
+        self.kept.as_ref()
+    }
+
+    /// Serves `good`'s kept collector sets instead of this result's own (which an unreachable
+    /// PBS left empty).
+    pub fn keep_from(&mut self, good: Rc<Output>) {
+        debug_assert!(good.kept.is_none(), "a good result serves its own families");
+        self.kept = Some(good);
+    }
+}
+
+/// How PBS answered the scrape's first call (`/version`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// It answered and accepted the token.
+    Up,
+    /// It did not answer: no name resolution, no connection, TLS handshake failed, timeout, or
+    /// the connection broke. The only case in which `--keep-last-values` serves kept values.
+    Unreachable,
+    /// It answered with an error (401, 403, any other status, a malformed body): PBS is awake
+    /// and its answer is the truth, so nothing is kept.
+    Refused,
 }
 
 /// Scrapes one PBS. Reuse it: its buffers keep their capacity.
@@ -86,6 +133,14 @@ pub struct Scraper {
     version: Version,
     /// Whether the previous scrape found PBS up (`None` before the first).
     was_up: Option<bool>,
+    /// The running scrape's `/version` answer ([`Scraper::probe`]).
+    reach: Reach,
+    /// When the running scrape started (for the keep duration, and as Unix time).
+    started: (Instant, SystemTime),
+    /// Start of the last good scrape, in Unix seconds (`pbs_last_success_timestamp_seconds`).
+    last_success: Option<f64>,
+    /// `--keep-last-values`: how long after a good scrape its kept families are served.
+    keep_last_values: Option<Duration>,
     /// Names the target in log lines (the endpoint when empty).
     label: String,
 }
@@ -134,8 +189,24 @@ impl Scraper {
             settings: collectors::Settings::default(),
             version: Version::default(),
             was_up: None,
+            reach: Reach::Refused,
+            started: (Instant::now(), SystemTime::now()),
+            last_success: None,
+            keep_last_values: None,
             label: String::new(),
         }
+    }
+
+    /// The same scraper, whose collection serves the last good kept families for up to
+    /// `keep` while PBS is unreachable (`--keep-last-values`; `None`: never).
+    pub fn with_keep_last_values(mut self, keep: Option<Duration>) -> Self {
+        self.keep_last_values = keep;
+        self
+    }
+
+    /// `--keep-last-values` for this target.
+    pub fn keep_last_values(&self) -> Option<Duration> {
+        self.keep_last_values
     }
 
     /// The same scraper with `settings` for its collectors (default: [`collectors::Settings`]'s).
@@ -189,28 +260,23 @@ impl Scraper {
 
     /// Scrapes PBS, finishing by `deadline`. Render the result with [`Scraper::render`].
     pub async fn scrape(&mut self, deadline: Instant) {
-        let out = &mut self.output;
-        out.core.clear();
-        if let Some(c) = &mut out.compat {
-            c.clear();
-        }
-        self.inventory.clear();
-        for s in &mut self.slots {
-            s.errors.clear();
-        }
-        for f in &mut out.collectors {
-            f.clear();
-        }
+        self.probe(deadline).await;
+        self.collect(deadline).await;
+    }
+
+    /// The first half of a scrape: asks PBS `/version` (the output is not touched yet, so the
+    /// caller can pick the buffers to write into knowing whether PBS answered).
+    pub async fn probe(&mut self, deadline: Instant) -> Reach {
+        self.started = (Instant::now(), SystemTime::now());
         self.version.version.clear();
         self.version.release.clear();
         self.version.repoid.clear();
-
-        let up = match self
+        self.reach = match self
             .client
             .get_json("/version", &mut self.version, deadline)
             .await
         {
-            Ok(()) => true,
+            Ok(()) => Reach::Up,
             Err(e) => {
                 if self.was_up != Some(false) {
                     log_warn!(
@@ -218,9 +284,17 @@ impl Scraper {
                         Target(&self.label, self.client.endpoint())
                     );
                 }
-                false
+                match e {
+                    PbsError::Resolve(_)
+                    | PbsError::Connect(_)
+                    | PbsError::Tls(_)
+                    | PbsError::Timeout(_)
+                    | PbsError::Protocol(_) => Reach::Unreachable,
+                    _ => Reach::Refused,
+                }
             }
         };
+        let up = self.reach == Reach::Up;
         if up && self.was_up == Some(false) {
             log_info!(
                 "target {}: PBS answers again",
@@ -228,6 +302,26 @@ impl Scraper {
             );
         }
         self.was_up = Some(up);
+        self.reach
+    }
+
+    /// The second half of a scrape: runs the collectors (when PBS answered the probe) and
+    /// writes the whole output.
+    pub async fn collect(&mut self, deadline: Instant) {
+        let out = &mut self.output;
+        out.core.clear();
+        if let Some(c) = &mut out.compat {
+            c.clear();
+        }
+        out.kept = None;
+        self.inventory.clear();
+        for s in &mut self.slots {
+            s.errors.clear();
+        }
+        for f in &mut out.collectors {
+            f.clear();
+        }
+        let up = self.reach == Reach::Up;
         if let Some(c) = &mut out.compat {
             // Same name as ours: natrontech's HELP, our semantics.
             c.sample(natrontech::Family::Up, &[], up);
@@ -289,6 +383,19 @@ impl Scraper {
                 report_changes(slot, Target(&self.label, self.client.endpoint()));
             }
         }
+        let good = up
+            && self
+                .slots
+                .iter()
+                .all(|s| !s.id.kept_while_unreachable() || s.errors.is_empty());
+        out.good_since = good.then_some(self.started.0);
+        if good {
+            let unix = self.started.1.duration_since(SystemTime::UNIX_EPOCH);
+            self.last_success = Some(unix.map_or(0.0, |d| d.as_secs_f64()));
+        }
+        if let Some(t) = self.last_success {
+            out.core.sample(Family::LastSuccess, &[], t);
+        }
         if let Some(c) = &mut out.compat {
             c.sort_samples();
         }
@@ -304,6 +411,13 @@ fn empty_output(slots: &[Slot], compat: Compat) -> Output {
             .map(|s| Families::new(s.id.families()))
             .collect(),
         compat: (compat == Compat::Natrontech).then(natrontech::families),
+        kept_sets: slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.id.kept_while_unreachable())
+            .fold(0, |mask, (i, _)| mask | 1 << i),
+        good_since: None,
+        kept: None,
     }
 }
 

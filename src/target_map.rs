@@ -143,7 +143,8 @@ impl TargetMap {
         );
         Ok(Scraper::new(client, &spec.collectors, self.compat)
             .with_label(spec.label())
-            .with_settings(self.settings))
+            .with_settings(self.settings)
+            .with_keep_last_values(spec.keep_last_values))
     }
 }
 
@@ -163,6 +164,7 @@ mod tests {
             trust: Trust::System,
             timeout: Duration::from_secs(1),
             collectors: vec![],
+            keep_last_values: None,
         }
     }
 

@@ -507,3 +507,153 @@ fn a_subscription_without_sys_audit_has_a_status_but_no_due_date() {
     );
     assert!(!m.has("pbs_subscription_next_due_timestamp_seconds"));
 }
+
+/// The samples of the families `--keep-last-values` keeps (datastore, groups, snapshots).
+fn kept_samples(m: &common::expo::Exposition) -> Vec<common::expo::Sample> {
+    let names: Vec<&str> = CollectorId::ALL
+        .iter()
+        .filter(|c| c.kept_while_unreachable())
+        .flat_map(|c| c.families().iter().map(|f| f.name))
+        .collect();
+    m.samples
+        .iter()
+        .filter(|s| names.contains(&s.name.as_str()))
+        .cloned()
+        .collect()
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// A plain-HTTP simulator (so one can start again on the same port with the same endpoint).
+fn plain_sim(profile: Profile, listen: Option<std::net::SocketAddr>) -> pbs_sim::SimHandle {
+    start_sim(profile, |c| {
+        c.tls = false;
+        if let Some(addr) = listen {
+            c.listen = addr;
+        }
+    })
+}
+
+/// Checks the values the simulator's model gives for `profile` in the kept families.
+fn assert_model_values(m: &common::expo::Exposition, profile: &Profile) {
+    use pbs_sim::model;
+    assert_eq!(
+        m.find("pbs_datastore_total_bytes", &[]).len(),
+        profile.datastores
+    );
+    let total = model::usage(1).total as f64;
+    assert_eq!(
+        m.value("pbs_datastore_total_bytes", &[("datastore", "store2")]),
+        total
+    );
+    assert_eq!(
+        m.value("pbs_datastore_groups", &[("datastore", "store1")]),
+        (profile.namespaces * profile.groups) as f64
+    );
+    let group = [
+        ("datastore", "store1"),
+        ("namespace", ""),
+        ("backup_type", model::backup_type(0)),
+        ("backup_id", &model::backup_id(0)),
+    ];
+    assert_eq!(
+        m.value("pbs_group_last_backup_timestamp_seconds", &group),
+        model::group_last_backup(profile, 0, 0, 0) as f64
+    );
+    let snapshots: f64 = m
+        .find("pbs_datastore_snapshots", &[("datastore", "store1")])
+        .iter()
+        .map(|s| s.value)
+        .sum();
+    assert_eq!(
+        snapshots,
+        profile.snapshots_per_namespace() as f64 * profile.namespaces as f64
+    );
+}
+
+#[test]
+fn keep_last_values_serves_the_last_good_families_while_pbs_is_unreachable() {
+    let sim = plain_sim(PROFILE, None);
+    let addr = sim.addr();
+    let exp = Exporter::start(&sim, &[("PBS_KEEP_LAST_VALUES", "3s")], &[]);
+    let before = unix_now();
+    let good = exp.scrape();
+    let after = unix_now();
+    assert_eq!(good.value("pbs_up", &[]), 1.0);
+    assert_model_values(&good, &PROFILE);
+    let success = good.value("pbs_last_success_timestamp_seconds", &[]);
+    assert!(
+        (before - 0.001..=after).contains(&success),
+        "{before} {success} {after}"
+    );
+    let kept = kept_samples(&good);
+    assert!(kept.len() > 50, "{}", kept.len());
+
+    // PBS powers off: the same values, marked down.
+    sim.stop();
+    for _ in 0..2 {
+        let m = exp.scrape();
+        assert_eq!(m.value("pbs_up", &[]), 0.0);
+        for c in CollectorId::ALL.iter().map(|c| c.name()) {
+            assert_eq!(collector(&m, c), 0.0, "{c}");
+        }
+        assert_eq!(kept_samples(&m), kept);
+        assert_model_values(&m, &PROFILE);
+        assert_eq!(m.value("pbs_last_success_timestamp_seconds", &[]), success);
+        // Only the kept collectors' families.
+        assert!(!m.has("pbs_version_info") && !m.has("pbs_host_load1"));
+        assert!(!m.has("pbs_job_last_run_state") && !m.has("pbs_subscription_status"));
+    }
+
+    // Past the duration the kept families are gone; the last success stays.
+    let left = Duration::from_secs_f64((success + 3.2 - unix_now()).max(0.0));
+    std::thread::sleep(left);
+    let m = exp.scrape();
+    assert_down_but_serving(&m);
+    assert!(kept_samples(&m).is_empty());
+    assert_eq!(m.value("pbs_last_success_timestamp_seconds", &[]), success);
+
+    // PBS is back (with other data): fresh values.
+    let other = Profile::new(2, 1, 2, 2);
+    let _sim = plain_sim(other, Some(addr));
+    let m = exp.scrape();
+    assert_eq!(m.value("pbs_up", &[]), 1.0);
+    assert_model_values(&m, &other);
+    assert!(m.value("pbs_last_success_timestamp_seconds", &[]) > success);
+}
+
+#[test]
+fn without_keep_last_values_or_when_pbs_answers_nothing_is_kept() {
+    // Without the option: today's behaviour, plus the last success time.
+    let sim = plain_sim(PROFILE, None);
+    let exp = Exporter::start(&sim, &[], &[]);
+    let success = exp
+        .scrape()
+        .value("pbs_last_success_timestamp_seconds", &[]);
+    sim.stop();
+    let m = exp.scrape();
+    assert_down_but_serving(&m);
+    assert_eq!(m.value("pbs_last_success_timestamp_seconds", &[]), success);
+
+    // With it, a PBS that answers (here: rejects the token) is not sleeping.
+    let sim = plain_sim(PROFILE, None);
+    let exp = Exporter::start(&sim, &[("PBS_KEEP_LAST_VALUES", "1h")], &[]);
+    let success = exp
+        .scrape()
+        .value("pbs_last_success_timestamp_seconds", &[]);
+    sim.set_faults(Faults {
+        unauthorized: true,
+        ..Faults::default()
+    });
+    let m = exp.scrape();
+    assert_down_but_serving(&m);
+    assert_eq!(m.value("pbs_last_success_timestamp_seconds", &[]), success);
+    // Nor does it come back when PBS then stops answering: the keeping ended.
+    sim.stop();
+    assert_down_but_serving(&exp.scrape());
+}

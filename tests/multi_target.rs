@@ -63,22 +63,30 @@ fn samples<'a>(body: &'a str, family: &str) -> Vec<&'a str> {
         .collect()
 }
 
-#[test]
-fn two_pbs_with_their_own_tokens_and_certificates_scraped_concurrently() {
-    let d = dir("two");
+/// Two simulators, alpha (2 datastores, 3 groups each) and beta (3 datastores, 2 groups
+/// each), with their own tokens, each allowed by its own module (`alpha_extra`: more keys of
+/// alpha's module), and an exporter with that config file.
+fn alpha_and_beta(test: &str, alpha_extra: &str) -> (SimHandle, SimHandle, Exporter) {
+    let d = dir(test);
     let a = sim_with_token(Profile::new(2, 1, 3, 2), "alpha@pbs!exp", "secret-alpha-1");
     let b = sim_with_token(Profile::new(3, 1, 2, 2), "beta@pbs!exp", "secret-beta-2");
     let config = d.join("config.yml");
     std::fs::write(
         &config,
         format!(
-            "modules:\n{}{}",
+            "modules:\n{}{alpha_extra}{}",
             module(&d, "alpha", &a, "secret-alpha-1"),
             module(&d, "beta", &b, "secret-beta-2")
         ),
     )
     .unwrap();
     let exp = exporter_with_config(&config, &[]);
+    (a, b, exp)
+}
+
+#[test]
+fn two_pbs_with_their_own_tokens_and_certificates_scraped_concurrently() {
+    let (a, b, exp) = alpha_and_beta("two", "");
     let addr = exp.addr;
     let (pa, pb) = (target_path(&a, "alpha"), target_path(&b, "beta"));
     let threads: Vec<_> = (0..8)
@@ -391,5 +399,44 @@ fn a_target_is_released_after_each_scrape_and_keeps_its_collector_state() {
         log.matches("denied GET /nodes/localhost/status").count(),
         1,
         "{log}"
+    );
+}
+
+#[test]
+fn keep_last_values_is_per_module_and_per_target() {
+    let (a, b, exp) = alpha_and_beta("keep", "    keep_last_values: 1h\n");
+    let (pa, pb) = (target_path(&a, "alpha"), target_path(&b, "beta"));
+    let good_a = exp.get(&pa).body;
+    let good_b = exp.get(&pb).body;
+    assert_eq!(samples(&good_a, "pbs_datastore_total_bytes").len(), 2);
+    assert_eq!(samples(&good_b, "pbs_datastore_total_bytes").len(), 3);
+
+    // alpha sleeps: its module keeps, and only its own values; beta is scraped fresh.
+    a.stop();
+    let asleep = exp.get(&pa).body;
+    assert_eq!(samples(&asleep, "pbs_up"), ["pbs_up 0"]);
+    for family in [
+        "pbs_datastore_total_bytes",
+        "pbs_group_snapshots",
+        "pbs_last_success_timestamp_seconds",
+    ] {
+        assert_eq!(
+            samples(&asleep, family),
+            samples(&good_a, family),
+            "{family}"
+        );
+    }
+    let fresh = exp.get(&pb).body;
+    assert_eq!(samples(&fresh, "pbs_up"), ["pbs_up 1"]);
+    assert_eq!(samples(&fresh, "pbs_datastore_total_bytes").len(), 3);
+
+    // beta's module does not keep.
+    b.stop();
+    let down = exp.get(&pb).body;
+    assert_eq!(samples(&down, "pbs_up"), ["pbs_up 0"]);
+    assert!(samples(&down, "pbs_datastore_total_bytes").is_empty());
+    assert_eq!(
+        samples(&down, "pbs_last_success_timestamp_seconds"),
+        samples(&fresh, "pbs_last_success_timestamp_seconds")
     );
 }

@@ -83,7 +83,11 @@ fn keep_alive_scrapes_are_chunked_and_reuse_one_pbs_connection() {
     let lines = |b: &str| {
         let mut v: Vec<String> = b
             .lines()
-            .filter(|l| !l.contains("duration") && !l.starts_with("process_"))
+            .filter(|l| {
+                !l.contains("duration")
+                    && !l.starts_with("process_")
+                    && !l.starts_with("pbs_last_success_timestamp_seconds ")
+            })
             .map(str::to_string)
             .collect();
         v.sort();

@@ -30,13 +30,14 @@ use std::time::{Duration, Instant};
 pub const MAX_TEXT_LABEL: usize = 256;
 
 /// Declares the collectors, in run order: for each, its [`CollectorId`] variant, its name (in
-/// `--collectors` and the `collector` label), whether it runs by default, its module (which
+/// `--collectors` and the `collector` label), whether it runs by default, whether
+/// `--keep-last-values` keeps its families while PBS is unreachable, its module (which
 /// provides `Family`, `State` and `collect`). Everything else that lists collectors is
 /// generated from this table.
 macro_rules! collectors {
     ($(
         $(#[doc = $doc:literal])+
-        $id:ident => $name:literal, default $on:literal, $module:ident;
+        $id:ident => $name:literal, default $on:literal, kept $kept:literal, $module:ident;
     )+) => {
         /// The collectors, in the order a scrape runs them.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +60,14 @@ macro_rules! collectors {
             pub fn default_enabled(self) -> bool {
                 match self {
                     $(CollectorId::$id => $on,)+
+                }
+            }
+
+            /// Whether `--keep-last-values` serves this collector's families from the last good
+            /// scrape while PBS is unreachable (`crate::collection`).
+            pub fn kept_while_unreachable(self) -> bool {
+                match self {
+                    $(CollectorId::$id => $kept,)+
                 }
             }
 
@@ -96,22 +105,22 @@ macro_rules! collectors {
 
 collectors! {
     /// Host status of the PBS node.
-    Node => "node", default true, node;
+    Node => "node", default true, kept false, node;
     /// Datastore usage, mount, maintenance and garbage-collection figures.
-    Datastore => "datastore", default true, datastore;
+    Datastore => "datastore", default true, kept true, datastore;
     /// Backup groups in every namespace.
-    Groups => "groups", default true, groups;
+    Groups => "groups", default true, kept true, groups;
     /// Snapshots aggregated per group and datastore (costly for PBS).
-    Snapshots => "snapshots", default true, snapshots;
+    Snapshots => "snapshots", default true, kept true, snapshots;
     /// Last and next runs of GC, verify, sync, prune and tape-backup jobs.
-    Jobs => "jobs", default true, jobs;
+    Jobs => "jobs", default true, kept false, jobs;
     /// Tasks running now and finished within `--tasks-window`, by type and outcome.
-    Tasks => "tasks", default true, tasks;
+    Tasks => "tasks", default true, kept false, tasks;
     /// The PBS subscription's status and due date.
-    Subscription => "subscription", default true, subscription;
+    Subscription => "subscription", default true, kept false, subscription;
     /// Tape drives, changers and media (nothing when PBS has no tape or the token no
     /// `Tape.Audit`).
-    Tape => "tape", default true, tape;
+    Tape => "tape", default true, kept false, tape;
 }
 
 /// Largest `--snapshot-history`: per-snapshot series grow with N × groups.
