@@ -10,8 +10,9 @@
 //! 1. every scrape-timeout header that once aborted the process or could overflow a deadline,
 //!    each followed by a normal scrape that must answer 200;
 //! 2. 1,000 silent connections plus 200 sending a head one byte a second: a scrape answers 200
-//!    within 2 s, the exporter's RSS stays ≤ 4 MiB while they are open and returns to its idle
-//!    RSS ± 0.25 MiB after they close;
+//!    within 2 s, they add at most 0.25 MiB to the exporter's RSS while open, and its RSS
+//!    returns to idle ± 0.25 MiB after they close (the absolute ≤ 4 MiB while open is
+//!    reported as a gap: idle after large-profile scrapes is already above it);
 //! 3. a client asks for `/metrics` twice, pipelined, and never reads: another client's scrape
 //!    must finish within its normal latency + 1 s;
 //! 4. 10,000 pipelined `GET /health` on one connection, random garbage, a 100 KiB URL, 1,000
@@ -43,9 +44,9 @@ struct Args {
     /// connections of the flood that send a head one byte a second (default 200)
     #[argh(option, default = "200")]
     trickling: usize,
-    /// fail on the RSS targets of the flood (≤ 4 MiB, back to idle ± 0.25 MiB), which the
-    /// exporter does not meet yet (each connection slot's 8 KiB buffer and per-connection
-    /// bookkeeping stay resident); without it they are reported as gaps
+    /// fail on the absolute RSS target during the flood (≤ 4 MiB), which the exporter does
+    /// not meet yet: its idle RSS after large-profile scrapes is already above it (the flood
+    /// itself adds under 0.25 MiB, checked always); without it that is reported as a gap
     #[argh(switch)]
     strict_rss: bool,
 }
@@ -249,6 +250,11 @@ fn flood(args: &Args, addr: SocketAddr, pid: u32, idle: f64, r: &mut Report) -> 
         "scrape during the flood",
         format!("{status} in {:.0} ms (≤ 2 s)", ms(took)),
     );
+    r.check(
+        during - idle <= 0.25,
+        "RSS added by the flood",
+        format!("{:+.2} MiB (≤ 0.25 MiB)", during - idle),
+    );
     r.gap(
         during <= 4.0,
         args.strict_rss,
@@ -272,9 +278,8 @@ fn flood(args: &Args, addr: SocketAddr, pid: u32, idle: f64, r: &mut Report) -> 
     drop(trickling);
     std::thread::sleep(Duration::from_secs(1));
     let after = rss_mib(pid)?;
-    r.gap(
+    r.check(
         (after - idle).abs() <= 0.25,
-        args.strict_rss,
         "RSS after the flood",
         format!("{after:.2} MiB (idle {idle:.2} ± 0.25)"),
     );

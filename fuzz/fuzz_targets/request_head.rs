@@ -67,7 +67,7 @@ fuzz_target!(|data: &[u8]| {
         check_request(input, &r);
     }
 
-    let mut conn = Conn::new(source(input, data[1]), cap);
+    let mut conn = Conn::growing(source(input, data[1]), cap);
     match block_on(conn.read_head()) {
         Ok(n) => {
             let want = find_blank_line(input).expect("head found without a blank line");

@@ -63,7 +63,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let expo = exposition();
     let metrics = Fixed(expo.clone());
-    let mut conn = Conn::new(
+    let mut conn = Conn::growing(
         Recorder {
             source: source(input, data[1]),
             written: Vec::new(),

@@ -29,7 +29,7 @@ impl From<Event<'_>> for Ev {
             Event::EndObject => Ev::EndObject,
             Event::StartArray => Ev::StartArray,
             Event::EndArray => Ev::EndArray,
-            Event::Key(k) => Ev::Key(k.to_owned()),
+            Event::Key(k) => Ev::Key(String::from_utf8(k.to_vec()).expect("keys are UTF-8")),
             Event::Str(s) => Ev::Str(s.to_owned()),
             Event::Number(n) => Ev::Number(n.to_owned()),
             Event::Bool(b) => Ev::Bool(b),
@@ -239,7 +239,7 @@ pub fn tokenize_skipping<'p>(
         loop {
             match t.next() {
                 Ok(Some(ev)) => {
-                    let skipped = matches!(ev, Event::Key(k) if skip(k));
+                    let skipped = matches!(ev, Event::Key(k) if skip(&String::from_utf8_lossy(k)));
                     events.push(ev.into());
                     if skipped {
                         t.skip_value();

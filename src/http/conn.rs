@@ -1,5 +1,9 @@
-//! A buffered connection: one fixed-size read buffer shared by message heads and bodies, so a
-//! connection costs the same memory whatever it carries.
+//! A buffered connection: one read buffer of bounded size shared by message heads and bodies.
+//! A client connection (to PBS) allocates its whole buffer once, when it is made, so a
+//! kept-alive connection's scrapes allocate nothing for reading. A server connection's buffer
+//! ([`Conn::growing`]) is allocated when the first bytes arrive and grows (doubling) only as far
+//! as what is buffered needs, up to its cap, so a connection that sends nothing costs no buffer
+//! and a short request head a small one.
 
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use std::future::Future;
@@ -50,12 +54,19 @@ impl std::fmt::Display for HeadError {
     }
 }
 
-/// A stream with a fixed read buffer. Bytes past the current message stay buffered for the next.
+/// The first allocation of a read buffer: a typical request head fits.
+const FIRST_READ: usize = 512;
+
+/// A stream with a bounded read buffer. Bytes past the current message stay buffered for the
+/// next.
 pub struct Conn<S> {
     /// The socket, plain or TLS.
     pub stream: S,
-    /// Read buffer; its size caps a message head.
-    buf: Box<[u8]>,
+    /// Read buffer: `cap` bytes from the start, or (growing) empty until the first read and
+    /// grown up to `cap`.
+    buf: Vec<u8>,
+    /// Largest size of `buf`; caps a message head.
+    cap: usize,
     /// First unconsumed byte in `buf`.
     start: usize,
     /// One past the last filled byte in `buf`.
@@ -63,11 +74,21 @@ pub struct Conn<S> {
 }
 
 impl<S: Transport> Conn<S> {
-    /// Wraps `stream` with a read buffer of `capacity` bytes.
+    /// Wraps `stream` with a read buffer of `capacity` bytes, allocated now and never again.
     pub fn new(stream: S, capacity: usize) -> Self {
         Conn {
+            buf: vec![0; capacity],
+            ..Self::growing(stream, capacity)
+        }
+    }
+
+    /// Wraps `stream` with a read buffer of at most `capacity` bytes, allocated on the first
+    /// read (512 bytes) and doubled whenever a message needs more.
+    pub fn growing(stream: S, capacity: usize) -> Self {
+        Conn {
             stream,
-            buf: vec![0; capacity].into_boxed_slice(),
+            buf: Vec::new(),
+            cap: capacity,
             start: 0,
             end: 0,
         }
@@ -99,12 +120,16 @@ impl<S: Transport> Conn<S> {
     /// Reads more bytes from the stream; returns how many (0 at end of stream).
     pub async fn fill(&mut self) -> io::Result<usize> {
         if self.end == self.buf.len() {
-            if self.start == 0 {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            } else if self.buf.len() < self.cap {
+                let grown = (self.buf.len() * 2).max(FIRST_READ).min(self.cap);
+                self.buf.resize(grown, 0);
+            } else {
                 return Err(io::Error::other("read buffer full"));
             }
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
         }
         let n = Transport::read(&mut self.stream, &mut self.buf[self.end..]).await?;
         self.end += n;
@@ -121,7 +146,7 @@ impl<S: Transport> Conn<S> {
                 return Ok(searched + i);
             }
             searched = data.len().saturating_sub(3);
-            if self.start == 0 && self.end == self.buf.len() {
+            if self.start == 0 && self.end >= self.cap {
                 return Err(HeadError::TooLarge);
             }
             let had = data.len();
@@ -162,7 +187,7 @@ mod tests {
     use futures_lite::io::Cursor;
 
     fn conn(bytes: &[u8], cap: usize) -> Conn<Cursor<Vec<u8>>> {
-        Conn::new(Cursor::new(bytes.to_vec()), cap)
+        Conn::growing(Cursor::new(bytes.to_vec()), cap)
     }
 
     #[test]
@@ -188,6 +213,39 @@ mod tests {
         assert_eq!(find_head_end(b"GET / HTTP/1.1\r\nA: \r\r\n"), None);
         assert_eq!(find_head_end(b"\n"), None);
         assert_eq!(find_head_end(b"\n\r"), None);
+    }
+
+    #[test]
+    fn the_buffer_is_allocated_on_the_first_read_and_grows_to_its_cap() {
+        let c = conn(b"", 8192);
+        assert_eq!(c.buf.capacity(), 0, "nothing read, nothing allocated");
+        let mut c = conn(b"GET / HTTP/1.1\r\n\r\n", 8192);
+        block_on(c.read_head()).unwrap();
+        assert_eq!(c.buf.len(), FIRST_READ);
+        let mut head = b"GET / HTTP/1.1\r\nA: ".to_vec();
+        head.resize(8192 - 4, b'a');
+        head.extend_from_slice(b"\r\n\r\n");
+        let mut c = conn(&head, 8192);
+        assert_eq!(block_on(c.read_head()).unwrap(), 8192);
+        assert_eq!(c.buf.len(), 8192);
+        head.insert(0, b'x');
+        let mut c = conn(&head, 8192);
+        assert!(matches!(block_on(c.read_head()), Err(HeadError::TooLarge)));
+        assert_eq!(c.buf.len(), 8192, "never past the cap");
+    }
+
+    #[test]
+    fn a_fixed_buffer_is_allocated_once_and_never_grows() {
+        let mut c = Conn::new(Cursor::new(b"HTTP/1.1 200 OK\r\n\r\nbody".to_vec()), 4096);
+        assert_eq!(c.buf.len(), 4096, "allocated when made");
+        let before = c.buf.as_ptr();
+        let n = block_on(c.read_head()).unwrap();
+        c.consume(n);
+        assert_eq!(c.buffered(), b"body");
+        assert_eq!((c.buf.as_ptr(), c.buf.len()), (before, 4096), "same buffer");
+        let mut c = Conn::new(Cursor::new(vec![b'a'; 100]), 32);
+        assert!(matches!(block_on(c.read_head()), Err(HeadError::TooLarge)));
+        assert_eq!(c.buf.len(), 32);
     }
 
     #[test]

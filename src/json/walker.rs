@@ -19,11 +19,15 @@ pub enum Reads {
 }
 
 impl Reads {
-    /// How the value of `key` is read, `None` when it is skipped.
-    fn key(&'static self, key: &str) -> Option<&'static Reads> {
+    /// How the value of `key` is read, `None` when it is skipped; with the listed name of the
+    /// key when there is one (the key need not be copied then).
+    fn key(&'static self, key: &[u8]) -> Option<(Option<&'static str>, &'static Reads)> {
         match self {
-            Reads::All => Some(self),
-            Reads::Keys(keys) => keys.iter().find(|(k, _)| *k == key).map(|(_, r)| r),
+            Reads::All => Some((None, self)),
+            Reads::Keys(keys) => keys
+                .iter()
+                .find(|(k, _)| k.as_bytes() == key)
+                .map(|(k, r)| (Some(*k), r)),
         }
     }
 }
@@ -52,7 +56,10 @@ struct Frame {
     /// What it reads of the current key's value (objects).
     child: &'static Reads,
     is_array: bool,
-    /// The current key (objects); its capacity is reused.
+    /// The current key (objects) when it is one its [`Reads`] lists, else `None` and it is in
+    /// `key`.
+    name: Option<&'static str>,
+    /// The current key (objects) when not listed; its capacity is reused.
     key: String,
     /// The current element index (arrays).
     index: u32,
@@ -66,6 +73,7 @@ impl Default for Frame {
             reads: &ALL,
             child: &ALL,
             is_array: false,
+            name: None,
             key: String::new(),
             index: 0,
             count: 0,
@@ -95,7 +103,7 @@ impl Path<'_> {
         self.frames
             .get(i)
             .filter(|f| !f.is_array)
-            .map(|f| f.key.as_str())
+            .map(|f| f.name.unwrap_or(&f.key))
     }
 
     /// The array index at segment `i`, if that segment is inside an array.
@@ -265,18 +273,20 @@ impl JsonReader {
             match ev {
                 Event::Key(k) => {
                     let f = &mut frames[*depth - 1];
-                    match f.reads.key(k) {
-                        Some(child) => {
-                            f.child = child;
-                            f.key.clear();
-                            f.key.push_str(k);
+                    let (name, child) = match f.reads.key(k) {
+                        Some(read) => read,
+                        None if !self.read_everything => {
+                            self.tokenizer.skip_value();
+                            continue;
                         }
-                        None if !self.read_everything => self.tokenizer.skip_value(),
-                        None => {
-                            f.child = &ALL;
-                            f.key.clear();
-                            f.key.push_str(k);
-                        }
+                        None => (None, &ALL),
+                    };
+                    f.child = child;
+                    f.name = name;
+                    if name.is_none() {
+                        f.key.clear();
+                        // The tokenizer hands out valid UTF-8 only.
+                        f.key.push_str(std::str::from_utf8(k).unwrap_or(""));
                     }
                 }
                 Event::StartObject | Event::StartArray => {
@@ -292,6 +302,7 @@ impl JsonReader {
                     let f = &mut frames[*depth];
                     f.reads = reads;
                     f.is_array = ev == Event::StartArray;
+                    f.name = None;
                     f.key.clear();
                     f.count = 0;
                     f.index = 0;

@@ -3,7 +3,13 @@
 //! or kept alive between requests). A connection being answered is never evicted, so a flood
 //! of silent or trickling connections cannot lock Prometheus out; only when every slot is busy
 //! answering is a new connection turned away.
+//!
+//! An evicted connection's socket is shut down (its client sees the end at once) and its task
+//! is cancelled, so its state is freed on the executor's next turn rather than when its read
+//! happens to observe the shutdown: a burst of connections never keeps more than the slots'
+//! worth of connection state alive.
 
+use async_executor::Task;
 use std::cell::{Cell, RefCell};
 use std::net::{Shutdown, TcpStream};
 use std::rc::Rc;
@@ -41,6 +47,8 @@ struct Entry {
     /// A duplicate of the connection's socket, to shut it down on eviction.
     socket: TcpStream,
     id: u64,
+    /// The connection's task, once spawned: cancelled on eviction.
+    task: Option<Task<()>>,
 }
 
 /// The open connections.
@@ -58,12 +66,25 @@ pub struct Ticket {
     pub activity: Rc<Activity>,
 }
 
+impl Ticket {
+    /// Which slot this is, for [`Admission::attach`].
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
 impl Drop for Ticket {
     fn drop(&mut self) {
-        self.admission
-            .entries
-            .borrow_mut()
-            .retain(|e| e.id != self.id);
+        let mut entries = self.admission.entries.borrow_mut();
+        let Some(i) = entries.iter().position(|e| e.id == self.id) else {
+            return;
+        };
+        let entry = entries.swap_remove(i);
+        drop(entries);
+        // The task ends by itself (this ticket is dropped by it, or with it).
+        if let Some(task) = entry.task {
+            task.detach();
+        }
     }
 }
 
@@ -77,6 +98,19 @@ impl Admission {
         })
     }
 
+    /// Attaches the task serving the connection of ticket `id`: cancelled (its future
+    /// dropped) if the connection is evicted.
+    pub fn attach(&self, id: u64, task: Task<()>) {
+        let mut entries = self.entries.borrow_mut();
+        if let Some(e) = entries.iter_mut().find(|e| e.id == id) {
+            e.task = Some(task);
+            return;
+        }
+        drop(entries);
+        // Gone already (evicted before its task ran): cancel it.
+        drop(task);
+    }
+
     /// Connections open now.
     pub fn open(&self) -> usize {
         self.entries.borrow().len()
@@ -86,6 +120,7 @@ impl Admission {
     /// longest when every slot is taken. `None` when every slot is busy answering a request.
     pub fn admit(self: &Rc<Self>, socket: TcpStream) -> Option<Ticket> {
         let mut entries = self.entries.borrow_mut();
+        let mut evicted = None;
         if entries.len() >= self.max {
             let oldest = entries
                 .iter()
@@ -93,9 +128,10 @@ impl Admission {
                 .filter_map(|(i, e)| e.activity.idle_since.get().map(|t| (t, i)))
                 .min()?
                 .1;
-            let evicted = entries.swap_remove(oldest);
-            // Its pending read ends at once and its handler returns.
-            let _ = evicted.socket.shutdown(Shutdown::Both);
+            let entry = entries.swap_remove(oldest);
+            // Its client sees the end at once.
+            let _ = entry.socket.shutdown(Shutdown::Both);
+            evicted = Some(entry);
         }
         let id = self.next_id.get();
         self.next_id.set(id.wrapping_add(1));
@@ -104,7 +140,12 @@ impl Admission {
             activity: activity.clone(),
             socket,
             id,
+            task: None,
         });
+        drop(entries);
+        // Dropping its task (outside the borrow: a cancelled future drops its ticket) cancels
+        // it; the future (buffers, socket, ticket) is dropped on the executor's next turn.
+        drop(evicted);
         Some(Ticket {
             admission: self.clone(),
             id,
@@ -150,5 +191,64 @@ mod tests {
         t2.activity.idle();
         assert!(a.admit(s4).is_some());
         drop(t3);
+    }
+
+    /// Dropped when the future that owns it is dropped.
+    struct Freed(Rc<Cell<bool>>);
+
+    impl Drop for Freed {
+        fn drop(&mut self) {
+            self.0.set(true);
+        }
+    }
+
+    /// Spawns, as the server does, a task owning `ticket` and a state that records its drop;
+    /// the task never ends by itself (as a connection that never sends a head).
+    fn spawn_stuck(
+        ex: &async_executor::LocalExecutor<'static>,
+        a: &Rc<Admission>,
+        ticket: Ticket,
+    ) -> Rc<Cell<bool>> {
+        let freed = Rc::new(Cell::new(false));
+        let state = Freed(freed.clone());
+        let id = ticket.id();
+        let task = ex.spawn(async move {
+            let _owned = (ticket, state);
+            futures_lite::future::pending::<()>().await;
+        });
+        a.attach(id, task);
+        freed
+    }
+
+    #[test]
+    fn an_evicted_connection_task_is_cancelled_and_its_state_freed() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let ex = async_executor::LocalExecutor::new();
+        let a = Admission::new(1);
+        let (_c1, s1) = pair(&l);
+        let first = spawn_stuck(&ex, &a, a.admit(s1.try_clone().unwrap()).unwrap());
+        while ex.try_tick() {}
+        assert!(
+            !first.get(),
+            "a stuck connection lives while it holds its slot"
+        );
+        let (_c2, s2) = pair(&l);
+        let second = spawn_stuck(&ex, &a, a.admit(s2.try_clone().unwrap()).unwrap());
+        while ex.try_tick() {}
+        assert!(first.get(), "the evicted connection's future was dropped");
+        assert!(!second.get());
+        assert_eq!(a.open(), 1);
+        // A task attached after its slot was taken (evicted before it was attached) is
+        // cancelled too.
+        let (_c3, s3) = pair(&l);
+        let t3 = a.admit(s3.try_clone().unwrap()).unwrap();
+        let (_c4, s4) = pair(&l);
+        let t4 = a.admit(s4.try_clone().unwrap()).unwrap();
+        let third = spawn_stuck(&ex, &a, t3);
+        let fourth = spawn_stuck(&ex, &a, t4);
+        while ex.try_tick() {}
+        assert!(second.get() && third.get(), "both evicted, both freed");
+        assert!(!fourth.get());
+        assert_eq!(a.open(), 1);
     }
 }

@@ -97,7 +97,8 @@ pub async fn handle<S: Transport, M: Metrics>(
     activity: &Activity,
     access: &Access,
 ) {
-    let mut buf = Vec::with_capacity(160);
+    // Allocated by the first response: a connection that never sends a head costs nothing.
+    let mut buf = Vec::new();
     let mut first = true;
     loop {
         let wait = if first {
@@ -426,7 +427,7 @@ mod tests {
     #[test]
     fn head_requests_get_no_body_and_pipelining_goes_on() {
         let input = b"HEAD /health HTTP/1.1\n\nGET /health HTTP/1.1\r\n\r\nHEAD /metrics HTTP/1.1\r\n\r\nGET /metrics HTTP/1.0\r\n\r\n";
-        let mut conn = Conn::new(Memory(input, Vec::new()), 8192);
+        let mut conn = Conn::growing(Memory(input, Vec::new()), 8192);
         let metrics = Fixed(b"x 1\n".to_vec());
         let cfg = ServerConfig::default();
         serve_once(&mut conn, &metrics, &cfg);
@@ -453,7 +454,7 @@ mod tests {
             b"BAD\r\n\r\n",
             &[b'a'; 9000],
         ] {
-            let mut conn = Conn::new(Stuck(input), 8192);
+            let mut conn = Conn::growing(Stuck(input), 8192);
             let started = Instant::now();
             let metrics = Fixed(b"x 1\n".to_vec());
             serve_once(&mut conn, &metrics, &cfg);

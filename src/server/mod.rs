@@ -52,7 +52,8 @@ pub struct ServerConfig {
     pub metrics_path: String,
     /// Most connections open at once; when all are busy answering, more get 503.
     pub max_connections: usize,
-    /// Read buffer per connection; also the largest request head.
+    /// Largest read buffer per connection (allocated on the first read, grown on demand); also
+    /// the largest request head.
     pub max_head: usize,
     /// Time allowed for a request head, from the connection's start.
     pub head_timeout: Duration,
@@ -246,11 +247,12 @@ pub async fn serve(
         };
         let _ = stream.get_ref().set_nodelay(true);
         let task_shared = shared.clone();
-        ex.spawn(async move {
+        let id = ticket.id();
+        let task = ex.spawn(async move {
             let shared = &*task_shared;
             let (cfg, activity, access) = (&shared.config, &ticket.activity, &shared.access);
             let Some(tls) = access.web.current().tls.clone() else {
-                let mut conn = Conn::new(stream, cfg.max_head);
+                let mut conn = Conn::growing(stream, cfg.max_head);
                 connection::handle(&mut conn, shared, cfg, activity, access).await;
                 drop(conn);
                 shared.in_progress.connection_closed();
@@ -260,14 +262,14 @@ pub async fn serve(
             // is idle for admission, so a stalled handshake makes room for others.
             match connection::timeout(cfg.head_timeout, TlsStream::accept(tls, stream)).await {
                 Ok(stream) => {
-                    let mut conn = Conn::new(stream, cfg.max_head);
+                    let mut conn = Conn::growing(stream, cfg.max_head);
                     connection::handle(&mut conn, shared, cfg, activity, access).await;
                 }
                 Err(e) => log_debug!("TLS handshake with a client failed: {e}"),
             }
             shared.in_progress.connection_closed();
-        })
-        .detach();
+        });
+        shared.admission.attach(id, task);
         // Let the new task, and those of evicted connections, run before the next accept: a
         // burst of connections then never piles up as tasks not yet run.
         futures_lite::future::yield_now().await;
