@@ -602,13 +602,17 @@ fn report_multi(args: &Args, binary: &PathBuf) -> Result<bool, String> {
     for rep in 1..=args.repeats {
         let m = measure_multi(args, binary)?;
         println!(
-            "  {} targets #{rep}: idle {:.2} MiB; CPU {:.2} ms/scrape alone, {:.2} ms per target-scrape concurrently; peak {:.2} MiB; held idle {:.2} MiB (+{:.0} KiB/target); round median {:.1} ms",
+            "  {} targets #{rep}: idle {:.2} MiB (anon {:.2}, file {:.2}); CPU {:.2} ms/scrape alone, {:.2} ms per target-scrape concurrently; peak {:.2} MiB; held idle {:.2} MiB (anon {:.2}, file {:.2}; +{:.0} KiB/target); round median {:.1} ms",
             args.targets,
             mib(m.idle.rss_kib),
+            mib(m.idle.anon_kib),
+            mib(m.idle.file_kib),
             m.single_cpu_ms,
             m.multi_cpu_ms,
             mib(m.peak.hwm_kib),
             mib(m.held.rss_kib),
+            mib(m.held.anon_kib),
+            mib(m.held.file_kib),
             (m.held.rss_kib as f64 - m.idle.rss_kib as f64) / args.targets as f64,
             median(&m.round_ms)
         );

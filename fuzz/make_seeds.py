@@ -190,6 +190,17 @@ add("web_config", "unknown", b"tls_server_config:\n  cert_file: a\n  key_file: b
 add("web_config", "flow", b"{tls_server_config: {cert_file: a, key_file: b, cipher_suites: [x]}, basic_auth_users: ~}")
 add("web_config", "anchors", b"a: &x {b: *x}\n---\nc: [1, 2\n")
 
+# modules_config: --config-file modules (token files are not read by the target). The README's
+# example, with a whole fingerprint where it writes "AB:CD:...:EF".
+FP = "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89"
+with open(os.path.join(HERE, "..", "README.md"), encoding="utf-8") as f:
+    readme = f.read()
+example = next(b for b in readme.split("```yaml\n")[1:] if b.startswith("modules:")).split("```")[0]
+add("modules_config", "readme", example.replace("AB:CD:...:EF", FP).encode())
+add("modules_config", "errors", b"modules:\n  m1:\n    token_id: a@pbs!t\n    token_file: /bad\n    timeout: soon\n    targets: [{target: '*x.example.com', fp: x}]\n")
+add("modules_config", "anchors", b"modules:\n  a: &m {token_id: a@pbs!t, token: x, targets: &t [pbs1]}\n  b: *m\n  c: {token_id: b@pbs!u, token: y, targets: *t}\n")
+add("modules_config", "flow", b"{modules: {\"m\\n1\": {token_id: 'a@pbs!t', token: x, collectors: node,tasks, insecure: true, targets: [http://h:80]}}}")
+
 for target, files in seeds.items():
     d = os.path.join(SEEDS, target)
     shutil.rmtree(d, ignore_errors=True)

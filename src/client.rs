@@ -55,6 +55,9 @@ impl Endpoint {
             let (h, after) = v6
                 .split_once(']')
                 .ok_or_else(|| format!("'{s}': unclosed '['"))?;
+            if !after.is_empty() && !after.starts_with(':') {
+                return Err(format!("'{s}': only ':port' may follow ']'"));
+            }
             (h, after.strip_prefix(':'))
         } else {
             match rest.rsplit_once(':') {
@@ -258,6 +261,16 @@ impl PbsClient {
         if let Some(w) = &self.watchdog {
             w.unwatch();
         }
+    }
+
+    /// Frees what only a request in progress needs (a target held idle): closes the connection
+    /// (its TLS state and read buffer go with it) and frees the request, error and JSON
+    /// buffers. The next request connects again and grows them again.
+    pub fn release_idle(&mut self) {
+        self.disconnect();
+        self.reader.release();
+        self.request = Vec::new();
+        self.error_text = Vec::new();
     }
 
     /// GETs `/api2/json{path}` and streams the JSON body into `sink`. `path` must already be

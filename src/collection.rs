@@ -19,6 +19,17 @@
 //! never overwritten while served. Its own collector sets stay empty, and it is written into a
 //! new set or the previous such result's, never a full one: while PBS sleeps the kept set and a
 //! small one are alive. Any answer from PBS, or the duration passing, ends the keeping.
+//!
+//! Releasing an idle target ([`Collection::release_idle`]): once no scrape is in `collect` and
+//! no reader holds a result, the results (kept only for their buffers: a finished result is
+//! never served to a scrape that arrives later) and the scraper's per-scrape resources (PBS
+//! connection, TLS state, client buffers: [`Scraper::release_idle`]) are freed. What a
+//! collector keeps between scrapes lives in its slot in the scraper and is never released
+//! here. With `--keep-last-values` the latest result stays when it is, or shares the kept
+//! families of, the last good one (above), so it can still be served while PBS is
+//! unreachable; only its spare goes. The server calls it after a multi-target
+//! (`?target=`) scrape has been written; the default target (`/metrics` with `PBS_ENDPOINT`)
+//! is never released, so its steady state allocates nothing.
 
 use crate::scrape::{Output, Reach, Scraper};
 use async_lock::Mutex;
@@ -40,6 +51,8 @@ pub struct Collection {
     finished: Cell<u64>,
     /// A collection is running now.
     running: Cell<bool>,
+    /// Scrapes in [`Collection::collect`] now (running, or waiting to join or to start one).
+    in_collect: Cell<usize>,
 }
 
 impl Collection {
@@ -52,12 +65,15 @@ impl Collection {
             started: Cell::new(0),
             finished: Cell::new(0),
             running: Cell::new(false),
+            in_collect: Cell::new(0),
         }
     }
 
     /// The result of a collection that started no earlier than this call: the one running now
     /// if any (joined), else a new one finishing by `deadline`.
     pub async fn collect(&self, deadline: Instant) -> Rc<Output> {
+        self.in_collect.set(self.in_collect.get() + 1);
+        let _in = InCollect(&self.in_collect);
         let joined = self.running.get().then(|| self.started.get());
         let mut scraper = self.scraper.lock().await;
         if let Some(n) = joined {
@@ -95,6 +111,35 @@ impl Collection {
         *self.spare.borrow_mut() = previous;
         self.finished.set(n);
         result
+    }
+
+    /// Frees the results and the scraper's per-scrape resources when the target is idle: no
+    /// scrape in [`Collection::collect`] and no reader holding a result (a held result stays;
+    /// its reader calls this again when done). Collector state is kept, and so is a result
+    /// `--keep-last-values` may serve; see the module doc. Returns true when the scraper's
+    /// resources were released (false when a collection holds it).
+    pub fn release_idle(&self) -> bool {
+        if self.in_collect.get() > 0 {
+            return false;
+        }
+        let Some(mut scraper) = self.scraper.try_lock() else {
+            return false;
+        };
+        scraper.release_idle();
+        let keeps_values = scraper.keep_last_values().is_some();
+        drop(scraper);
+        // The last good result, or the result sharing its kept families, may be served again.
+        let kept = keeps_values
+            && matches!(&*self.latest.borrow(),
+                Some(l) if l.good_since().is_some() || l.kept().is_some());
+        let latest = if kept {
+            None
+        } else {
+            take_unheld(&self.latest)
+        };
+        let spare = take_unheld(&self.spare);
+        drop((latest, spare));
+        true
     }
 
     /// The last good result if it started no more than `keep` ago: the latest result if it is
@@ -149,6 +194,15 @@ fn take_unheld(slot: &RefCell<Option<Rc<Output>>>) -> Option<Output> {
             None
         }
         None => None,
+    }
+}
+
+/// Counts a scrape out of [`Collection::collect`], even if its task is dropped.
+struct InCollect<'a>(&'a Cell<usize>);
+
+impl Drop for InCollect<'_> {
+    fn drop(&mut self) {
+        self.0.set(self.0.get().saturating_sub(1));
     }
 }
 

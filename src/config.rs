@@ -112,7 +112,7 @@ pub struct Args {
     /// host, host:port or https://host:port, '*' for one DNS label (env PBS_TARGETS)
     #[argh(option)]
     pub targets: Option<String>,
-    /// most targets whose connection and buffers are kept; past it the least recently
+    /// most targets whose state is kept between scrapes; past it the least recently
     /// scraped is dropped (env PBS_MAX_TARGETS, default 64)
     #[argh(option)]
     pub max_targets: Option<String>,
@@ -234,7 +234,12 @@ impl Sources<'_> {
 
 /// Reads a credential file: its first line, trimmed; an empty one is an error.
 pub fn read_secret_file(path: &str) -> Result<String, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read '{path}': {e}"))?;
+    use std::io::Read;
+    // A token is one short line: read no more than 64 KiB (a path like /dev/zero never ends).
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(64 * 1024).read_to_string(&mut text))
+        .map_err(|e| format!("cannot read '{path}': {e}"))?;
     let value = text.lines().next().unwrap_or("").trim().to_string();
     if value.is_empty() {
         return Err(format!("'{path}' is empty"));

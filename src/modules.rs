@@ -108,40 +108,64 @@ impl Modules {
         Modules::parse(&text)
     }
 
-    /// Parses and validates a config file's text.
+    /// Parses and validates a config file's text, reading token files from disk.
     pub fn parse(text: &str) -> Result<Modules, String> {
-        // A syntax error says where: `line N column M: invalid YAML: ...`.
-        let doc = yaml::parse(text).map_err(|e| e.to_string())?;
-        let root = Node::root(&doc)
-            .map(&["modules"])
-            .map_err(|e| at(None, e))?;
-        let modules = root
-            .get("modules")
-            .ok_or("key 'modules': missing: the file needs 'modules:' with at least one module")?
-            .entries()
-            .map_err(|e| at(None, e))?;
-        let mut out = Modules::default();
-        for (name, body) in modules {
-            if name.is_empty() {
-                return Err("key 'modules': a module name must not be empty".into());
-            }
-            // Paths in messages are relative to the module, which the message names.
-            out.modules
-                .push(parse_module(name, &Node::root(body.yaml))?);
-        }
-        if out.modules.is_empty() {
-            return Err("key 'modules': no module defined".into());
-        }
-        Ok(out)
+        Modules::parse_with(text, &read_secret_file)
+    }
+
+    /// Parses and validates a config file's text; `read_token` reads a `token_file` (a test or
+    /// fuzz target passes one that touches no file). An error is one line naming the module
+    /// and the key, at most about 512 bytes.
+    pub fn parse_with(
+        text: &str,
+        read_token: &dyn Fn(&str) -> Result<String, String>,
+    ) -> Result<Modules, String> {
+        // Messages may quote values from the file: kept on one line and bounded.
+        parse_modules(text, read_token).map_err(|e| yaml::one_line(&e, MAX_ERROR))
     }
 }
 
+fn parse_modules(
+    text: &str,
+    read_token: &dyn Fn(&str) -> Result<String, String>,
+) -> Result<Modules, String> {
+    // A syntax error says where: `line N column M: invalid YAML: ...`.
+    let doc = yaml::parse(text).map_err(|e| e.to_string())?;
+    let root = Node::root(&doc)
+        .map(&["modules"])
+        .map_err(|e| at(None, e))?;
+    let modules = root
+        .get("modules")
+        .ok_or("key 'modules': missing: the file needs 'modules:' with at least one module")?
+        .entries()
+        .map_err(|e| at(None, e))?;
+    let mut out = Modules::default();
+    for (name, body) in modules {
+        if name.is_empty() {
+            return Err("key 'modules': a module name must not be empty".into());
+        }
+        // Paths in messages are relative to the module, which the message names.
+        out.modules
+            .push(parse_module(name, &Node::root(body.yaml), read_token)?);
+    }
+    if out.modules.is_empty() {
+        return Err("key 'modules': no module defined".into());
+    }
+    Ok(out)
+}
+
+/// Longest error message: one that quotes a long value from the file is cut there.
+const MAX_ERROR: usize = 512;
+
 /// A config file error as one line naming the module (when in one) and the key.
 fn at(module: Option<&str>, e: YamlError) -> String {
+    let module = module.map(yaml::shown);
+    let module = module.as_deref();
     match (module, e.path.is_empty()) {
         (Some(m), true) => format!("module '{m}': {}", e.message),
         (Some(m), false) => format!("module '{m}', key '{}': {}", e.path, e.message),
-        (None, true) => e.message,
+        // The document itself (not a mapping, or a syntax error without a position).
+        (None, true) => format!("the file: {}", e.message),
         (None, false) => format!("key '{}': {}", e.path, e.message),
     }
 }
@@ -161,8 +185,13 @@ const MODULE_KEYS: &[&str] = &[
     "targets",
 ];
 
-fn parse_module(name: &str, body: &Node<'_>) -> Result<Module, String> {
-    let err = |key: &str, msg: String| format!("module '{name}', key '{key}': {msg}");
+fn parse_module(
+    name: &str,
+    body: &Node<'_>,
+    read_token: &dyn Fn(&str) -> Result<String, String>,
+) -> Result<Module, String> {
+    let shown = yaml::shown(name);
+    let err = |key: &str, msg: String| format!("module '{shown}', key '{key}': {msg}");
     let yerr = |e: YamlError| at(Some(name), e);
     let body = body.map(MODULE_KEYS).map_err(yerr)?;
     let text = |key: &str| body.text(key).map_err(yerr);
@@ -229,7 +258,7 @@ fn parse_module(name: &str, body: &Node<'_>) -> Result<Module, String> {
         ));
     }
     let secret = match (token_file, token) {
-        (Some(path), None) => read_secret_file(&path).map_err(|e| err("token_file", e))?,
+        (Some(path), None) => read_token(&path).map_err(|e| err("token_file", e))?,
         (None, Some(t)) if !t.is_empty() && !t.contains(['\r', '\n']) => t,
         (None, Some(_)) => return Err(err("token", "empty or contains a line break".into())),
         (Some(_), Some(_)) => {
@@ -405,6 +434,15 @@ modules:
                 "module 'm3': expected a mapping, got a list",
             ),
             ("modules: [\n", "line 2 column 1: invalid YAML"),
+            ("just text\n", "the file: expected a mapping, got a string"),
+            (
+                "modules:\n  \"m\\n1\":\n    tokn: x\n",
+                "module 'm\\n1', key 'tokn': unknown key",
+            ),
+            (
+                "modules:\n  m4:\n    token_id: \"a\\nb@pbs!t\"\n    token: x\n    targets: [pbs1]\n",
+                "module 'm4', key 'token_id': 'a\\nb@pbs!t' is not user@realm!name",
+            ),
         ] {
             let e = Modules::parse(text).unwrap_err();
             assert!(e.starts_with(want), "{e}");

@@ -247,6 +247,17 @@ impl Scraper {
         std::mem::swap(&mut self.output, other);
     }
 
+    /// Frees what a scrape in progress needs and an idle target does not: the PBS connection
+    /// (TLS state included) and the client's buffers ([`PbsClient::release_idle`]), the
+    /// datastore inventory and `/version`'s fields, all rebuilt by every scrape. What the
+    /// collectors keep between scrapes (their slot's [`collectors::State`]), the failure-log
+    /// state and the last up/down state are kept.
+    pub fn release_idle(&mut self) {
+        self.client.release_idle();
+        self.inventory.release();
+        self.version = Version::default();
+    }
+
     /// Scrapes PBS, finishing by `deadline`. Render the result with [`Scraper::render`].
     pub async fn scrape(&mut self, deadline: Instant) {
         self.probe(deadline).await;

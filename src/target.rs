@@ -47,7 +47,16 @@ impl Target {
         if host.is_empty() {
             return Err(format!("'{s}': no host"));
         }
-        if host.split('.').any(str::is_empty) {
+        if host.contains(':') {
+            // Only an IPv6 address has colons in the host (written in brackets).
+            if host.parse::<std::net::Ipv6Addr>().is_err() {
+                return Err(format!("'{s}': '{host}' is not an IPv6 address"));
+            }
+        } else if host.contains(['[', ']']) {
+            return Err(format!(
+                "'{s}': brackets belong around an IPv6 address only"
+            ));
+        } else if host.split('.').any(str::is_empty) {
             return Err(format!("'{s}': empty DNS label in the host"));
         }
         Ok(Target {
@@ -202,6 +211,10 @@ mod tests {
             "a..b",
             "pbs\u{e9}",
             "x:99999",
+            "http:::1]:9000",
+            "[http:::1]]:9000",
+            "[::1]x",
+            "a]b",
         ] {
             assert!(Target::parse(bad).is_err(), "{bad:?}");
         }

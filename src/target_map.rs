@@ -1,6 +1,7 @@
-//! Per-target state, in a bounded map: each target scraped keeps its own connection, TLS state
+//! Per-target state, in a bounded map: each target scraped has its own connection, TLS state
 //! (its pinned fingerprint, the fingerprint it presented), collector state and failure-log
-//! state between scrapes. At most `--max-targets` are kept: past it the least recently scraped
+//! state; between `?target=` scrapes only collector and failure-log state stay
+//! (`Collection::release_idle`, called by the server). At most `--max-targets` are kept: past it the least recently scraped
 //! target is dropped with its buffers (a scrape is never refused). A target not scraped for ten
 //! times the longest interval seen between two scrapes of one target (at least five minutes)
 //! is dropped too.

@@ -112,12 +112,17 @@ pub fn client_config(trust: &Trust) -> Result<ClientTls, String> {
         provider: provider.clone(),
         presented: Mutex::new(None),
     });
-    let config = ClientConfig::builder_with_provider(provider)
+    let mut config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
         .dangerous()
         .with_custom_certificate_verifier(verifier.clone())
         .with_no_client_auth();
+    // No session resumption: rustls' default cache preallocates about 19 KB per target, and
+    // every handshake would store new tickets (each with a copy of the certificate) at
+    // wherever the heap has room, pinning freed pages of a released target. A full handshake
+    // with a pinned certificate costs little next to a scrape (README, footprint).
+    config.resumption = rustls::client::Resumption::disabled();
     Ok(ClientTls {
         config: Arc::new(config),
         verifier,

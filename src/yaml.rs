@@ -5,7 +5,17 @@
 //! Every config file the exporter reads goes through here: walk the document with [`Node`],
 //! check a mapping's keys with [`Node::map`], read scalars with [`Map::str`] and friends.
 
-use yaml_rust2::{Yaml, YamlLoader};
+use std::collections::HashMap;
+use yaml_rust2::parser::{Event, Parser};
+use yaml_rust2::{ScanError, Yaml, YamlLoader};
+
+/// Most values a document may hold, counting each alias as the values it repeats: aliases
+/// could otherwise expand a small file into a huge document ("billion laughs").
+pub const MAX_VALUES: usize = 100_000;
+/// Most text bytes a document may hold, aliases expanded (twice the largest config file).
+pub const MAX_TEXT: usize = 2 << 20;
+/// Deepest nesting of lists and mappings (dropping a document recurses once per level).
+pub const MAX_DEPTH: usize = 64;
 
 /// A configuration file that could not be read: where in the document, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,12 +38,11 @@ impl std::fmt::Display for YamlError {
 
 impl std::error::Error for YamlError {}
 
-/// Parses `text` as one YAML document (an empty file is `Null`).
+/// Parses `text` as one YAML document (an empty file is `Null`), of at most [`MAX_VALUES`]
+/// values (aliases expanded) nested at most [`MAX_DEPTH`] deep.
 pub fn parse(text: &str) -> Result<Yaml, YamlError> {
-    let mut docs = YamlLoader::load_from_str(text).map_err(|e| YamlError {
-        path: format!("line {} column {}", e.marker().line(), e.marker().col() + 1),
-        message: format!("invalid YAML: {}", e.info()),
-    })?;
+    check_size(text)?;
+    let mut docs = YamlLoader::load_from_str(text).map_err(|e| syntax_error(&e))?;
     match docs.len() {
         0 => Ok(Yaml::Null),
         1 => Ok(docs.remove(0)),
@@ -41,6 +50,73 @@ pub fn parse(text: &str) -> Result<Yaml, YamlError> {
             path: String::new(),
             message: format!("expected one YAML document, found {n}"),
         }),
+    }
+}
+
+fn syntax_error(e: &ScanError) -> YamlError {
+    YamlError {
+        path: format!("line {} column {}", e.marker().line(), e.marker().col() + 1),
+        message: format!("invalid YAML: {}", one_line(e.info(), 200)),
+    }
+}
+
+/// Reads the events of `text` without building anything: the number of values and of text
+/// bytes the document expands to (each alias counting those of its anchor) and its depth must
+/// stay within bounds, before the loader copies an anchor for every alias.
+fn check_size(text: &str) -> Result<(), YamlError> {
+    let too_big = |at: yaml_rust2::scanner::Marker, what: String| YamlError {
+        path: format!("line {} column {}", at.line(), at.col() + 1),
+        message: what,
+    };
+    let mut parser = Parser::new_from_str(text);
+    // (values, text bytes) so far.
+    let mut size = (0usize, 0usize);
+    // Open containers: their anchor id and `size` when they started.
+    let mut open: Vec<(usize, (usize, usize))> = Vec::new();
+    // The size under each anchor id, for its aliases.
+    let mut anchored: HashMap<usize, (usize, usize)> = HashMap::new();
+    let add = |size: &mut (usize, usize), (v, b): (usize, usize)| {
+        *size = (size.0.saturating_add(v), size.1.saturating_add(b));
+    };
+    loop {
+        let (event, mark) = parser.next_token().map_err(|e| syntax_error(&e))?;
+        match event {
+            Event::StreamEnd => return Ok(()),
+            Event::Scalar(value, _, anchor, _) => {
+                add(&mut size, (1, value.len()));
+                if anchor > 0 {
+                    anchored.insert(anchor, (1, value.len()));
+                }
+            }
+            Event::Alias(id) => add(&mut size, anchored.get(&id).copied().unwrap_or((1, 0))),
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                add(&mut size, (1, 0));
+                open.push((anchor, size));
+                if open.len() > MAX_DEPTH {
+                    return Err(too_big(
+                        mark,
+                        format!("lists and mappings nested more than {MAX_DEPTH} deep"),
+                    ));
+                }
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some((anchor, start)) = open.pop() {
+                    if anchor > 0 {
+                        let under = (size.0 - start.0 + 1, size.1 - start.1);
+                        anchored.insert(anchor, under);
+                    }
+                }
+            }
+            _ => {}
+        }
+        if size.0 > MAX_VALUES || size.1 > MAX_TEXT {
+            return Err(too_big(
+                mark,
+                format!(
+                    "more than {MAX_VALUES} values or {MAX_TEXT} bytes of text (aliases counted as what they repeat)"
+                ),
+            ));
+        }
     }
 }
 
@@ -212,12 +288,30 @@ impl<'a> Map<'a> {
     }
 }
 
-/// A key as messages show it: escaped, so a message stays on one line, and at most 64 bytes,
-/// so a hostile file cannot make a huge one.
-fn shown(key: &str) -> String {
+/// A key (or any text from the file) as messages show it: escaped, so a message stays on one
+/// line, and at most 64 bytes, so a hostile file cannot make a huge one.
+pub fn shown(key: &str) -> String {
     crate::exposition::truncate_utf8(key, 64)
         .escape_debug()
         .to_string()
+}
+
+/// `text` on one line (control characters escaped) and at most about `max` bytes, for
+/// messages that quote the file or a value from it.
+pub fn one_line(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if out.len() >= max {
+            out.push_str("...");
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// What a value is, for messages.
@@ -247,6 +341,53 @@ fn scalar_text(y: &Yaml) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aliases_cannot_expand_a_small_file_into_a_huge_document() {
+        // Ten levels of ten aliases each: 10^10 values once expanded, from 300 bytes.
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let p = i - 1;
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        let e = parse(&text).unwrap_err();
+        assert!(e.message.starts_with("more than 100000 values"), "{e}");
+        assert!(e.path.starts_with("line 5 column"), "{e}");
+        // Few values, but long ones: bounded by their text.
+        let long = format!(
+            "a: &a \"{}\"\nb: [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n",
+            "x".repeat(100_000)
+        );
+        let e = parse(&long).unwrap_err();
+        assert!(e.message.contains("or 2097152 bytes of text"), "{e}");
+        assert!(e.path.starts_with("line 2 column"), "{e}");
+        // Aliases within the bound load, each a copy of its anchor.
+        let doc = parse("a: &x [1, 2]\nb: *x\n").unwrap();
+        assert_eq!(doc["b"][1].as_i64(), Some(2));
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let ok = format!("{}x{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(parse(&ok).is_ok());
+        let deep = "- ".repeat(MAX_DEPTH + 1) + "x\n";
+        let e = parse(&deep).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "line 1 column {}: lists and mappings nested more than 64 deep",
+                2 * MAX_DEPTH + 1
+            )
+        );
+    }
+
+    #[test]
+    fn syntax_errors_and_quoted_text_stay_on_one_line() {
+        assert_eq!(one_line("a\nb\tc", 100), "a\\nb\\tc");
+        assert_eq!(one_line("abcdef", 3), "abc...");
+    }
 
     #[test]
     fn unknown_keys_are_named_with_their_path() {

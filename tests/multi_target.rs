@@ -363,6 +363,46 @@ fn a_fingerprint_mismatch_is_logged_naming_the_target_and_what_it_presented() {
 }
 
 #[test]
+fn a_target_is_released_after_each_scrape_and_keeps_its_collector_state() {
+    let d = dir("release");
+    let a = start_sim(Profile::new(2, 1, 3, 2), |c| {
+        c.token_id = "alpha@pbs!exp".into();
+        c.token_secret = "secret-alpha-1".into();
+        // The node collector fails on every scrape.
+        c.faults.forbidden = vec!["/nodes/localhost/status".into()];
+    });
+    let config = d.join("config.yml");
+    let text = format!("modules:\n{}", module(&d, "alpha", &a, "secret-alpha-1"));
+    std::fs::write(&config, text).unwrap();
+    let exp = exporter_with_config(&config, &[]);
+    let path = target_path(&a, "alpha");
+    let first = exp.get(&path);
+    assert_eq!(first.status, 200, "{}", first.body);
+    for _ in 0..2 {
+        let r = exp.get(&path);
+        assert_eq!(r.status, 200, "{}", r.body);
+        // Results freed with the target are built again in full.
+        assert_eq!(samples(&r.body, "pbs_up"), ["pbs_up 1"]);
+        for family in ["pbs_datastore_up", "pbs_group_snapshots"] {
+            assert_eq!(samples(&r.body, family), samples(&first.body, family));
+        }
+        assert_eq!(
+            samples(&r.body, "pbs_scrape_collector_success{collector=\"node\"}"),
+            ["pbs_scrape_collector_success{collector=\"node\"} 0"]
+        );
+    }
+    // Released once answered: its PBS connection was closed, so each scrape opened one.
+    assert_eq!(a.connections(), 3);
+    // The collector's failure-log state survived the releases: logged once, not per scrape.
+    let log = exp.wait_log("HTTP 403");
+    assert_eq!(
+        log.matches("denied GET /nodes/localhost/status").count(),
+        1,
+        "{log}"
+    );
+}
+
+#[test]
 fn keep_last_values_is_per_module_and_per_target() {
     let (a, b, exp) = alpha_and_beta("keep", "    keep_last_values: 1h\n");
     let (pa, pb) = (target_path(&a, "alpha"), target_path(&b, "beta"));

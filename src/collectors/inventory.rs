@@ -64,6 +64,11 @@ impl Inventory {
         self.state = None;
     }
 
+    /// Frees the previous scrape's data (a target held idle).
+    pub fn release(&mut self) {
+        *self = Inventory::default();
+    }
+
     /// The datastores, sorted by name (loaded on first call).
     pub async fn datastores(
         &mut self,

@@ -256,6 +256,14 @@ impl JsonReader {
         }
     }
 
+    /// Frees the buffers (a target held idle); the next document allocates them again.
+    pub fn release(&mut self) {
+        *self = JsonReader {
+            read_everything: self.read_everything,
+            ..JsonReader::default()
+        };
+    }
+
     /// Feeds bytes and delivers every value they complete to `sink`.
     pub fn feed<S: Sink + ?Sized>(&mut self, bytes: &[u8], sink: &mut S) -> Result<(), JsonError> {
         self.tokenizer.feed(bytes);

@@ -119,102 +119,112 @@ pub async fn handle<S: Transport, M: Metrics>(
             Err(_) => return,
         };
         activity.busy();
-        let arrived = Instant::now();
-        let req = match parse_request(&conn.buffered()[..head_len]) {
-            Ok(r) => r,
-            Err(e) => {
-                let status = if e == ParseError::Syntax("too many headers") {
-                    TOO_LARGE
-                } else {
-                    "400 Bad Request"
-                };
-                let msg = format!("{e}\n");
-                let _ = respond(conn, &mut buf, cfg, &Reply::closing(status, msg.as_bytes())).await;
-                return;
-            }
-        };
-        // This server reads no request bodies: answer, then close.
-        let keep_alive = req.keep_alive && !req.has_body;
-        let is_head = req.method == "HEAD";
-        let http11 = req.http11;
-        // Copied (no allocation when empty): the head's buffer is consumed below.
-        let query = String::from(req.query);
-        let budget = budget::scrape_budget(
-            req.scrape_timeout,
-            cfg.default_scrape_timeout,
-            cfg.max_scrape_timeout,
-        );
-        let mut route = if req.method != "GET" && !is_head {
-            Route::BadMethod
-        } else if req.path == cfg.metrics_path {
-            Route::Metrics
-        } else if req.path == "/health" || req.path == "/-/healthy" {
-            Route::Health
-        } else if req.path == "/" {
-            Route::Landing
-        } else {
-            Route::NotFound
-        };
-        if !matches!(route, Route::Health) {
-            if let Some(auth) = &access.web.current().auth {
-                if !auth.check(req.authorization).await {
-                    route = Route::Unauthorized;
-                }
-            }
-        }
-        let accepts_gzip = req.accept_encoding.gzip();
-        conn.consume(head_len);
-        let landing;
-        let reply = match route {
-            Route::Metrics => {
-                let deadline = budget::deadline(arrived, budget);
-                let result = match metrics.collect(&query, deadline).await {
-                    Ok(r) => r,
-                    Err(refusal) => {
-                        let reply = Reply {
-                            keep_alive,
-                            head_only: is_head,
-                            ..Reply::text(refusal.status, refusal.message.as_bytes())
-                        };
-                        if respond(conn, &mut buf, cfg, &reply).await.is_err() || !keep_alive {
-                            return;
-                        }
-                        continue;
-                    }
-                };
-                let chunked = http11 && keep_alive;
-                // Taken after the collection, so waiting for one never holds the encoder.
-                let gzip = accepts_gzip.then(|| access.gzip.lease()).flatten();
-                let write = write_metrics(conn, &result, is_head, chunked, gzip, &mut buf);
-                match timeout(cfg.write_timeout, write).await {
-                    Ok(()) if chunked => continue,
-                    _ => return,
-                }
-            }
-            Route::Health => Reply::text("200 OK", b"ok\n"),
-            Route::Landing => {
-                landing = landing_page(&cfg.metrics_path);
-                Reply {
-                    content_type: "text/html; charset=utf-8",
-                    ..Reply::text("200 OK", landing.as_bytes())
-                }
-            }
-            Route::NotFound => Reply::text("404 Not Found", b"not found\n"),
-            Route::BadMethod => Reply::closing("405 Method Not Allowed", b"only GET and HEAD\n"),
-            Route::Unauthorized => Reply {
-                extra: CHALLENGE,
-                ..Reply::text("401 Unauthorized", b"unauthorized\n")
-            },
-        };
-        let reply = Reply {
-            keep_alive: reply.keep_alive && keep_alive,
-            head_only: is_head,
-            ..reply
-        };
-        if respond(conn, &mut buf, cfg, &reply).await.is_err() || !reply.keep_alive {
+        // Boxed: answering (a collection, gzip, the write) is a future of several KiB, so an
+        // idle connection's task holds only what waiting for a head needs, and the 32 slots
+        // of a connection flood cost little.
+        if !Box::pin(answer(conn, head_len, &mut buf, metrics, cfg, access)).await {
             return;
         }
     }
+}
+
+/// Answers the request whose head is the first `head_len` bytes buffered on `conn`. Returns
+/// whether the connection stays open for the next request.
+async fn answer<S: Transport, M: Metrics>(
+    conn: &mut Conn<S>,
+    head_len: usize,
+    buf: &mut Vec<u8>,
+    metrics: &M,
+    cfg: &ServerConfig,
+    access: &Access,
+) -> bool {
+    let arrived = Instant::now();
+    let req = match parse_request(&conn.buffered()[..head_len]) {
+        Ok(r) => r,
+        Err(e) => {
+            let status = if e == ParseError::Syntax("too many headers") {
+                TOO_LARGE
+            } else {
+                "400 Bad Request"
+            };
+            let msg = format!("{e}\n");
+            let _ = respond(conn, buf, cfg, &Reply::closing(status, msg.as_bytes())).await;
+            return false;
+        }
+    };
+    // This server reads no request bodies: answer, then close.
+    let keep_alive = req.keep_alive && !req.has_body;
+    let is_head = req.method == "HEAD";
+    let http11 = req.http11;
+    // Copied (no allocation when empty): the head's buffer is consumed below.
+    let query = String::from(req.query);
+    let budget = budget::scrape_budget(
+        req.scrape_timeout,
+        cfg.default_scrape_timeout,
+        cfg.max_scrape_timeout,
+    );
+    let mut route = if req.method != "GET" && !is_head {
+        Route::BadMethod
+    } else if req.path == cfg.metrics_path {
+        Route::Metrics
+    } else if req.path == "/health" || req.path == "/-/healthy" {
+        Route::Health
+    } else if req.path == "/" {
+        Route::Landing
+    } else {
+        Route::NotFound
+    };
+    if !matches!(route, Route::Health) {
+        if let Some(auth) = &access.web.current().auth {
+            if !auth.check(req.authorization).await {
+                route = Route::Unauthorized;
+            }
+        }
+    }
+    let accepts_gzip = req.accept_encoding.gzip();
+    conn.consume(head_len);
+    let landing;
+    let reply = match route {
+        Route::Metrics => {
+            let deadline = budget::deadline(arrived, budget);
+            let result = match metrics.collect(&query, deadline).await {
+                Ok(r) => r,
+                Err(refusal) => {
+                    let reply = Reply {
+                        keep_alive,
+                        head_only: is_head,
+                        ..Reply::text(refusal.status, refusal.message.as_bytes())
+                    };
+                    return respond(conn, buf, cfg, &reply).await.is_ok() && keep_alive;
+                }
+            };
+            let chunked = http11 && keep_alive;
+            // Taken after the collection, so waiting for one never holds the encoder.
+            let gzip = accepts_gzip.then(|| access.gzip.lease()).flatten();
+            let write = write_metrics(conn, &result, is_head, chunked, gzip, buf);
+            return matches!(timeout(cfg.write_timeout, write).await, Ok(())) && chunked;
+        }
+        Route::Health => Reply::text("200 OK", b"ok\n"),
+        Route::Landing => {
+            landing = landing_page(&cfg.metrics_path);
+            Reply {
+                content_type: "text/html; charset=utf-8",
+                ..Reply::text("200 OK", landing.as_bytes())
+            }
+        }
+        Route::NotFound => Reply::text("404 Not Found", b"not found\n"),
+        Route::BadMethod => Reply::closing("405 Method Not Allowed", b"only GET and HEAD\n"),
+        Route::Unauthorized => Reply {
+            extra: CHALLENGE,
+            ..Reply::text("401 Unauthorized", b"unauthorized\n")
+        },
+    };
+    let reply = Reply {
+        keep_alive: reply.keep_alive && keep_alive,
+        head_only: is_head,
+        ..reply
+    };
+    respond(conn, buf, cfg, &reply).await.is_ok() && reply.keep_alive
 }
 
 /// A short response, written whole.

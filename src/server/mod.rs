@@ -11,12 +11,19 @@
 //!   [`Collection`] (`crate::target_map`): one collection at a time per target, shared by
 //!   concurrent scrapes, and its result is written without holding it, so a client that reads
 //!   slowly or not at all delays no other scrape. Different targets run concurrently.
+//! - `release`: a `?target=` scrape's target is released once its answer is written or
+//!   abandoned and no other scrape of it runs (connection, TLS state, buffers and results are
+//!   freed, collector state is kept), and the freed memory goes back to the OS when no such
+//!   scrape is left. The next scrape connects again (a pinned TLS handshake costs far less
+//!   than a scrape). The default target (`/metrics` with `PBS_ENDPOINT`) keeps everything,
+//!   so its steady state allocates nothing.
 //!
 //! See the README's "Limits and hostile clients" for every limit and what a client passing it
 //! gets.
 
 pub mod admission;
 pub mod connection;
+pub mod release;
 
 use crate::http::conn::Conn;
 use crate::http::query::parse_scrape_query;
@@ -31,6 +38,7 @@ use admission::Admission;
 use async_executor::LocalExecutor;
 use async_io::{Async, Timer};
 use connection::{Access, Metrics, Refusal, Render};
+use release::{InProgress, Release};
 use std::cell::RefCell;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
@@ -84,6 +92,8 @@ pub struct Shared {
     config: ServerConfig,
     /// The web config in force (TLS, basic auth) and the gzip encoder.
     access: Access,
+    /// Multi-target scrapes in progress.
+    in_progress: InProgress,
 }
 
 impl Shared {
@@ -106,6 +116,7 @@ impl Shared {
                 web,
                 gzip: Default::default(),
             },
+            in_progress: InProgress::default(),
         })
     }
 
@@ -137,6 +148,16 @@ impl Shared {
 pub struct Answer {
     target: Option<Rc<Output>>,
     own: Option<Vec<u8>>,
+    /// Releases the target once this answer is gone (a `?target=` scrape).
+    release: Option<Release>,
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        // This answer's hold on the result goes first, so the result itself can be freed.
+        self.target = None;
+        self.release = None;
+    }
 }
 
 impl Render for Answer {
@@ -170,6 +191,7 @@ impl Metrics for Shared {
                 return Ok(Answer {
                     target: None,
                     own: Some(self.own_text()),
+                    release: None,
                 });
             }
             Route::Default(spec) => (spec, true),
@@ -186,12 +208,17 @@ impl Metrics for Shared {
                     message: format!("{e}\n"),
                 }
             })?;
-        let target = collection.collect(deadline).await;
-        Ok(Answer {
-            target: Some(target),
-            // Read after the collection: the exporter's figures of this moment.
-            own: with_own.then(|| self.own_text()),
-        })
+        // A `?target=` scrape's target is released once answered, or when this scrape is
+        // abandoned (the client went away); the default target never.
+        let mut answer = Answer {
+            target: None,
+            own: None,
+            release: (!with_own).then(|| self.in_progress.start(collection.clone())),
+        };
+        answer.target = Some(collection.collect(deadline).await);
+        // Read after the collection: the exporter's figures of this moment.
+        answer.own = with_own.then(|| self.own_text());
+        Ok(answer)
     }
 }
 
@@ -221,24 +248,32 @@ pub async fn serve(
         let _ = stream.get_ref().set_nodelay(true);
         let task_shared = shared.clone();
         let id = ticket.id();
-        let task = ex.spawn(async move {
+        let fut = async move {
             let shared = &*task_shared;
             let (cfg, activity, access) = (&shared.config, &ticket.activity, &shared.access);
             let Some(tls) = access.web.current().tls.clone() else {
                 let mut conn = Conn::growing(stream, cfg.max_head);
                 connection::handle(&mut conn, shared, cfg, activity, access).await;
+                drop(conn);
+                shared.in_progress.connection_closed();
                 return;
             };
             // The handshake counts against the head timeout; until it is done the connection
-            // is idle for admission, so a stalled handshake makes room for others.
-            match connection::timeout(cfg.head_timeout, TlsStream::accept(tls, stream)).await {
-                Ok(stream) => {
-                    let mut conn = Conn::growing(stream, cfg.max_head);
-                    connection::handle(&mut conn, shared, cfg, activity, access).await;
+            // is idle for admission, so a stalled handshake makes room for others. Boxed: the
+            // TLS path's state is several KiB, and a plain connection's task need not carry it.
+            Box::pin(async {
+                match connection::timeout(cfg.head_timeout, TlsStream::accept(tls, stream)).await {
+                    Ok(stream) => {
+                        let mut conn = Conn::growing(stream, cfg.max_head);
+                        connection::handle(&mut conn, shared, cfg, activity, access).await;
+                    }
+                    Err(e) => log_debug!("TLS handshake with a client failed: {e}"),
                 }
-                Err(e) => log_debug!("TLS handshake with a client failed: {e}"),
-            }
-        });
+            })
+            .await;
+            shared.in_progress.connection_closed();
+        };
+        let task = ex.spawn(fut);
         shared.admission.attach(id, task);
         // Let the new task, and those of evicted connections, run before the next accept: a
         // burst of connections then never piles up as tasks not yet run.

@@ -71,15 +71,19 @@ impl Exporter {
         std::thread::spawn(move || {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                // Logged before the address is handed over, so that a test reading the log
+                // once the exporter has started finds every line up to "listening on".
+                {
+                    let mut l = sink.lock().unwrap();
+                    l.push_str(&line);
+                    l.push('\n');
+                }
                 if let Some(rest) = line.split("listening on ").nth(1) {
                     let addr = rest.split_whitespace().next().unwrap_or("").to_string();
                     if let Some(tx) = tx.take() {
                         let _ = tx.send(addr);
                     }
                 }
-                let mut l = sink.lock().unwrap();
-                l.push_str(&line);
-                l.push('\n');
             }
         });
         let addr = rx

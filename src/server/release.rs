@@ -1,0 +1,77 @@
+//! When a `?target=` scrape's target is released, and when freed memory goes back to the OS.
+//!
+//! A multi-target scrape holds a [`Release`] from before its collection until its answer has
+//! been written (or abandoned, when the client goes away). When it is dropped, the target is
+//! released if it is idle for real ([`Collection::release_idle`]: no other scrape of it in
+//! progress, no reader holding its result): PBS connection, TLS state, client buffers and
+//! results are freed; collector state is kept. When no multi-target scrape is left in progress
+//! at all, and again when a connection closes after one, the freed heap pages are handed back
+//! to the OS ([`malloc_trim::trim`]): glibc keeps them resident otherwise, since live blocks
+//! stay scattered up to the heap's top (measured: 10 targets released, 0.7 MiB live in a
+//! 3 MiB heap, RSS unchanged without the trim).
+//!
+//! The default target (`/metrics` with `PBS_ENDPOINT`) takes no [`Release`]: it keeps its
+//! connection and buffers, so its steady state allocates nothing.
+
+use crate::collection::Collection;
+use std::cell::Cell;
+use std::rc::Rc;
+
+/// Multi-target scrapes in progress, process-wide (shared by the server's connections).
+#[derive(Default, Clone)]
+pub struct InProgress(Rc<State>);
+
+#[derive(Default)]
+struct State {
+    /// Scrapes in progress.
+    count: Cell<usize>,
+    /// Memory was freed since the last trim.
+    freed: Cell<bool>,
+}
+
+impl InProgress {
+    /// A scrape of `collection` starts: release it when the returned value is dropped.
+    pub fn start(&self, collection: Rc<Collection>) -> Release {
+        self.0.count.set(self.0.count.get() + 1);
+        Release {
+            collection,
+            in_progress: self.clone(),
+        }
+    }
+
+    /// Number in progress now.
+    pub fn count(&self) -> usize {
+        self.0.count.get()
+    }
+
+    /// A connection closed (its buffers are freed): trims if a multi-target scrape freed
+    /// memory since the last trim and none is in progress. Without multi-target scrapes,
+    /// this does nothing.
+    pub fn connection_closed(&self) {
+        self.trim_if_idle();
+    }
+
+    fn trim_if_idle(&self) {
+        if self.0.freed.get() && self.count() == 0 {
+            self.0.freed.set(false);
+            malloc_trim::trim();
+        }
+    }
+}
+
+/// One multi-target scrape in progress; dropping it releases its target when idle.
+pub struct Release {
+    collection: Rc<Collection>,
+    in_progress: InProgress,
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        let state = &self.in_progress.0;
+        if self.collection.release_idle() {
+            state.freed.set(true);
+        }
+        state.count.set(state.count.get().saturating_sub(1));
+        self.in_progress.trim_if_idle();
+    }
+}
