@@ -103,17 +103,24 @@ fn rss_mib(pid: u32) -> Result<f64, String> {
         .map_err(|e| e.to_string())
 }
 
+/// Starts the in-process simulator at `profile` and the exporter binary in front of it. The
+/// simulator stops when its handle is dropped, so keep it as long as the exporter.
+fn start(args: &Args, profile: Profile) -> Result<(sim::SimHandle, Exporter), String> {
+    let sim = sim::start(SimConfig {
+        profile,
+        ..SimConfig::default()
+    })
+    .map_err(|e| format!("simulator: {e}"))?;
+    let exp = Exporter::spawn(&args.binary, &sim)?;
+    Ok((sim, exp))
+}
+
 /// Most RSS an exporter of the reference profile may have while the flood is open (MiB).
 const FLOOD_RSS_LIMIT: f64 = 4.0;
 
 /// The flood against an exporter of the reference profile: the absolute RSS limit.
 fn flood_reference(args: &Args, r: &mut Report) -> Result<(), String> {
-    let handle = sim::start(SimConfig {
-        profile: Profile::REFERENCE,
-        ..SimConfig::default()
-    })
-    .map_err(|e| format!("simulator: {e}"))?;
-    let exp = Exporter::spawn(&args.binary, &handle)?;
+    let (_sim, exp) = start(args, Profile::REFERENCE)?;
     let (addr, pid) = (exp.addr, exp.pid());
     for _ in 0..3 {
         scrape(addr, &[])?;
@@ -129,12 +136,7 @@ fn run(args: &Args) -> Result<Report, String> {
     let started = Instant::now();
     let mut r = Report::default();
     flood_reference(args, &mut r)?;
-    let handle = sim::start(SimConfig {
-        profile: Profile::LARGE,
-        ..SimConfig::default()
-    })
-    .map_err(|e| format!("simulator: {e}"))?;
-    let exp = Exporter::spawn(&args.binary, &handle)?;
+    let (_sim, exp) = start(args, Profile::LARGE)?;
     let (addr, pid) = (exp.addr, exp.pid());
 
     // Normal latency: median of 5 scrapes after a warm-up.
