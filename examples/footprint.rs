@@ -751,9 +751,7 @@ fn main() -> ExitCode {
         }
     }
     if (profiles.is_empty() && args.targets == 0) || args.repeats == 0 || args.scrapes == 0 {
-        eprintln!(
-            "footprint: need at least one profile (or --targets), one repeat and one scrape"
-        );
+        eprintln!("footprint: need at least one profile (or --targets), one repeat and one scrape");
         return ExitCode::from(2);
     }
 
