@@ -494,6 +494,23 @@ impl Tokenizer {
                 i += 1;
                 continue;
             }
+            if matches!(expect, Expect::Value | Expect::ValueOrEnd)
+                && level > 0
+                && arrays >> (level - 1) & 1 == 1
+            {
+                // Inside an array (a datastore's `history`): a run of numbers and literals
+                // in one tight loop; it stops where the loop below must look.
+                let (end, after) = scalar_run(buf, i);
+                if end != i {
+                    i = end;
+                    expect = if after {
+                        Expect::CommaOrEnd
+                    } else {
+                        Expect::Value
+                    };
+                    continue;
+                }
+            }
             let close = match expect {
                 Expect::Value | Expect::ValueOrEnd => match b {
                     b'"' => match self.string_end(i) {
@@ -662,6 +679,31 @@ fn plain_string_end(buf: &[u8], i: usize) -> Option<(usize, bool)> {
             }
             _ => return None,
         }
+    }
+}
+
+/// In an array, from `i` where a value is expected: skips the numbers and literals that
+/// follow, each with its comma, as [`Tokenizer::skip_run`] would step over them (the same
+/// shapes as [`plain_number_end`], literals complete in `buf`). Returns where it stopped and
+/// whether a value ended there (`true`: a `,` or the end of the container is expected next;
+/// `false`: a value is, at `i` itself when nothing was skipped).
+#[inline]
+fn scalar_run(buf: &[u8], mut i: usize) -> (usize, bool) {
+    loop {
+        let end = match buf.get(i) {
+            Some(b'-' | b'0'..=b'9') => match plain_number_end(buf, i) {
+                Some(end) => end,
+                None => return (i, false),
+            },
+            Some(b'n') if buf.get(i..i + 4) == Some(b"null") => i + 4,
+            Some(b't') if buf.get(i..i + 4) == Some(b"true") => i + 4,
+            Some(b'f') if buf.get(i..i + 5) == Some(b"false") => i + 5,
+            _ => return (i, false),
+        };
+        if buf.get(end) != Some(&b',') {
+            return (end, true);
+        }
+        i = end + 1;
     }
 }
 
@@ -1079,6 +1121,22 @@ mod tests {
             br#"{"x":{}}}"#,
             br#"{"x":[{"k":nul}]}"#,
             br#"{"x":1} x"#,
+            // Runs of numbers and literals (a datastore's `history`).
+            br#"{"x":[null,0.15,-1.25,12,0,-0,true,false,null],"b":[1,2]}"#,
+            br#"{"x":[[1,2],[null],[]],"y":[3,null]}"#,
+            br#"{"x":[1 ,2, 3,4 ]}"#,
+            br#"{"x":[1,2e5,3E-1,4]}"#,
+            br#"{"x":[null,0.15"#,
+            br#"{"x":[null,nu"#,
+            br#"{"x":[null,nul]}"#,
+            br#"{"x":[0.1,01]}"#,
+            br#"{"x":[1.5,2.]}"#,
+            br#"{"x":[null,,1]}"#,
+            br#"{"x":[1,2,]}"#,
+            br#"{"x":[nullx]}"#,
+            br#"{"x":[1,2}"#,
+            br#"{"x":[1,-]}"#,
+            br#"{"x":[1,"s",2]}"#,
             deep.as_bytes(),
         ];
         for doc in docs {

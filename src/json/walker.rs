@@ -26,9 +26,34 @@ impl Reads {
             Reads::All => Some((None, self)),
             Reads::Keys(keys) => keys
                 .iter()
-                .find(|(k, _)| k.as_bytes() == key)
+                .find(|(k, _)| same_key(k.as_bytes(), key))
                 .map(|(k, r)| (Some(*k), r)),
         }
+    }
+}
+
+/// `a == b` for keys, without a call to `memcmp` for the short ones (every PBS key): two
+/// overlapping words from each end when the lengths match.
+#[inline]
+fn same_key(a: &[u8], b: &[u8]) -> bool {
+    fn word(s: &[u8], at: usize) -> u64 {
+        let mut w = [0; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_le_bytes(w)
+    }
+    fn half(s: &[u8], at: usize) -> u32 {
+        let mut w = [0; 4];
+        w.copy_from_slice(&s[at..at + 4]);
+        u32::from_le_bytes(w)
+    }
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    match n {
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        _ => a == b,
     }
 }
 
@@ -481,6 +506,31 @@ mod tests {
         );
         let cut = r.read_pieces([&br#"{"data":[{"f":[1,2"#[..]], &mut Picky::default());
         assert_eq!(cut, Err(JsonError::Truncated));
+    }
+
+    #[test]
+    fn keys_compare_as_bytes() {
+        let keys: [&[u8]; 12] = [
+            b"",
+            b"a",
+            b"abc",
+            b"abcd",
+            b"abce",
+            b"size",
+            b"owner",
+            b"comment",
+            b"backup-id",
+            b"backup-type",
+            b"backup-time",
+            b"estimated-full-date",
+        ];
+        for a in keys {
+            for b in keys {
+                assert_eq!(same_key(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
+        assert!(!same_key(b"backup-tima", b"backup-time"));
+        assert!(!same_key(b"abcdefgh-xyz", b"abcdefgi-xyz"));
     }
 
     #[test]
