@@ -25,7 +25,7 @@ use super::groups::{Group, GroupList};
 use super::snapshot_refresh::{self, Refresh, VERIFY_LOOKBACK, VerifyEnds};
 use super::{Ctx, MAX_TEXT_LABEL, datastore_path, set};
 use crate::exposition::{Families, truncate_utf8};
-use crate::json::{JsonError, JsonReader, Path, Reads, Scalar, Sink};
+use crate::json::{JsonError, JsonReader, Path, Reads, Scalar, Sink, short_eq};
 use crate::natrontech::SnapshotIds;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -238,7 +238,8 @@ impl GroupAgg {
     }
 
     fn is(&self, backup_type: &str, backup_id: &str) -> bool {
-        self.backup_type() == backup_type && self.backup_id() == backup_id
+        short_eq(self.backup_type().as_bytes(), backup_type.as_bytes())
+            && short_eq(self.backup_id().as_bytes(), backup_id.as_bytes())
     }
 
     /// The kept snapshots, newest first.
@@ -307,7 +308,7 @@ impl GroupAgg {
                 self.newest = time;
                 self.newest_size = size;
                 self.newest_state = s.verification;
-                if *self.newest_comment != *s.comment {
+                if !short_eq(self.newest_comment.as_bytes(), s.comment.as_bytes()) {
                     self.newest_comment = s.comment.as_str().into();
                 }
             }

@@ -7,4 +7,4 @@ pub mod tokenizer;
 pub mod walker;
 
 pub use tokenizer::{Event, JsonError, Tokenizer};
-pub use walker::{JsonReader, Path, Reads, Scalar, Sink};
+pub use walker::{JsonReader, Path, Reads, Scalar, Sink, short_eq};

@@ -126,7 +126,14 @@ impl Tokenizer {
     /// nothing is decoded or returned; `next` then continues after the value. Strings are
     /// scanned a word at a time, and their UTF-8 is checked only when a byte is not ASCII.
     pub fn skip_value(&mut self) {
-        if self.expect == Some(Expect::Colon) {
+        // After a key: its colon is still ahead, or was taken with it (a value is expected
+        // inside an object only there).
+        let after_key = match self.expect {
+            Some(Expect::Colon) => true,
+            Some(Expect::Value) => self.stack.last() == Some(&false),
+            _ => false,
+        };
+        if after_key {
             self.skip_to = Some(self.stack.len());
         }
     }
@@ -231,12 +238,17 @@ impl Tokenizer {
         }
     }
 
-    /// State after a complete value.
+    /// State after a complete value (at `pos`). Compact JSON: a comma right after it is taken
+    /// now, which leaves the state the next call would reach.
+    #[inline]
     fn after_value(&mut self) {
-        self.expect = Some(if self.stack.is_empty() {
-            Expect::Done
-        } else {
-            Expect::CommaOrEnd
+        self.expect = Some(match self.stack.last() {
+            None => Expect::Done,
+            Some(&in_array) if self.buf.get(self.pos) == Some(&b',') => {
+                self.pos += 1;
+                if in_array { Expect::Value } else { Expect::Key }
+            }
+            Some(_) => Expect::CommaOrEnd,
         });
     }
 
@@ -332,7 +344,13 @@ impl Tokenizer {
         }
         self.pos = end + 1;
         if is_key {
-            self.expect = Some(Expect::Colon);
+            // Compact JSON: the colon comes right after the key.
+            self.expect = Some(if self.buf.get(self.pos) == Some(&b':') {
+                self.pos += 1;
+                Expect::Value
+            } else {
+                Expect::Colon
+            });
         } else {
             self.after_value();
         }
@@ -481,6 +499,7 @@ impl Tokenizer {
     }
 
     /// The loop of [`Tokenizer::skip`], on `at` (levels above `stack`).
+    #[inline(never)]
     fn skip_run(&self, at: &mut Skipping) -> Result<bool, JsonError> {
         let buf = &self.buf[..];
         let Skipping {
@@ -497,6 +516,32 @@ impl Tokenizer {
             if let b' ' | b'\t' | b'\n' | b'\r' = b {
                 i += 1;
                 continue;
+            }
+            if matches!(expect, Expect::Value | Expect::ValueOrEnd)
+                && level > 0
+                && arrays >> (level - 1) & 1 == 1
+            {
+                // Inside an array (a datastore's `history`): a run of numbers and literals
+                // in one tight loop; it stops where the loop below must look.
+                let (end, after) = scalar_run(buf, i);
+                if end != i {
+                    i = end;
+                    expect = if after {
+                        Expect::CommaOrEnd
+                    } else {
+                        Expect::Value
+                    };
+                    continue;
+                }
+            }
+            if b == b'"' && matches!(expect, Expect::Key | Expect::KeyOrEnd) {
+                // An object's members with scalar values (a snapshot's `files`), one loop.
+                let (end, after) = member_run(buf, i, expect);
+                if end != i {
+                    i = end;
+                    expect = after;
+                    continue;
+                }
             }
             let close = match expect {
                 Expect::Value | Expect::ValueOrEnd => match b {
@@ -666,6 +711,68 @@ fn plain_string_end(buf: &[u8], i: usize) -> Option<(usize, bool)> {
             }
             _ => return None,
         }
+    }
+}
+
+/// In an array, from `i` where a value is expected: skips the numbers and literals that
+/// follow, each with its comma, as [`Tokenizer::skip_run`] would step over them (the same
+/// shapes as [`plain_number_end`], literals complete in `buf`). Returns where it stopped and
+/// whether a value ended there (`true`: a `,` or the end of the container is expected next;
+/// `false`: a value is, at `i` itself when nothing was skipped).
+#[inline]
+fn scalar_run(buf: &[u8], mut i: usize) -> (usize, bool) {
+    loop {
+        let end = match buf.get(i) {
+            Some(b'-' | b'0'..=b'9') => match plain_number_end(buf, i) {
+                Some(end) => end,
+                None => return (i, false),
+            },
+            Some(b'n') if buf.get(i..i + 4) == Some(b"null") => i + 4,
+            Some(b't') if buf.get(i..i + 4) == Some(b"true") => i + 4,
+            Some(b'f') if buf.get(i..i + 5) == Some(b"false") => i + 5,
+            _ => return (i, false),
+        };
+        if buf.get(end) != Some(&b',') {
+            return (end, true);
+        }
+        i = end + 1;
+    }
+}
+
+/// In an object, from `i` where a key is expected (`expect`): skips the members that follow
+/// whose values are strings, numbers or literals, each with its comma, as
+/// [`Tokenizer::skip_run`] would step over them (strings of [`plain_string_end`]'s kind,
+/// numbers of [`plain_number_end`]'s, literals complete in `buf`, no whitespace). Returns
+/// where it stopped and what is expected there (`(i, expect)` when nothing was skipped).
+#[inline]
+fn member_run(buf: &[u8], mut i: usize, mut expect: Expect) -> (usize, Expect) {
+    loop {
+        if buf.get(i) != Some(&b'"') {
+            return (i, expect);
+        }
+        let Some((key_end, _)) = plain_string_end(buf, i) else {
+            return (i, expect);
+        };
+        if buf.get(key_end + 1) != Some(&b':') {
+            return (key_end + 1, Expect::Colon);
+        }
+        let v = key_end + 2;
+        let end = match buf.get(v) {
+            Some(b'"') => plain_string_end(buf, v).map(|(end, _)| end + 1),
+            Some(b'-' | b'0'..=b'9') => plain_number_end(buf, v),
+            Some(b'n') if buf.get(v..v + 4) == Some(b"null") => Some(v + 4),
+            Some(b't') if buf.get(v..v + 4) == Some(b"true") => Some(v + 4),
+            Some(b'f') if buf.get(v..v + 5) == Some(b"false") => Some(v + 5),
+            _ => None,
+        };
+        let Some(end) = end else {
+            return (v, Expect::Value);
+        };
+        if buf.get(end) != Some(&b',') {
+            return (end, Expect::CommaOrEnd);
+        }
+        i = end + 1;
+        expect = Expect::Key;
     }
 }
 
@@ -1083,6 +1190,37 @@ mod tests {
             br#"{"x":{}}}"#,
             br#"{"x":[{"k":nul}]}"#,
             br#"{"x":1} x"#,
+            // Runs of numbers and literals (a datastore's `history`).
+            br#"{"x":[null,0.15,-1.25,12,0,-0,true,false,null],"b":[1,2]}"#,
+            br#"{"x":[[1,2],[null],[]],"y":[3,null]}"#,
+            br#"{"x":[1 ,2, 3,4 ]}"#,
+            br#"{"x":[1,2e5,3E-1,4]}"#,
+            br#"{"x":[null,0.15"#,
+            br#"{"x":[null,nu"#,
+            br#"{"x":[null,nul]}"#,
+            br#"{"x":[0.1,01]}"#,
+            br#"{"x":[1.5,2.]}"#,
+            br#"{"x":[null,,1]}"#,
+            br#"{"x":[1,2,]}"#,
+            br#"{"x":[nullx]}"#,
+            br#"{"x":[1,2}"#,
+            br#"{"x":[1,-]}"#,
+            br#"{"x":[1,"s",2]}"#,
+            // Members with scalar values (a snapshot's `files`).
+            br#"{"x":[{"f":"a.blob","c":"none","s":428,"n":null,"t":true,"u":false},{"f":"b"}],"y":{"k":-1.5,"o":{}}}"#,
+            br#"{"x":{"a":"s","b":{"c":1,"d":[2]},"e":3},"f":4}"#,
+            br#"{"x":{"a" :"s","b": 1 ,"c":2}}"#,
+            br#"{"x":{"a":"s","b":1,}}"#,
+            br#"{"x":{"a":"s","b":1,"#,
+            br#"{"x":{"a":"s","b":"#,
+            br#"{"x":{"a":"s","b"#,
+            br#"{"x":{"a":"s"1}}"#,
+            br#"{"x":{"a":"s",1}}"#,
+            br#"{"x":{"a":01}}"#,
+            br#"{"x":{"a":nul,"b":1}}"#,
+            br#"{"x":{"a":"\u00e9\"","b":"caf\u00e9","c":"\q"}}"#,
+            "{\"x\":{\"a\":\"caf\u{e9}\",\"\u{e9}\":1}}".as_bytes(),
+            b"{\"x\":{\"a\":\"a\x01b\"}}",
             deep.as_bytes(),
         ];
         for doc in docs {
