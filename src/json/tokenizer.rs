@@ -496,6 +496,7 @@ impl Tokenizer {
 
     /// Skips the number or literal at `i` (first byte `b`): where it ends, `None` when it may
     /// go on past the bytes we have.
+    #[inline(always)]
     fn skip_scalar(&self, i: usize, b: u8) -> Result<Option<usize>, JsonError> {
         let word: &[u8] = match b {
             b't' => b"true",
