@@ -1,6 +1,6 @@
 //! The exposition writer: rendering a large-profile scrape's worth of samples (4 datastores ×
 //! 5 namespaces × 100 groups × 30 snapshots) from the scraper's `Families` into a reused
-//! output buffer: all at once (`render_all`) and 32 KiB at a time as the server writes
+//! output buffer: all at once (`render_all`) and 16 KiB at a time as the server writes
 //! `/metrics`. Throughput is MB/s of exposition text.
 
 mod support;
@@ -36,14 +36,18 @@ fn exposition(c: &mut Criterion) {
             black_box(out.len())
         })
     });
-    // As the server writes `/metrics`: 32 KiB at a time into one reused buffer.
-    g.bench_function(format!("render_chunked_32k/large/{samples}samples"), |b| {
+    // As the server writes `/metrics`: 16 KiB at a time into one reused buffer.
+    g.bench_function(format!("render_chunked/large/{samples}samples"), |b| {
         b.iter(|| {
             let mut cursor = RenderCursor::default();
             let mut total = 0;
             loop {
                 out.clear();
-                let more = black_box(&scraper).render(&mut cursor, &mut out, 32 * 1024);
+                let more = black_box(&scraper).render(
+                    &mut cursor,
+                    &mut out,
+                    pbs_exporter::server::connection::CHUNK,
+                );
                 total += black_box(out.len());
                 if !more {
                     break total;

@@ -51,7 +51,8 @@ struct Args {
     #[argh(option)]
     binary: Option<PathBuf>,
     /// comma-separated profiles: reference, large, deep, tasks, demo or DxNxGxS, each optionally
-    /// with +history=N (--snapshot-history N) (default reference,large,deep,tasks,large+history=5)
+    /// with +history=N (--snapshot-history N); empty: only the multi-target measurement
+    /// (default reference,large,deep,tasks,large+history=5)
     #[argh(
         option,
         default = "String::from(\"reference,large,deep,tasks,large+history=5\")"
@@ -749,8 +750,8 @@ fn main() -> ExitCode {
             }
         }
     }
-    if profiles.is_empty() || args.repeats == 0 || args.scrapes == 0 {
-        eprintln!("footprint: need at least one profile, one repeat and one scrape");
+    if (profiles.is_empty() && args.targets == 0) || args.repeats == 0 || args.scrapes == 0 {
+        eprintln!("footprint: need at least one profile (or --targets), one repeat and one scrape");
         return ExitCode::from(2);
     }
 
@@ -813,11 +814,13 @@ fn main() -> ExitCode {
         }
     }
 
-    println!();
-    println!(
-        "Per profile, median over {} repeat(s) (min–max):",
-        args.repeats
-    );
+    if !profiles.is_empty() {
+        println!();
+        println!(
+            "Per profile, median over {} repeat(s) (min–max):",
+            args.repeats
+        );
+    }
     let mut rows = Vec::new();
     let mut all_met = true;
     let peak_of = |ss: &[Sample]| {
@@ -915,18 +918,20 @@ fn main() -> ExitCode {
         ));
     }
 
-    println!();
-    println!(
-        "| Profile (D×N×G×S) | Idle RSS (MiB) | Budget | Peak RSS (MiB) | Budget | CPU/scrape (ms) | Budget | Scrape latency (ms), median (min–max) | Body on the wire (kB) | Budgets |"
-    );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
-    for row in rows {
-        println!("{row}");
+    if !rows.is_empty() {
+        println!();
+        println!(
+            "| Profile (D×N×G×S) | Idle RSS (MiB) | Budget | Peak RSS (MiB) | Budget | CPU/scrape (ms) | Budget | Scrape latency (ms), median (min–max) | Body on the wire (kB) | Budgets |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        for row in rows {
+            println!("{row}");
+        }
+        println!();
+        println!(
+            "Values: median over repeats (min–max over repeats); latency min–max over all scrapes. Budgets are judged on the medians."
+        );
     }
-    println!();
-    println!(
-        "Values: median over repeats (min–max over repeats); latency min–max over all scrapes. Budgets are judged on the medians."
-    );
     if profiles.contains(&Case {
         profile: Profile::LARGE,
         history: 0,

@@ -1,7 +1,7 @@
 //! Peak heap budget of the large profile (4 datastores × 5 namespaces × 100 groups × 30
 //! snapshots: 2,000 groups, 60,000 snapshots, ~33 MB of JSON per scrape): dhat `max_bytes`
 //! from building the client to the end of two scrapes (the first with the TLS handshake and
-//! the buffers growing, then a steady-state one), each rendered 32 KiB at a time as the server
+//! the buffers growing, then a steady-state one), each rendered 16 KiB at a time as the server
 //! does, must stay at most 4 MiB.
 //!
 //! Then two more scrapes served gzip, as for Prometheus (`Accept-Encoding: gzip`): the encoder
@@ -132,7 +132,7 @@ fn main() {
     println!("1 passed, 0 failed");
 }
 
-/// Renders `result` as the server does (32 KiB chunks into `buf`): its bytes, and whether it
+/// Renders `result` as the server does (16 KiB chunks into `buf`): its bytes, and whether it
 /// says `pbs_up 1`.
 fn rendered(result: &Output, buf: &mut Vec<u8>) -> (u64, bool) {
     let (mut bytes, mut up) = (0, false);

@@ -2,7 +2,7 @@
 //! peak heap of the whole run.
 //!
 //! Budgets:
-//! - a steady-state scrape (collect, then render 32 KiB at a time into one reused buffer as the
+//! - a steady-state scrape (collect, then render 16 KiB at a time into one reused buffer as the
 //!   server does) allocates at most 32 heap blocks of its own, plus one per socket wait. The
 //!   exporter's own code allocates none; async-io's reactor allocates one waker list per turn
 //!   that wakes a task, and how many turns a scrape takes depends on how the bytes happen to

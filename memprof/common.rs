@@ -191,7 +191,7 @@ pub fn waits() -> u64 {
 }
 
 /// `async_io::block_on`, counting every `Pending` of `fut` in [`waits`].
-fn block_on_counted<F: Future>(fut: F) -> F::Output {
+pub fn block_on_counted<F: Future>(fut: F) -> F::Output {
     let mut fut = pin!(fut);
     async_io::block_on(std::future::poll_fn(|cx: &mut Context<'_>| {
         let poll = fut.as_mut().poll(cx);
@@ -216,13 +216,13 @@ pub fn scraper(sim: &SimChild) -> Result<Scraper, String> {
     Ok(Scraper::new(client, CollectorId::ALL, Default::default()))
 }
 
-/// Bytes rendered per chunk of a `/metrics` response: the server's `CHUNK` (src/server.rs).
-pub const RENDER_CHUNK: usize = 32 * 1024;
+/// Bytes rendered per chunk of a `/metrics` response: the server's `CHUNK` (src/server/connection.rs).
+pub const RENDER_CHUNK: usize = pbs_exporter::server::connection::CHUNK;
 
 /// How a scrape's exposition is rendered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Render {
-    /// As the server does: `Scraper::render` a chunk of at most ~32 KiB at a time into one
+    /// As the server does: `Scraper::render` a chunk of at most ~16 KiB at a time into one
     /// reused buffer (cleared after each chunk, as if written to the socket).
     Chunked,
     /// `Scraper::render_all`: the whole exposition in the buffer at once.
@@ -271,7 +271,7 @@ pub fn scrape(scraper: &mut Scraper, buf: &mut Vec<u8>, render: Render) -> Resul
     Ok(summary)
 }
 
-/// One scrape served gzip, as the server does for Prometheus: each ~32 KiB chunk is rendered
+/// One scrape served gzip, as the server does for Prometheus: each ~16 KiB chunk is rendered
 /// into the encoder's plain buffer and compressed into `buf` (cleared after each chunk, as if
 /// written to the socket). Returns the summary of the plain text and the compressed size.
 pub fn scrape_gzip(

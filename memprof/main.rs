@@ -39,7 +39,7 @@ struct Args {
     /// directory for the dhat-heap-<profile>.json files (default: current directory)
     #[argh(option, default = "PathBuf::from(\".\")")]
     out_dir: PathBuf,
-    /// render the whole exposition at once (`render_all`) instead of 32 KiB at a time like the
+    /// render the whole exposition at once (`render_all`) instead of 16 KiB at a time like the
     /// server
     #[argh(switch)]
     render_all: bool,
@@ -185,7 +185,7 @@ fn parent(args: &Args) -> Result<(), String> {
         if args.render_all {
             "render_all (the whole exposition in one buffer)"
         } else {
-            "32 KiB chunks into one reused buffer, as the server does"
+            "16 KiB chunks into one reused buffer, as the server does"
         },
         args.out_dir.display()
     );

@@ -4,6 +4,10 @@
 #
 #   scripts/footprint.sh [--binary PATH] [--profiles reference,large,deep,tasks,large+history=5]
 #                        [--repeats N] [--gzip] [--scrapes N] [--settle-ms MS]
+#                        [--targets N] [--rounds N]
+#
+# The multi-target table (--targets simulators scraped concurrently, default 10; 0 skips it)
+# follows the per-profile one; `--profiles ''` measures only the multi-target table.
 #
 # Every collector runs (the defaults); `+history=N` runs the exporter with
 # PBS_SNAPSHOT_HISTORY=N. The table's scrapes read every snapshot (PBS_SNAPSHOTS_REFRESH=always,

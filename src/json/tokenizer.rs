@@ -145,6 +145,10 @@ impl Tokenizer {
             self.offset += self.pos as u64;
             self.pos = 0;
         }
+        // Exactly: the unread rest of a token plus one read (16 KiB), not the double a
+        // growing `Vec` would take. Each scrape of a target held between scrapes starts
+        // empty, so the double was held by every target scraped at once.
+        self.buf.reserve_exact(bytes.len());
         self.buf.extend_from_slice(bytes);
     }
 

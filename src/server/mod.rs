@@ -162,6 +162,9 @@ impl Drop for Answer {
 
 impl Render for Answer {
     type Cursor = (RenderCursor, bool);
+    fn frees_buffers(&self) -> bool {
+        self.release.is_some()
+    }
     fn render(&self, cursor: &mut Self::Cursor, out: &mut Vec<u8>, limit: usize) -> bool {
         if let Some(t) = &self.target {
             if t.render(&mut cursor.0, out, limit) {
