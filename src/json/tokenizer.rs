@@ -498,6 +498,30 @@ impl Tokenizer {
         done
     }
 
+    /// Skips the number or literal at `i` (first byte `b`): where it ends, `None` when it may
+    /// go on past the bytes we have.
+    #[inline(always)]
+    fn skip_scalar(&self, i: usize, b: u8) -> Result<Option<usize>, JsonError> {
+        let word: &[u8] = match b {
+            b't' => b"true",
+            b'f' => b"false",
+            b'n' => b"null",
+            _ => {
+                return match number_end(&self.buf, i) {
+                    Ok(Scan::End(n)) => Ok(Some(i + n)),
+                    Ok(Scan::NeedMore) => self.need_more(i).map(|_| None),
+                    Err(what) => Err(self.syntax(i, what)),
+                };
+            }
+        };
+        let have = &self.buf[i..];
+        let n = have.len().min(word.len());
+        if have[..n] != word[..n] {
+            return Err(self.syntax(i, "invalid literal"));
+        }
+        Ok((n == word.len()).then_some(i + n))
+    }
+
     /// The loop of [`Tokenizer::skip`], on `at` (levels above `stack`).
     #[inline(never)]
     fn skip_run(&self, at: &mut Skipping) -> Result<bool, JsonError> {
@@ -517,34 +541,31 @@ impl Tokenizer {
                 i += 1;
                 continue;
             }
-            if matches!(expect, Expect::Value | Expect::ValueOrEnd)
-                && level > 0
-                && arrays >> (level - 1) & 1 == 1
-            {
-                // Inside an array (a datastore's `history`): a run of numbers and literals
-                // in one tight loop; it stops where the loop below must look.
-                let (end, after) = scalar_run(buf, i);
-                if end != i {
-                    i = end;
-                    expect = if after {
-                        Expect::CommaOrEnd
-                    } else {
-                        Expect::Value
-                    };
-                    continue;
-                }
-            }
-            if b == b'"' && matches!(expect, Expect::Key | Expect::KeyOrEnd) {
-                // An object's members with scalar values (a snapshot's `files`), one loop.
-                let (end, after) = member_run(buf, i, expect);
-                if end != i {
-                    i = end;
-                    expect = after;
-                    continue;
-                }
-            }
             let close = match expect {
                 Expect::Value | Expect::ValueOrEnd => match b {
+                    b'-' | b'0'..=b'9' | b'n' | b't' | b'f'
+                        if level > 0 && arrays >> (level - 1) & 1 == 1 =>
+                    {
+                        // Inside an array (a datastore's `history`): a run of numbers and
+                        // literals in one tight loop; it stops where this loop must look.
+                        let (end, after) = scalar_run(buf, i);
+                        if end == i {
+                            // Not of the run's kind: as outside an array.
+                            match self.skip_scalar(i, b) {
+                                Ok(Some(end)) => i = end,
+                                Ok(None) => break Ok(false),
+                                Err(e) => break Err(e),
+                            }
+                            false
+                        } else {
+                            i = end;
+                            if !after {
+                                expect = Expect::Value;
+                                continue;
+                            }
+                            false
+                        }
+                    }
                     b'"' => match self.string_end(i) {
                         Ok(Some((end, _))) => {
                             i = end + 1;
@@ -568,34 +589,14 @@ impl Tokenizer {
                         };
                         continue;
                     }
-                    b'-' | b'0'..=b'9' => match number_end(buf, i) {
-                        Ok(Scan::End(n)) => {
-                            i += n;
+                    b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => match self.skip_scalar(i, b) {
+                        Ok(Some(end)) => {
+                            i = end;
                             false
                         }
-                        Ok(Scan::NeedMore) => match self.need_more(i) {
-                            Ok(_) => break Ok(false),
-                            Err(e) => break Err(e),
-                        },
-                        Err(what) => break Err(self.syntax(i, what)),
+                        Ok(None) => break Ok(false),
+                        Err(e) => break Err(e),
                     },
-                    b't' | b'f' | b'n' => {
-                        let word: &[u8] = match b {
-                            b't' => b"true",
-                            b'f' => b"false",
-                            _ => b"null",
-                        };
-                        let have = &buf[i..];
-                        let n = have.len().min(word.len());
-                        if have[..n] != word[..n] {
-                            break Err(self.syntax(i, "invalid literal"));
-                        }
-                        if n < word.len() {
-                            break Ok(false);
-                        }
-                        i += n;
-                        false
-                    }
                     b']' if expect == Expect::ValueOrEnd => true,
                     _ => break Err(self.syntax(i, "expected a value")),
                 },
@@ -613,21 +614,30 @@ impl Tokenizer {
                     _ => break Err(self.syntax(i, "expected ',' or the end of a container")),
                 },
                 Expect::KeyOrEnd | Expect::Key => match b {
-                    b'"' => match self.string_end(i) {
-                        Ok(Some((end, _))) => {
-                            i = end + 1;
-                            // Compact JSON: the colon comes right after the key.
-                            if buf.get(i) == Some(&b':') {
-                                i += 1;
-                                expect = Expect::Value;
-                            } else {
-                                expect = Expect::Colon;
-                            }
+                    b'"' => {
+                        // An object's members with scalar values (a snapshot's `files`), in
+                        // one loop.
+                        let (end, after) = member_run(buf, i, expect);
+                        if end != i {
+                            (i, expect) = (end, after);
                             continue;
                         }
-                        Ok(None) => break Ok(false),
-                        Err(e) => break Err(e),
-                    },
+                        match self.string_end(i) {
+                            Ok(Some((end, _))) => {
+                                i = end + 1;
+                                // Compact JSON: the colon comes right after the key.
+                                if buf.get(i) == Some(&b':') {
+                                    i += 1;
+                                    expect = Expect::Value;
+                                } else {
+                                    expect = Expect::Colon;
+                                }
+                                continue;
+                            }
+                            Ok(None) => break Ok(false),
+                            Err(e) => break Err(e),
+                        }
+                    }
                     b'}' if expect == Expect::KeyOrEnd => true,
                     _ => break Err(self.syntax(i, "expected a key")),
                 },

@@ -21,6 +21,9 @@ pub enum Reads {
 impl Reads {
     /// How the value of `key` is read, `None` when it is skipped; with the listed name of the
     /// key when there is one (the key need not be copied then).
+    // Always inlined, as `short_eq`: once per key of every document, and the static build
+    // (opt-level "s") would otherwise call both.
+    #[inline(always)]
     fn key(&'static self, key: &[u8]) -> Option<(Option<&'static str>, &'static Reads)> {
         match self {
             Reads::All => Some((None, self)),
@@ -34,7 +37,7 @@ impl Reads {
 
 /// `a == b` without a call to `memcmp` when they are up to 16 bytes long (every PBS key,
 /// backup type and id): a few loads from each end once the lengths match.
-#[inline]
+#[inline(always)]
 pub fn short_eq(a: &[u8], b: &[u8]) -> bool {
     fn word(s: &[u8], at: usize) -> u64 {
         let mut w = [0; 8];
@@ -372,6 +375,7 @@ impl JsonReader {
 }
 
 /// Moves the innermost array (if the innermost container is one) to its next element.
+#[inline(always)]
 fn advance(frames: &mut [Frame], depth: usize) {
     if let Some(f) = depth.checked_sub(1).map(|d| &mut frames[d]) {
         if f.is_array {
@@ -381,6 +385,7 @@ fn advance(frames: &mut [Frame], depth: usize) {
     }
 }
 
+#[inline(always)]
 fn scalar<S: Sink + ?Sized>(frames: &mut [Frame], depth: usize, sink: &mut S, value: Scalar<'_>) {
     advance(frames, depth);
     sink.scalar(
