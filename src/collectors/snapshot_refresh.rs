@@ -9,7 +9,7 @@
 //! [`VERIFY_LOOKBACK`] before the oldest full read and each task's `endtime` is compared.
 //! A verify running longer than that is still caught by the age limit.
 
-use super::{Ctx, Settings, tasks};
+use super::{Ctx, tasks};
 use crate::client::PbsError;
 use crate::json::{Path, Reads, Scalar, Sink};
 use std::fmt::Write as _;
@@ -193,20 +193,18 @@ impl Sink for VerifyEnds {
 }
 
 /// Whether a datastore whose snapshots were last read in full at `read_at` (Unix seconds,
-/// `None`: never) must be read in full now.
+/// `None`: never) must be read in full now under `--snapshots-refresh changed`: never read,
+/// read `max_age` seconds ago or more, or verified since.
 pub fn full_read_due(
-    settings: &Settings,
+    max_age: i64,
     verify: &VerifyEnds,
     store: &str,
     read_at: Option<i64>,
     now: i64,
 ) -> bool {
-    let max_age = i64::try_from(settings.snapshots_max_age.as_secs()).unwrap_or(i64::MAX);
-    match (settings.snapshots_refresh, read_at) {
-        (Refresh::Always, _) | (_, None) => true,
-        (Refresh::Changed, Some(at)) => {
-            now.saturating_sub(at) >= max_age || verify.changed_since(store, at)
-        }
+    match read_at {
+        None => true,
+        Some(at) => now.saturating_sub(at) >= max_age || verify.changed_since(store, at),
     }
 }
 

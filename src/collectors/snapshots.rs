@@ -275,6 +275,15 @@ impl GroupAgg {
         self.history_len = u8::try_from(end).unwrap_or(u8::MAX);
     }
 
+    /// Ends a read of its snapshots (`ok`: the read succeeded): no longer stale, its figures
+    /// whole when `ok`, and known to match the groups list's entry when it was listed.
+    fn end_read(&mut self, ok: bool) {
+        self.stale = false;
+        self.valid = ok;
+        self.read_as = self.listed;
+        self.read_known = ok && self.in_list;
+    }
+
     /// Forgets the figures before its snapshots are read again (keeping the allocations).
     fn reset_figures(&mut self) {
         self.valid = false;
@@ -472,10 +481,7 @@ impl Namespace {
     fn end_reads(&mut self, ok: bool) {
         for g in &mut self.groups {
             if g.stale {
-                g.stale = false;
-                g.valid = ok;
-                g.read_as = g.listed;
-                g.read_known = ok && g.in_list;
+                g.end_read(ok);
             }
         }
         self.groups.retain(|g| g.live);
@@ -486,19 +492,18 @@ impl Namespace {
         self.cursor = 0;
     }
 
-    /// Snapshots by verification state over the namespace; `None` when a group's figures
-    /// are not whole.
-    fn by_state(&self) -> Option<[u64; 3]> {
-        let mut total = [0u64; 3];
+    /// Adds the namespace's snapshots by verification state to `total`; false when a group's
+    /// figures are not whole (`total` is then not to be used).
+    fn add_by_state(&self, total: &mut [u64; 3]) -> bool {
         for g in &self.groups {
             if !g.valid {
-                return None;
+                return false;
             }
             for (t, n) in total.iter_mut().zip(g.by_state) {
                 *t = t.saturating_add(u64::from(n));
             }
         }
-        Some(total)
+        true
     }
 
     fn write(&self, out: &mut Families, store: &str) {
@@ -638,6 +643,7 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     let always = ctx.settings.snapshots_refresh == Refresh::Always || ctx.compat.is_some();
+    let max_age = i64::try_from(ctx.settings.snapshots_max_age.as_secs()).unwrap_or(i64::MAX);
     let history = ctx
         .settings
         .snapshot_history
@@ -678,7 +684,7 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
         let store = &mut stores[si];
         store.live = true;
         let full = always
-            || snapshot_refresh::full_read_due(ctx.settings, verify, &inv.name, store.read_at, now);
+            || snapshot_refresh::full_read_due(max_age, verify, &inv.name, store.read_at, now);
         for n in &mut store.namespaces {
             n.live = false;
         }
@@ -741,10 +747,7 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
                 group_path(path, &inv.name, ns, g);
                 let r = lists.read(path, nsa, Some(gi), None).await;
                 let g = &mut nsa.groups[gi];
-                g.stale = false;
-                g.valid = r.is_ok();
-                g.read_as = g.listed;
-                g.read_known = r.is_ok();
+                g.end_read(r.is_ok());
                 if let Err(e) = r {
                     complete = false;
                     ctx.errors.push(format!(
@@ -762,18 +765,12 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
             store.read_at = Some(now);
         }
         let ds = [("datastore", inv.name.as_str())];
-        let mut by_state = Some([0u64; 3]);
+        let (mut by_state, mut whole) = ([0u64; 3], true);
         for n in &store.namespaces {
             n.write(out, &inv.name);
-            by_state = by_state.zip(n.by_state()).map(|(a, b)| {
-                [
-                    a[0].saturating_add(b[0]),
-                    a[1].saturating_add(b[1]),
-                    a[2].saturating_add(b[2]),
-                ]
-            });
+            whole = whole && n.add_by_state(&mut by_state);
         }
-        if let (true, Some(by_state)) = (complete, by_state) {
+        if complete && whole {
             write_datastore_counts(out, &inv.name, by_state);
         }
         out.sample(Family::ListsRead, &ds, lists.read);
@@ -852,7 +849,9 @@ pub fn from_json<'p>(
     JsonReader::new().read_pieces(pieces, &mut sink)?;
     n.end_reads(true);
     n.write(out, store);
-    write_datastore_counts(out, store, n.by_state().unwrap_or_default());
+    let mut by_state = [0u64; 3];
+    let whole = n.add_by_state(&mut by_state);
+    write_datastore_counts(out, store, if whole { by_state } else { [0; 3] });
     Ok(())
 }
 
