@@ -4,7 +4,7 @@
 //! [`crate::control`]) by `scripts/footprint.sh`.
 
 use std::collections::BTreeMap;
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 /// The cost of one endpoint.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -70,20 +70,19 @@ impl Cost {
 /// (`store NAME manifests N`).
 impl fmt::Display for Cost {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = String::new();
-        let _ = writeln!(s, "manifests {}", self.manifests());
-        let _ = writeln!(s, "bytes {}", self.bytes());
+        writeln!(f, "manifests {}", self.manifests())?;
+        writeln!(f, "bytes {}", self.bytes())?;
         for (name, e) in &self.endpoints {
-            let _ = writeln!(
-                s,
+            writeln!(
+                f,
                 "endpoint {name} requests {} items {} bytes {}",
                 e.requests, e.items, e.bytes
-            );
+            )?;
         }
         for (store, n) in &self.snapshots_by_store {
-            let _ = writeln!(s, "store {store} manifests {n}");
+            writeln!(f, "store {store} manifests {n}")?;
         }
-        f.write_str(&s)
+        Ok(())
     }
 }
 

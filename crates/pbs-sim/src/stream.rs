@@ -195,7 +195,7 @@ impl SnapshotStream {
                 buf.push(b',');
             }
             let shift = self.lap * self.profile.snapshots as i64 * model::DAY;
-            let change = self.changes.get(&g).unwrap_or(&UNCHANGED);
+            let change = self.change(g);
             json::snapshot_item(buf, &self.profile, (self.d, self.n, g, s), shift, change);
             if let (Some(clean), true) = (cut, self.emitted == self.cut_after) {
                 buf.truncate(start + (buf.len() - start) / 2);
