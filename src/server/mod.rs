@@ -253,12 +253,11 @@ pub async fn serve(
         let id = ticket.id();
         let fut = async move {
             let shared = &*task_shared;
+            let _open = shared.in_progress.connection_open();
             let (cfg, activity, access) = (&shared.config, &ticket.activity, &shared.access);
             let Some(tls) = access.web.current().tls.clone() else {
                 let mut conn = Conn::growing(stream, cfg.max_head);
                 connection::handle(&mut conn, shared, cfg, activity, access).await;
-                drop(conn);
-                shared.in_progress.connection_closed();
                 return;
             };
             // The handshake counts against the head timeout; until it is done the connection
@@ -274,7 +273,6 @@ pub async fn serve(
                 }
             })
             .await;
-            shared.in_progress.connection_closed();
         };
         let task = ex.spawn(fut);
         shared.admission.attach(id, task);

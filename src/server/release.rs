@@ -51,11 +51,27 @@ impl InProgress {
         self.trim_if_idle();
     }
 
+    /// For a connection's task, declared before the connection: when dropped, after the
+    /// connection, calls [`InProgress::connection_closed`], whether the task ended or was
+    /// cancelled (an evicted connection).
+    pub fn connection_open(&self) -> Open<'_> {
+        Open(self)
+    }
+
     fn trim_if_idle(&self) {
         if self.0.freed.get() && self.count() == 0 {
             self.0.freed.set(false);
             malloc_trim::trim();
         }
+    }
+}
+
+/// A connection's task is running; see [`InProgress::connection_open`].
+pub struct Open<'a>(&'a InProgress);
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        self.0.connection_closed();
     }
 }
 
