@@ -711,7 +711,7 @@ fn escape_len(s: &[u8]) -> Option<usize> {
 /// numbers of [`number_here`], literals complete in `buf`). Returns where it stopped and
 /// whether a value ended there (`true`: a `,` or the end of the container is expected next;
 /// `false`: a value is, at `i` itself when nothing was skipped).
-#[inline]
+#[inline(never)]
 fn scalar_run(buf: &[u8], mut i: usize) -> (usize, bool) {
     loop {
         let end = match buf.get(i) {
@@ -736,7 +736,7 @@ fn scalar_run(buf: &[u8], mut i: usize) -> (usize, bool) {
 /// [`Tokenizer::skip_run`] would step over them (strings of [`plain_string_end`]'s kind,
 /// numbers of [`number_here`]'s, literals complete in `buf`, no whitespace). Returns
 /// where it stopped and what is expected there (`(i, expect)` when nothing was skipped).
-#[inline]
+#[inline(never)]
 fn member_run(buf: &[u8], mut i: usize, mut expect: Expect) -> (usize, Expect) {
     loop {
         if buf.get(i) != Some(&b'"') {
