@@ -511,11 +511,9 @@ impl Tokenizer {
     /// go on past the bytes we have.
     #[inline(always)]
     fn skip_scalar(&self, i: usize, b: u8) -> Result<Option<usize>, JsonError> {
-        match b {
-            b't' => self.literal_end(i, b"true"),
-            b'f' => self.literal_end(i, b"false"),
-            b'n' => self.literal_end(i, b"null"),
-            _ => self.number_end(i),
+        match literal_word(b) {
+            Some(word) => self.literal_end(i, word),
+            None => self.number_end(i),
         }
     }
 
@@ -549,18 +547,24 @@ impl Tokenizer {
                         } else {
                             (i, false)
                         };
-                        if end != i {
-                            i = end;
-                            if !after {
-                                expect = Expect::Value;
-                                continue;
-                            }
-                        } else {
-                            // Not of the run's kind: the exact path.
-                            match self.skip_scalar(i, b) {
-                                Ok(Some(end)) => i = end,
-                                Ok(None) => break Ok(false),
-                                Err(e) => break Err(e),
+                        i = end;
+                        if !after {
+                            // Outside an array, or not of the run's kind: the exact path,
+                            // straight away when the run stopped at a scalar (running it
+                            // again there would stop at once: an exponent number is then
+                            // scanned twice, up to its `e` by the run and by `scan_number`).
+                            match buf.get(i) {
+                                Some(&c @ (b'-' | b'0'..=b'9' | b't' | b'f' | b'n')) => {
+                                    match self.skip_scalar(i, c) {
+                                        Ok(Some(end)) => i = end,
+                                        Ok(None) => break Ok(false),
+                                        Err(e) => break Err(e),
+                                    }
+                                }
+                                _ => {
+                                    expect = Expect::Value;
+                                    continue;
+                                }
                             }
                         }
                         false
@@ -708,30 +712,15 @@ fn escape_len(s: &[u8]) -> Option<usize> {
 
 /// In an array, from `i` where a value is expected: skips the numbers and literals that
 /// follow, each with its comma, as [`Tokenizer::skip_run`] would step over them (the same
-/// numbers of [`number_here`], literals complete in `buf`). Returns where it stopped and
+/// numbers of [`plain_number_end`], literals complete in `buf`). Returns where it stopped and
 /// whether a value ended there (`true`: a `,` or the end of the container is expected next;
 /// `false`: a value is, at `i` itself when nothing was skipped).
 #[inline(never)]
 fn scalar_run(buf: &[u8], mut i: usize) -> (usize, bool) {
     loop {
-        let end = match number_body_end(buf, i) {
-            // The common case first: a number and its comma (a datastore's `history`).
-            Some(end) if buf.get(end) == Some(&b',') => {
-                i = end + 1;
-                continue;
-            }
-            Some(end) => {
-                return match buf.get(end) {
-                    Some(b'e' | b'E') | None => (i, false),
-                    Some(_) => (end, true),
-                };
-            }
-            None => match buf.get(i) {
-                Some(b'n') if buf.get(i..i + 4) == Some(b"null") => i + 4,
-                Some(b't') if buf.get(i..i + 4) == Some(b"true") => i + 4,
-                Some(b'f') if buf.get(i..i + 5) == Some(b"false") => i + 5,
-                _ => return (i, false),
-            },
+        // The common case first: a number (a datastore's `history`).
+        let Some(end) = plain_number_end(buf, i).or_else(|| literal_here(buf, i)) else {
+            return (i, false);
         };
         if buf.get(end) != Some(&b',') {
             return (end, true);
@@ -743,7 +732,7 @@ fn scalar_run(buf: &[u8], mut i: usize) -> (usize, bool) {
 /// In an object, from `i` where a key is expected (`expect`): skips the members that follow
 /// whose values are strings, numbers or literals, each with its comma, as
 /// [`Tokenizer::skip_run`] would step over them (strings of [`plain_string_end`]'s kind,
-/// numbers of [`number_here`]'s, literals complete in `buf`, no whitespace). Returns
+/// numbers of [`plain_number_end`]'s, literals complete in `buf`, no whitespace). Returns
 /// where it stopped and what is expected there (`(i, expect)` when nothing was skipped).
 #[inline(never)]
 fn member_run(buf: &[u8], mut i: usize, mut expect: Expect) -> (usize, Expect) {
@@ -760,11 +749,8 @@ fn member_run(buf: &[u8], mut i: usize, mut expect: Expect) -> (usize, Expect) {
         let v = key_end + 2;
         let end = match buf.get(v) {
             Some(b'"') => plain_string_end(buf, v).map(|(end, _)| end + 1),
-            Some(b'-' | b'0'..=b'9') => number_here(buf, v),
-            Some(b'n') if buf.get(v..v + 4) == Some(b"null") => Some(v + 4),
-            Some(b't') if buf.get(v..v + 4) == Some(b"true") => Some(v + 4),
-            Some(b'f') if buf.get(v..v + 5) == Some(b"false") => Some(v + 5),
-            _ => None,
+            Some(b'-' | b'0'..=b'9') => plain_number_end(buf, v),
+            _ => literal_here(buf, v),
         };
         let Some(end) = end else {
             return (v, Expect::Value);
@@ -777,11 +763,11 @@ fn member_run(buf: &[u8], mut i: usize, mut expect: Expect) -> (usize, Expect) {
     }
 }
 
-/// The end of the number at `i` when it is of the common kind (no exponent) and all of it and
-/// the byte after it are here; `None` for anything else, which [`scan_number`] then scans
-/// (as the exact path: an exponent number is scanned twice, up to its `e` here).
+/// The end of the number at `i` when it is of the common kind: no exponent, all of it and the
+/// byte after it here (the number pair of [`plain_string_end`]). `None` for anything else:
+/// exponents and numbers cut at the buffer end are left to [`scan_number`].
 #[inline(always)]
-fn number_here(buf: &[u8], i: usize) -> Option<usize> {
+fn plain_number_end(buf: &[u8], i: usize) -> Option<usize> {
     let end = number_body_end(buf, i)?;
     match buf.get(end)? {
         b'e' | b'E' => None,
@@ -789,8 +775,27 @@ fn number_here(buf: &[u8], i: usize) -> Option<usize> {
     }
 }
 
+/// The end of the literal (`true`, `false`, `null`) at `i` when all of it is here; `None` for
+/// anything else, left to [`Tokenizer::literal_end`].
+#[inline(always)]
+fn literal_here(buf: &[u8], i: usize) -> Option<usize> {
+    let word = literal_word(*buf.get(i)?)?;
+    (buf.get(i..i + word.len())? == word).then_some(i + word.len())
+}
+
+/// The literal that begins with `b`, if one does.
+#[inline(always)]
+fn literal_word(b: u8) -> Option<&'static [u8]> {
+    match b {
+        b't' => Some(b"true"),
+        b'f' => Some(b"false"),
+        b'n' => Some(b"null"),
+        _ => None,
+    }
+}
+
 /// Where the sign, integer part and fraction of the number at `i` end, when they are valid
-/// ([`number_here`] then looks at the byte after them); `None` when they are not.
+/// ([`plain_number_end`] then looks at the byte after them); `None` when they are not.
 #[inline(always)]
 fn number_body_end(buf: &[u8], i: usize) -> Option<usize> {
     // A branch on the sign, not an index computed from it: the digit scans then do not wait
@@ -1195,6 +1200,16 @@ mod tests {
             br#"{"x":[[1,2],[null],[]],"y":[3,null]}"#,
             br#"{"x":[1 ,2, 3,4 ]}"#,
             br#"{"x":[1,2e5,3E-1,4]}"#,
+            // The run stops at an exponent or a cut number; the exact path takes it there.
+            br#"{"x":[0.1,1e5]}"#,
+            br#"{"x":[0.1,1e5,-2E+3,true]}"#,
+            br#"{"x":[0.1,1e5"#,
+            br#"{"x":[0.1,1e"#,
+            br#"{"x":[0.1,1e]}"#,
+            br#"{"x":[0.1,-"#,
+            br#"{"x":[0.1,tr"#,
+            br#"{"x":[0.1, 1e5]}"#,
+            br#"{"x":{"a":1e5,"b":2.5}}"#,
             br#"{"x":[null,0.15"#,
             br#"{"x":[null,nu"#,
             br#"{"x":[null,nul]}"#,
