@@ -394,14 +394,16 @@ impl Tokenizer {
     fn string_end(&self, i: usize) -> Result<Option<(usize, bool)>, JsonError> {
         match plain_string_end(&self.buf, i) {
             Some(found) => Ok(Some(found)),
-            None => self.string_end_word(i),
+            None => self.string_end_general(i),
         }
     }
 
     /// [`Tokenizer::string_end`] past its fast case: UTF-8 text, strings cut by the end of the
-    /// buffer, errors.
+    /// buffer, errors. A complete validator by itself (grammar, UTF-8, [`MAX_TOKEN`], the exact
+    /// errors and offsets, through [`Tokenizer::string_end_exact`] where it must), so
+    /// [`Tokenizer::skip_run`] calls it directly on a key [`member_run`] left.
     #[inline(never)]
-    fn string_end_word(&self, i: usize) -> Result<Option<(usize, bool)>, JsonError> {
+    fn string_end_general(&self, i: usize) -> Result<Option<(usize, bool)>, JsonError> {
         let body = &self.buf[i + 1..];
         let mut j = 0;
         let mut high = false;
@@ -539,8 +541,8 @@ impl Tokenizer {
             let close = match expect {
                 Expect::Value | Expect::ValueOrEnd => match b {
                     b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
-                        // Inside an array (a datastore's `history`): a run of numbers and
-                        // literals in one tight loop; it stops where this loop must look.
+                        // A number or literal. Inside an array (a datastore's `history`),
+                        // a run of them in one tight loop; it stops where this loop must look.
                         let in_array = level > 0 && arrays >> (level - 1) & 1 == 1;
                         let (end, after) = if in_array {
                             scalar_run(buf, i)
@@ -618,7 +620,7 @@ impl Tokenizer {
                             continue;
                         }
                         // Not of `member_run`'s kind: its key's scan found it uncommon.
-                        match self.string_end_word(i) {
+                        match self.string_end_general(i) {
                             Ok(Some((end, _))) => {
                                 i = end + 1;
                                 expect = Expect::Colon;
@@ -828,8 +830,8 @@ struct Skipping {
 }
 
 /// In eight bytes of a string's body (little-endian), the index of the first `"`, `\\`, control
-/// character or byte above 0x7f, as memchr's portable fallback finds bytes: in each test below
-/// the lowest flagged byte is exact (a false flag needs a borrow, which only a true one starts).
+/// character or byte above 0x7f, as memchr's portable fallback finds bytes: the lowest flag of
+/// [`special_bytes`] or the high bits is exact.
 #[inline]
 fn stop_in_word(w: u64) -> Option<usize> {
     let found = special_bytes(w) | w & HIGH;
@@ -854,8 +856,9 @@ fn special_bytes(w: u64) -> u64 {
         & HIGH
 }
 
-/// In a string's body `s`, from `j`: the offset of the first `"`, `\\`, control character or
-/// byte above 0x7f (`None` if there is none yet), a word at a time ([`stop_in_word`]).
+/// In `s`, from `j` inside a string's body: the index in `s` of the first `"`, `\\`, control
+/// character or byte above 0x7f (`None` if there is none yet), a word at a time
+/// ([`stop_in_word`]).
 #[inline(always)]
 fn string_stop(s: &[u8], mut j: usize) -> Option<usize> {
     while let Some(word) = s.get(j..j + 8) {
@@ -874,8 +877,8 @@ fn string_stop(s: &[u8], mut j: usize) -> Option<usize> {
 
 /// In a string's body, the offset of the first `"`, `\\` or control character (`None` if there
 /// is none yet), and whether a byte at or above 0x80 may come before it (then its UTF-8 needs
-/// checking). Eight bytes at a time, as memchr's portable fallback does: in each test below the
-/// lowest flagged byte is exact (a false flag needs a borrow, which only a true one starts).
+/// checking). Eight bytes at a time, as memchr's portable fallback does: the lowest flag of
+/// [`special_bytes`] is exact.
 fn string_stop_exact(s: &[u8]) -> (Option<usize>, bool) {
     let mut high = 0;
     let mut j = 0;
@@ -1036,7 +1039,7 @@ fn scan_number(s: &[u8]) -> Result<Scan, &'static str> {
 /// The end of the run of digits starting at `j`, eight bytes at a time (PBS' timestamps, sizes
 /// and usage ratios are runs of 10 to 17 digits). A byte is flagged when it is above `9` (adding
 /// 0x46 sets its high bit), below `0` (subtracting 0x30 borrows into it) or above 0x7f; the
-/// lowest flag is exact, as in [`string_stop`].
+/// lowest flag is exact, as in [`special_bytes`].
 #[inline]
 fn digits(s: &[u8], mut j: usize) -> usize {
     const ABOVE_NINE: u64 = u64::from_le_bytes([0x46; 8]);
