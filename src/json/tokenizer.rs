@@ -338,10 +338,12 @@ impl Tokenizer {
     }
 
     /// The end of the number at `i` against the JSON grammar ([`scan_number`]), `None` when it
-    /// may go on past the bytes we have.
+    /// may go on past the bytes we have. Longer than [`MAX_TOKEN`] is an error whether it came
+    /// in one piece or many (cut, [`Tokenizer::need_more`] finds it).
     #[inline]
     fn number_end(&self, i: usize) -> Result<Option<usize>, JsonError> {
         match scan_number(self.buf.get(i..).unwrap_or_default()) {
+            Ok(Scan::End(n)) if n > MAX_TOKEN => Err(JsonError::TokenTooLong),
             Ok(Scan::End(n)) => Ok(Some(i + n)),
             Ok(Scan::NeedMore) => self.need_more(i).map(|_| None),
             Err(what) => Err(self.syntax(i, what)),
@@ -766,14 +768,15 @@ fn member_run(buf: &[u8], mut i: usize, mut expect: Expect) -> (usize, Expect) {
 }
 
 /// The end of the number at `i` when it is of the common kind: no exponent, all of it and the
-/// byte after it here (the number pair of [`plain_string_end`]). `None` for anything else:
-/// exponents and numbers cut at the buffer end are left to [`scan_number`].
+/// byte after it here, no longer than [`MAX_TOKEN`] (the number pair of [`plain_string_end`]).
+/// `None` for anything else: exponents, numbers cut at the buffer end and overlong ones are left
+/// to [`scan_number`] ([`Tokenizer::number_end`]).
 #[inline(always)]
 fn plain_number_end(buf: &[u8], i: usize) -> Option<usize> {
     let end = number_body_end(buf, i)?;
     match buf.get(end)? {
         b'e' | b'E' => None,
-        _ => Some(end),
+        _ => (end - i <= MAX_TOKEN).then_some(end),
     }
 }
 
@@ -1415,6 +1418,32 @@ mod tests {
         long.extend(std::iter::repeat_n(b'a', MAX_TOKEN + 10));
         long.extend(b"\"]");
         assert_eq!(events(&long, 4096), Err(JsonError::TokenTooLong));
+        // A number: the same in one piece as cut anywhere, read or skipped (alone or in a run).
+        for n in [MAX_TOKEN, MAX_TOKEN + 1] {
+            let digits = "7".repeat(n);
+            let want = if n > MAX_TOKEN {
+                Err(JsonError::TokenTooLong)
+            } else {
+                Ok(())
+            };
+            let read = format!("[{digits}]");
+            assert_eq!(events(read.as_bytes(), read.len()).map(|_| ()), want, "{n}");
+            for doc in [
+                format!("{{\"x\":{digits}}}"),
+                format!("{{\"x\":[1,{digits}]}}"),
+            ] {
+                let whole = skipping(doc.as_bytes(), doc.len()).1;
+                assert_eq!(whole, want, "{n} {}", &doc[..8]);
+                for step in [4096, 30_000, MAX_TOKEN - 1, MAX_TOKEN, MAX_TOKEN + 3] {
+                    assert_eq!(
+                        events(read.as_bytes(), step).map(|_| ()),
+                        want,
+                        "{n} {step}"
+                    );
+                    assert_eq!(skipping(doc.as_bytes(), step).1, want, "{n} {step}");
+                }
+            }
+        }
     }
 
     #[test]
