@@ -722,9 +722,22 @@ fn escape_len(s: &[u8]) -> Option<usize> {
 #[inline(never)]
 fn scalar_run(buf: &[u8], mut i: usize) -> (usize, bool) {
     loop {
-        // The common case first: a number (a datastore's `history`).
-        let Some(end) = plain_number_end(buf, i).or_else(|| literal_here(buf, i)) else {
-            return (i, false);
+        let end = match number_body_end(buf, i) {
+            // As `plain_number_end`, with the common case first: a number and its comma (a
+            // datastore's `history`).
+            Some(end) if end - i <= MAX_TOKEN => match buf.get(end) {
+                Some(b',') => {
+                    i = end + 1;
+                    continue;
+                }
+                Some(b'e' | b'E') | None => return (i, false),
+                Some(_) => return (end, true),
+            },
+            Some(_) => return (i, false),
+            None => match literal_here(buf, i) {
+                Some(end) => end,
+                None => return (i, false),
+            },
         };
         if buf.get(end) != Some(&b',') {
             return (end, true);
