@@ -551,18 +551,26 @@ fn decimal(n: i64, buf: &mut [u8; 20]) -> &str {
 }
 /// What [`SnapshotSink`] reads of `/snapshots`: most of each item's bytes are its `files`, the
 /// verification task's UPID and the owner, skipped unread.
-static SNAPSHOT_READS: Reads = Reads::Keys(&[(
-    "data",
-    Reads::Keys(&[
-        ("backup-type", Reads::All),
-        ("backup-id", Reads::All),
-        ("backup-time", Reads::All),
-        ("comment", Reads::All),
-        ("size", Reads::All),
-        ("protected", Reads::All),
-        ("verification", Reads::Keys(&[("state", Reads::All)])),
-    ]),
-)]);
+static SNAPSHOT_READS: Reads = Reads::Keys(&[("data", Reads::Keys(ITEM))]);
+
+/// The fields of an item that are read; the sink tells them apart by their place in this list
+/// ([`Path::listed`]), given by the constants below.
+static ITEM: &[(&str, Reads)] = &[
+    ("backup-type", Reads::All),
+    ("backup-id", Reads::All),
+    ("backup-time", Reads::All),
+    ("comment", Reads::All),
+    ("size", Reads::All),
+    ("protected", Reads::All),
+    ("verification", Reads::Keys(&[("state", Reads::All)])),
+];
+const BACKUP_TYPE: usize = 0;
+const BACKUP_ID: usize = 1;
+const BACKUP_TIME: usize = 2;
+const COMMENT: usize = 3;
+const SIZE: usize = 4;
+const PROTECTED: usize = 5;
+const VERIFICATION: usize = 6;
 
 struct SnapshotSink<'a> {
     item: &'a mut Snapshot,
@@ -577,28 +585,26 @@ struct SnapshotSink<'a> {
 
 impl Sink for SnapshotSink<'_> {
     fn scalar(&mut self, path: &Path<'_>, value: Scalar<'_>) {
+        // `data[i].field` or `data[i].verification.state` (the only listed key in there).
+        if path.listed(0).is_none() || !path.is_index(1) {
+            return;
+        }
         let s = &mut *self.item;
-        match path.item_key() {
-            Some("backup-type") => set(&mut s.backup_type, value.as_str().unwrap_or("")),
-            Some("backup-id") => set(&mut s.backup_id, value.as_str().unwrap_or("")),
-            Some("backup-time") => s.time = value.as_i64(),
-            Some("comment") => set(&mut s.comment, value.as_str().unwrap_or("")),
-            Some("size") => s.size = value.as_u64(),
-            Some("protected") => s.protected = value.as_bool().unwrap_or(false),
-            Some(_) => {}
-            None => {
-                if path.len() == 4
-                    && path.key(3) == Some("state")
-                    && path.item_key_at(2)
-                    && path.key(2) == Some("verification")
-                {
-                    s.verification = match value.as_str() {
-                        Some("ok") => Verification::Ok,
-                        Some("failed") => Verification::Failed,
-                        _ => Verification::None,
-                    };
-                }
+        match (path.len(), path.listed(2)) {
+            (3, Some(BACKUP_TYPE)) => set(&mut s.backup_type, value.as_str().unwrap_or("")),
+            (3, Some(BACKUP_ID)) => set(&mut s.backup_id, value.as_str().unwrap_or("")),
+            (3, Some(BACKUP_TIME)) => s.time = value.as_i64(),
+            (3, Some(COMMENT)) => set(&mut s.comment, value.as_str().unwrap_or("")),
+            (3, Some(SIZE)) => s.size = value.as_u64(),
+            (3, Some(PROTECTED)) => s.protected = value.as_bool().unwrap_or(false),
+            (4, Some(VERIFICATION)) if path.listed(3).is_some() => {
+                s.verification = match value.as_str() {
+                    Some("ok") => Verification::Ok,
+                    Some("failed") => Verification::Failed,
+                    _ => Verification::None,
+                };
             }
+            _ => {}
         }
     }
 
@@ -984,6 +990,22 @@ mod tests {
         assert_eq!(decimal(i64::MIN, &mut buf), i64::MIN.to_string());
         assert_eq!(decimal(0, &mut buf), "0");
         assert_eq!(decimal(1784494800, &mut buf), "1784494800");
+    }
+
+    #[test]
+    fn field_constants_name_the_listed_keys() {
+        let names: Vec<&str> = ITEM.iter().map(|(k, _)| *k).collect();
+        for (at, key) in [
+            (BACKUP_TYPE, "backup-type"),
+            (BACKUP_ID, "backup-id"),
+            (BACKUP_TIME, "backup-time"),
+            (COMMENT, "comment"),
+            (SIZE, "size"),
+            (PROTECTED, "protected"),
+            (VERIFICATION, "verification"),
+        ] {
+            assert_eq!(names[at], key);
+        }
     }
 
     #[test]

@@ -24,11 +24,95 @@ pub enum Event<'a> {
     /// A string value, unescaped.
     Str(&'a str),
     /// A number, as its JSON text (validated against the JSON grammar).
-    Number(&'a str),
+    Number(NumText<'a>),
     /// `true` or `false`.
     Bool(bool),
     /// `null`.
     Null,
+}
+
+/// A number's JSON text, as the tokenizer validated it (ASCII: `-`, digits, `.`, `e`, `+`).
+/// Kept as bytes: the integers extractors read are parsed from them directly, without a UTF-8
+/// check or `str::parse`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct NumText<'a>(&'a [u8]);
+
+impl<'a> NumText<'a> {
+    /// The text (tests, and numbers that are not integers).
+    pub fn as_str(self) -> &'a str {
+        // The tokenizer admits ASCII only.
+        std::str::from_utf8(self.0).unwrap_or("0")
+    }
+
+    /// The text's bytes.
+    pub fn as_bytes(self) -> &'a [u8] {
+        self.0
+    }
+
+    /// The value when the text is a non-negative integer that fits (`str::parse::<u64>`'s
+    /// answer for JSON number text).
+    #[inline]
+    pub fn as_u64(self) -> Option<u64> {
+        if self.0.is_empty() {
+            return None;
+        }
+        // Up to 19 digits cannot overflow: no checks per digit.
+        let short = self.0.len() <= 19;
+        let mut n = 0u64;
+        for &d in self.0 {
+            let d = d.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            n = if short {
+                n.wrapping_mul(10).wrapping_add(u64::from(d))
+            } else {
+                n.checked_mul(10)?.checked_add(u64::from(d))?
+            };
+        }
+        Some(n)
+    }
+
+    /// The value when the text is an integer that fits (`str::parse::<i64>`'s answer for JSON
+    /// number text).
+    #[inline]
+    pub fn as_i64(self) -> Option<i64> {
+        let (negative, digits) = match self.0 {
+            [b'-', rest @ ..] => (true, rest),
+            all => (false, all),
+        };
+        if digits.is_empty() {
+            return None;
+        }
+        // Accumulated negative: i64::MIN has no positive counterpart. Up to 18 digits cannot
+        // overflow: no checks per digit.
+        let short = digits.len() <= 18;
+        let mut n = 0i64;
+        for &d in digits {
+            let d = d.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            n = if short {
+                n.wrapping_mul(10).wrapping_sub(i64::from(d))
+            } else {
+                n.checked_mul(10)?.checked_sub(i64::from(d))?
+            };
+        }
+        if negative { Some(n) } else { n.checked_neg() }
+    }
+}
+
+impl<'a> From<&'a str> for NumText<'a> {
+    fn from(s: &'a str) -> Self {
+        NumText(s.as_bytes())
+    }
+}
+
+impl std::fmt::Debug for NumText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
 }
 
 /// Why a document is not acceptable JSON.
@@ -293,9 +377,7 @@ impl Tokenizer {
                 Ok(Scan::End(n)) => {
                     self.pos = i + n;
                     self.after_value();
-                    // The scan admitted ASCII only.
-                    let text = std::str::from_utf8(&self.buf[i..i + n]).unwrap_or("0");
-                    Ok(Some(Event::Number(text)))
+                    Ok(Some(Event::Number(NumText(&self.buf[i..i + n]))))
                 }
                 Err(what) => Err(self.syntax(i, what)),
             },
@@ -332,6 +414,8 @@ impl Tokenizer {
         Ok(Some(ev))
     }
 
+    // Inlined: a call per key and string value cost more than scanning a short one.
+    #[inline(always)]
     fn string(&mut self, i: usize, is_key: bool) -> Result<Option<Event<'_>>, JsonError> {
         let Some((end, escaped)) = self.string_end(i)? else {
             return Ok(None);
@@ -1088,6 +1172,45 @@ mod tests {
         }
         t.finish()?;
         Ok(out)
+    }
+
+    #[test]
+    fn integers_parse_as_str_parse_does() {
+        let texts = [
+            "0",
+            "1",
+            "-0",
+            "-1",
+            "7",
+            "10",
+            "1784494800",
+            "68720018698",
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "999999999999999999",
+            "-999999999999999999",
+            "9999999999999999999",
+            "-9999999999999999999",
+            "1.5",
+            "-1.5",
+            "1e3",
+            "1E+3",
+            "-0.0",
+            "12.5e-3",
+            "-",
+            "",
+        ];
+        for t in texts {
+            let n = NumText::from(t);
+            assert_eq!(n.as_u64(), t.parse::<u64>().ok(), "{t}");
+            assert_eq!(n.as_i64(), t.parse::<i64>().ok(), "{t}");
+            assert_eq!(n.as_str(), t);
+        }
     }
 
     #[test]
