@@ -54,7 +54,7 @@ impl State {
 fn set_text(dst: &mut String, value: Scalar<'_>) -> bool {
     dst.clear();
     match value {
-        Scalar::Str(s) => dst.push_str(s),
+        Scalar::Str(s) => dst.push_str(s.as_str()),
         Scalar::Bool(b) => dst.push_str(if b { "true" } else { "false" }),
         Scalar::Num(n) => {
             let mut b = Vec::with_capacity(24);

@@ -4,7 +4,7 @@
 //! reads ([`Reads`]); the values of all other keys are skipped by the tokenizer at memory speed,
 //! still validated, and never reach the sink.
 
-use super::tokenizer::{Event, JsonError, NumText, Tokenizer};
+use super::tokenizer::{Event, JsonError, NumText, Text, Tokenizer};
 
 /// The part of a document a [`Sink`] reads. Arrays are transparent: the items of an array are
 /// read as the array is. The values of keys not listed in a `Keys` are skipped: validated, but
@@ -215,7 +215,7 @@ impl Path<'_> {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Scalar<'a> {
     /// A string.
-    Str(&'a str),
+    Str(Text<'a>),
     /// A number as its JSON text.
     Num(NumText<'a>),
     /// `true`/`false`.
@@ -228,7 +228,15 @@ impl<'a> Scalar<'a> {
     /// The string, if this is one.
     pub fn as_str(&self) -> Option<&'a str> {
         match self {
-            Scalar::Str(s) => Some(s),
+            Scalar::Str(s) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The string's bytes (valid UTF-8), if this is one: no second UTF-8 check.
+    pub fn str_bytes(&self) -> Option<&'a [u8]> {
+        match self {
+            Scalar::Str(s) => Some(s.as_bytes()),
             _ => None,
         }
     }
@@ -599,7 +607,7 @@ mod tests {
         assert_eq!(Scalar::Num("1.5e300".into()).as_i64(), Some(i64::MAX));
         assert_eq!(Scalar::Num("1.5".into()).as_i64(), Some(1));
         assert_eq!(Scalar::Null.as_f64(), None);
-        assert_eq!(Scalar::Str("1").as_u64(), None);
+        assert_eq!(Scalar::Str("1".into()).as_u64(), None);
         assert_eq!(Scalar::Num("1".into()).as_bool(), Some(true));
     }
 }
