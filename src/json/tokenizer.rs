@@ -24,15 +24,17 @@ pub enum Event<'a> {
     /// A string value, unescaped.
     Str(Text<'a>),
     /// A number, as its JSON text (validated against the JSON grammar).
-    Number(NumText<'a>),
+    Number(Text<'a>),
     /// `true` or `false`.
     Bool(bool),
     /// `null`.
     Null,
 }
 
-/// A string value, unescaped: valid UTF-8 (the tokenizer checked it), kept as bytes until text
-/// is asked for, so a sink that only compares or copies bytes needs no second check.
+/// A string value, unescaped, or a number's text, as the tokenizer validated them (a string is
+/// valid UTF-8, a number ASCII against the JSON grammar). Kept as bytes until text is asked
+/// for, so a sink that only compares or copies bytes needs no second UTF-8 check, and the
+/// integers sinks read are parsed from the bytes directly.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Text<'a>(&'a [u8]);
 
@@ -61,24 +63,7 @@ impl std::fmt::Debug for Text<'_> {
     }
 }
 
-/// A number's JSON text, as the tokenizer validated it (ASCII: `-`, digits, `.`, `e`, `+`).
-/// Kept as bytes: the integers extractors read are parsed from them directly, without a UTF-8
-/// check or `str::parse`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct NumText<'a>(&'a [u8]);
-
-impl<'a> NumText<'a> {
-    /// The text (tests, and numbers that are not integers).
-    pub fn as_str(self) -> &'a str {
-        // The tokenizer admits ASCII only.
-        std::str::from_utf8(self.0).unwrap_or("0")
-    }
-
-    /// The text's bytes.
-    pub fn as_bytes(self) -> &'a [u8] {
-        self.0
-    }
-
+impl<'a> Text<'a> {
     /// The value when the text is a non-negative integer that fits (`str::parse::<u64>`'s
     /// answer for JSON number text).
     #[inline]
@@ -165,18 +150,6 @@ fn eight_digits(w: u64) -> Option<u64> {
     let w = (w.wrapping_mul(10) + (w >> 8)) & 0x00ff_00ff_00ff_00ff;
     let w = (w.wrapping_mul(100) + (w >> 16)) & 0x0000_ffff_0000_ffff;
     Some((w.wrapping_mul(10_000) + (w >> 32)) & 0xffff_ffff)
-}
-
-impl<'a> From<&'a str> for NumText<'a> {
-    fn from(s: &'a str) -> Self {
-        NumText(s.as_bytes())
-    }
-}
-
-impl std::fmt::Debug for NumText<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(self.as_str(), f)
-    }
 }
 
 /// Why a document is not acceptable JSON.
@@ -442,7 +415,7 @@ impl Tokenizer {
                 };
                 self.pos = end;
                 self.after_value();
-                Ok(Some(Event::Number(NumText(&self.buf[i..end]))))
+                Ok(Some(Event::Number(Text(&self.buf[i..end]))))
             }
             b't' => self.literal(i, b"true", Event::Bool(true)),
             b'f' => self.literal(i, b"false", Event::Bool(false)),
@@ -1276,7 +1249,7 @@ mod tests {
             }
         }
         for t in texts.iter().copied().chain(more.iter().map(String::as_str)) {
-            let n = NumText::from(t);
+            let n = Text::from(t);
             assert_eq!(n.as_u64(), t.parse::<u64>().ok(), "{t}");
             assert_eq!(n.as_i64(), t.parse::<i64>().ok(), "{t}");
             assert_eq!(n.as_str(), t);

@@ -4,7 +4,7 @@
 //! reads ([`Reads`]); the values of all other keys are skipped by the tokenizer at memory speed,
 //! still validated, and never reach the sink.
 
-use super::tokenizer::{Event, JsonError, NumText, Text, Tokenizer};
+use super::tokenizer::{Event, JsonError, Text, Tokenizer};
 
 /// The part of a document a [`Sink`] reads. Arrays are transparent: the items of an array are
 /// read as the array is. The values of keys not listed in a `Keys` are skipped: validated, but
@@ -217,7 +217,7 @@ pub enum Scalar<'a> {
     /// A string.
     Str(Text<'a>),
     /// A number as its JSON text.
-    Num(NumText<'a>),
+    Num(Text<'a>),
     /// `true`/`false`.
     Bool(bool),
     /// `null`.
