@@ -70,12 +70,13 @@ impl Verification {
     }
 }
 
-/// One item of `/snapshots`.
+/// One item of `/snapshots`. The strings as the tokenizer gave them (valid UTF-8): most
+/// snapshots only compare them with their group's, which needs no text.
 #[derive(Default)]
 struct Snapshot {
-    backup_type: String,
-    backup_id: String,
-    comment: String,
+    backup_type: Vec<u8>,
+    backup_id: Vec<u8>,
+    comment: Vec<u8>,
     time: Option<i64>,
     size: Option<u64>,
     verification: Verification,
@@ -138,7 +139,7 @@ struct GroupAgg {
 }
 
 /// Whether a group's key can be kept: both parts present, the type short.
-fn key_ok(backup_type: &str, backup_id: &str) -> bool {
+fn key_ok(backup_type: &[u8], backup_id: &[u8]) -> bool {
     !backup_type.is_empty() && !backup_id.is_empty() && backup_type.len() <= MAX_TYPE_LEN
 }
 
@@ -217,10 +218,11 @@ impl Kept {
 }
 
 impl GroupAgg {
-    fn new(backup_type: &str, backup_id: &str) -> GroupAgg {
+    /// From a key in valid UTF-8 (as the tokenizer gives it).
+    fn new(backup_type: &[u8], backup_id: &[u8]) -> GroupAgg {
         let mut key = String::with_capacity(backup_type.len() + backup_id.len());
-        key.push_str(backup_type);
-        key.push_str(backup_id);
+        key.push_str(text(backup_type));
+        key.push_str(text(backup_id));
         GroupAgg {
             key: key.into_boxed_str(),
             // Callers check `key_ok` first.
@@ -237,9 +239,9 @@ impl GroupAgg {
         self.key.get(self.type_len as usize..).unwrap_or("")
     }
 
-    fn is(&self, backup_type: &str, backup_id: &str) -> bool {
-        short_eq(self.backup_type().as_bytes(), backup_type.as_bytes())
-            && short_eq(self.backup_id().as_bytes(), backup_id.as_bytes())
+    fn is(&self, backup_type: &[u8], backup_id: &[u8]) -> bool {
+        short_eq(self.backup_type().as_bytes(), backup_type)
+            && short_eq(self.backup_id().as_bytes(), backup_id)
     }
 
     /// The kept snapshots, newest first.
@@ -317,8 +319,8 @@ impl GroupAgg {
                 self.newest = time;
                 self.newest_size = size;
                 self.newest_state = s.verification;
-                if !short_eq(self.newest_comment.as_bytes(), s.comment.as_bytes()) {
-                    self.newest_comment = s.comment.as_str().into();
+                if !short_eq(self.newest_comment.as_bytes(), &s.comment) {
+                    self.newest_comment = text(&s.comment).into();
                 }
             }
         }
@@ -386,7 +388,7 @@ struct Namespace {
 
 impl Namespace {
     /// Index of the group, looking where the previous one was found first.
-    fn find(&mut self, backup_type: &str, backup_id: &str) -> Option<usize> {
+    fn find(&mut self, backup_type: &[u8], backup_id: &[u8]) -> Option<usize> {
         let same = |g: &GroupAgg| g.is(backup_type, backup_id);
         let hint = [self.cursor, self.cursor + 1];
         let found = hint
@@ -398,7 +400,7 @@ impl Namespace {
     }
 
     /// Index of the group, added (to be read) on first sight.
-    fn group_of(&mut self, backup_type: &str, backup_id: &str) -> usize {
+    fn group_of(&mut self, backup_type: &[u8], backup_id: &[u8]) -> usize {
         if let Some(i) = self.find(backup_type, backup_id) {
             return i;
         }
@@ -410,10 +412,11 @@ impl Namespace {
     /// Takes one item of the groups list: marks it live, and stale when its snapshots must be
     /// read again (`all`: the whole namespace is read anyway). A repeated item is ignored.
     fn listed(&mut self, item: &Group, all: bool) {
-        if !key_ok(&item.backup_type, &item.backup_id) {
+        let (backup_type, backup_id) = (item.backup_type.as_bytes(), item.backup_id.as_bytes());
+        if !key_ok(backup_type, backup_id) {
             return;
         }
-        let i = self.group_of(&item.backup_type, &item.backup_id);
+        let i = self.group_of(backup_type, backup_id);
         let g = &mut self.groups[i];
         if g.in_list {
             return;
@@ -540,6 +543,17 @@ impl Store {
     }
 }
 
+/// A string value's bytes into `dst` (emptied when the value is no string).
+fn set_bytes(dst: &mut Vec<u8>, value: Scalar<'_>) {
+    dst.clear();
+    dst.extend_from_slice(value.str_bytes().unwrap_or_default());
+}
+
+/// Bytes the tokenizer gave as a string (valid UTF-8) as text.
+fn text(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or("")
+}
+
 /// `n` in decimal, written into `buf` without allocating.
 fn decimal(n: i64, buf: &mut [u8; 20]) -> &str {
     use std::io::Write;
@@ -551,18 +565,26 @@ fn decimal(n: i64, buf: &mut [u8; 20]) -> &str {
 }
 /// What [`SnapshotSink`] reads of `/snapshots`: most of each item's bytes are its `files`, the
 /// verification task's UPID and the owner, skipped unread.
-static SNAPSHOT_READS: Reads = Reads::Keys(&[(
-    "data",
-    Reads::Keys(&[
-        ("backup-type", Reads::All),
-        ("backup-id", Reads::All),
-        ("backup-time", Reads::All),
-        ("comment", Reads::All),
-        ("size", Reads::All),
-        ("protected", Reads::All),
-        ("verification", Reads::Keys(&[("state", Reads::All)])),
-    ]),
-)]);
+static SNAPSHOT_READS: Reads = Reads::Keys(&[("data", Reads::Keys(ITEM))]);
+
+/// The fields of an item that are read; the sink tells them apart by their place in this list
+/// ([`Path::listed`]), given by the constants below.
+static ITEM: &[(&str, Reads)] = &[
+    ("backup-type", Reads::All),
+    ("backup-id", Reads::All),
+    ("backup-time", Reads::All),
+    ("comment", Reads::All),
+    ("size", Reads::All),
+    ("protected", Reads::All),
+    ("verification", Reads::Keys(&[("state", Reads::All)])),
+];
+const BACKUP_TYPE: usize = 0;
+const BACKUP_ID: usize = 1;
+const BACKUP_TIME: usize = 2;
+const COMMENT: usize = 3;
+const SIZE: usize = 4;
+const PROTECTED: usize = 5;
+const VERIFICATION: usize = 6;
 
 struct SnapshotSink<'a> {
     item: &'a mut Snapshot,
@@ -577,28 +599,26 @@ struct SnapshotSink<'a> {
 
 impl Sink for SnapshotSink<'_> {
     fn scalar(&mut self, path: &Path<'_>, value: Scalar<'_>) {
+        // `data[i].field` or `data[i].verification.state` (the only listed key in there).
+        if path.listed(0).is_none() || !path.is_index(1) {
+            return;
+        }
         let s = &mut *self.item;
-        match path.item_key() {
-            Some("backup-type") => set(&mut s.backup_type, value.as_str().unwrap_or("")),
-            Some("backup-id") => set(&mut s.backup_id, value.as_str().unwrap_or("")),
-            Some("backup-time") => s.time = value.as_i64(),
-            Some("comment") => set(&mut s.comment, value.as_str().unwrap_or("")),
-            Some("size") => s.size = value.as_u64(),
-            Some("protected") => s.protected = value.as_bool().unwrap_or(false),
-            Some(_) => {}
-            None => {
-                if path.len() == 4
-                    && path.key(3) == Some("state")
-                    && path.item_key_at(2)
-                    && path.key(2) == Some("verification")
-                {
-                    s.verification = match value.as_str() {
-                        Some("ok") => Verification::Ok,
-                        Some("failed") => Verification::Failed,
-                        _ => Verification::None,
-                    };
-                }
+        match (path.len(), path.listed(2)) {
+            (3, Some(BACKUP_TYPE)) => set_bytes(&mut s.backup_type, value),
+            (3, Some(BACKUP_ID)) => set_bytes(&mut s.backup_id, value),
+            (3, Some(BACKUP_TIME)) => s.time = value.as_i64(),
+            (3, Some(COMMENT)) => set_bytes(&mut s.comment, value),
+            (3, Some(SIZE)) => s.size = value.as_u64(),
+            (3, Some(PROTECTED)) => s.protected = value.as_bool().unwrap_or(false),
+            (4, Some(VERIFICATION)) if path.listed(3).is_some() => {
+                s.verification = match value.str_bytes() {
+                    Some(b"ok") => Verification::Ok,
+                    Some(b"failed") => Verification::Failed,
+                    _ => Verification::None,
+                };
             }
+            _ => {}
         }
     }
 
@@ -612,7 +632,12 @@ impl Sink for SnapshotSink<'_> {
             if let Some(ids) = &mut self.ids {
                 let s = &*self.item;
                 let ok = s.verification == Verification::Ok;
-                ids.add(&s.backup_id, s.time.unwrap_or(0), ok, &s.comment);
+                ids.add(
+                    text(&s.backup_id),
+                    s.time.unwrap_or(0),
+                    ok,
+                    text(&s.comment),
+                );
             }
             self.item.reset();
         }
@@ -984,6 +1009,22 @@ mod tests {
         assert_eq!(decimal(i64::MIN, &mut buf), i64::MIN.to_string());
         assert_eq!(decimal(0, &mut buf), "0");
         assert_eq!(decimal(1784494800, &mut buf), "1784494800");
+    }
+
+    #[test]
+    fn field_constants_name_the_listed_keys() {
+        let names: Vec<&str> = ITEM.iter().map(|(k, _)| *k).collect();
+        for (at, key) in [
+            (BACKUP_TYPE, "backup-type"),
+            (BACKUP_ID, "backup-id"),
+            (BACKUP_TIME, "backup-time"),
+            (COMMENT, "comment"),
+            (SIZE, "size"),
+            (PROTECTED, "protected"),
+            (VERIFICATION, "verification"),
+        ] {
+            assert_eq!(names[at], key);
+        }
     }
 
     #[test]
