@@ -217,6 +217,16 @@ impl Kept {
 }
 
 impl GroupAgg {
+    /// A copy in new allocations.
+    fn repacked(&self) -> GroupAgg {
+        GroupAgg {
+            key: self.key.clone(),
+            newest_comment: self.newest_comment.clone(),
+            history: self.history.clone(),
+            ..*self
+        }
+    }
+
     fn new(backup_type: &str, backup_id: &str) -> GroupAgg {
         let mut key = String::with_capacity(backup_type.len() + backup_id.len());
         key.push_str(backup_type);
@@ -385,6 +395,16 @@ struct Namespace {
 }
 
 impl Namespace {
+    /// A copy in exact-size allocations.
+    fn repacked(&self) -> Namespace {
+        Namespace {
+            name: self.name.as_str().into(),
+            groups: self.groups.iter().map(GroupAgg::repacked).collect(),
+            live: self.live,
+            cursor: 0,
+        }
+    }
+
     /// Index of the group, looking where the previous one was found first.
     fn find(&mut self, backup_type: &str, backup_id: &str) -> Option<usize> {
         let same = |g: &GroupAgg| g.is(backup_type, backup_id);
@@ -525,6 +545,16 @@ struct Store {
 }
 
 impl Store {
+    /// A copy in exact-size allocations.
+    fn repacked(&self) -> Store {
+        Store {
+            name: self.name.as_str().into(),
+            namespaces: self.namespaces.iter().map(Namespace::repacked).collect(),
+            read_at: self.read_at,
+            live: self.live,
+        }
+    }
+
     /// Index of the namespace, added on first sight; `hint` is where it was last time.
     fn namespace(&mut self, name: &str, hint: usize) -> usize {
         if self.namespaces.get(hint).is_some_and(|n| n.name == name) {
@@ -631,6 +661,25 @@ pub struct State {
     verify: VerifyEnds,
     /// natrontech's per-`backup-id` figures (`--compat natrontech`).
     ids: SnapshotIds,
+}
+
+/// The aggregates are kept (the next scrape reads only what changed); the buffers and this
+/// scrape's lists go.
+impl super::Release for State {
+    fn release(&mut self) {
+        self.verify.release();
+        *self = State {
+            stores: std::mem::take(&mut self.stores),
+            verify: std::mem::take(&mut self.verify),
+            ..State::default()
+        };
+    }
+
+    /// The aggregates (a few blocks per group) into new exact-size allocations.
+    fn repack(&mut self) {
+        // Copied before the old ones are freed, so the copies do not land in their places.
+        self.stores = self.stores.iter().map(Store::repacked).collect();
+    }
 }
 
 /// Reads what changed of every namespace of every readable datastore, and writes every
@@ -984,6 +1033,52 @@ mod tests {
         assert_eq!(decimal(i64::MIN, &mut buf), i64::MIN.to_string());
         assert_eq!(decimal(0, &mut buf), "0");
         assert_eq!(decimal(1784494800, &mut buf), "1784494800");
+    }
+
+    #[test]
+    fn a_repacked_state_writes_the_same_and_reads_only_what_changed() {
+        let body: &[u8] = include_bytes!("../../tests/fixtures/snapshots.json");
+        let mut item = Snapshot::default();
+        let mut n = Namespace::default();
+        n.begin_scrape();
+        n.begin_full_read();
+        let mut sink = SnapshotSink {
+            item: &mut item,
+            ns: &mut n,
+            history: 2,
+            only: None,
+            ids: None,
+        };
+        JsonReader::new().read_pieces([body], &mut sink).unwrap();
+        n.end_reads(true);
+        let write = |s: &State| {
+            let mut f = Families::new(Family::TABLE);
+            for store in &s.stores {
+                for n in &store.namespaces {
+                    n.write(&mut f, &store.name);
+                }
+            }
+            let mut out = Vec::new();
+            f.write_to(&mut out);
+            String::from_utf8(out).unwrap()
+        };
+        let mut state = State::default();
+        set(&mut state.path, "/admin/datastore/store1/snapshots");
+        state.stores.push(Store {
+            name: "store1".into(),
+            namespaces: vec![n],
+            read_at: Some(1),
+            live: true,
+        });
+        let before = write(&state);
+        assert!(before.contains("pbs_snapshot_size_bytes{"), "{before}");
+        super::super::Release::release(&mut state);
+        assert_eq!(state.path.capacity(), 0, "the buffers go");
+        super::super::Release::repack(&mut state);
+        assert_eq!(write(&state), before);
+        // What the next groups list compares with is kept: an unchanged group is not read.
+        let g = &state.stores[0].namespaces[0].groups[0];
+        assert!(g.valid && g.read_known == g.in_list && state.stores[0].read_at == Some(1));
     }
 
     #[test]
