@@ -56,14 +56,9 @@ async fn scrape_and_release(collection: Rc<Collection>, label: String) {
         .await;
     let mut out = Vec::new();
     result.render_all(&mut out);
-    let text = String::from_utf8_lossy(&out);
-    assert!(text.contains("\npbs_up 1\n"), "{label} is up");
-    assert!(
-        !text
-            .lines()
-            .any(|l| l.starts_with("pbs_scrape_collector_success{") && l.ends_with(" 0")),
-        "every collector of {label} succeeded"
-    );
+    if let Err(e) = common::check(&out) {
+        panic!("{label}: {e}");
+    }
     drop(result);
     assert!(collection.release_idle(), "{label} is released");
 }

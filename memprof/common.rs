@@ -265,9 +265,7 @@ pub fn scrape(scraper: &mut Scraper, buf: &mut Vec<u8>, render: Render) -> Resul
             }
         }
     }
-    if !up {
-        return Err("pbs_up is not 1: the scrape did not reach the simulator".into());
-    }
+    reached(up)?;
     Ok(summary)
 }
 
@@ -300,10 +298,26 @@ pub fn scrape_gzip(
             break;
         }
     }
-    if !up {
-        return Err("pbs_up is not 1: the scrape did not reach the simulator".into());
-    }
+    reached(up)?;
     Ok((summary, compressed))
+}
+
+/// Checks one whole exposition as the scrapes above check theirs chunk by chunk: PBS up, no
+/// collector failed.
+pub fn check(text: &[u8]) -> Result<Summary, String> {
+    let mut summary = Summary::default();
+    let mut up = false;
+    scan(text, &mut summary, &mut up)?;
+    reached(up)?;
+    Ok(summary)
+}
+
+fn reached(up: bool) -> Result<(), String> {
+    if up {
+        Ok(())
+    } else {
+        Err("pbs_up is not 1: the scrape did not reach the simulator".into())
+    }
 }
 
 fn scan(text: &[u8], summary: &mut Summary, up: &mut bool) -> Result<(), String> {

@@ -153,6 +153,7 @@ impl Changes {
             return Err(format!("group {d}/{n}/{g} was removed"));
         }
         let newest = c.newest_finished(p, g);
+        let no_finished = || format!("group {d}/{n}/{g} has no finished snapshot");
         match change {
             Change::NewBackup => c.added += 1,
             Change::Prune { keep } => {
@@ -162,7 +163,7 @@ impl Changes {
             Change::Verify(state) => {
                 let all = c.snapshots(p);
                 let (Some(newest), false) = (newest, all.is_empty()) else {
-                    return Err(format!("group {d}/{n}/{g} has no finished snapshot"));
+                    return Err(no_finished());
                 };
                 c.verification.insert(all.start, Some(state));
                 c.verification.insert(newest, Some(state));
@@ -187,15 +188,11 @@ impl Changes {
                     task: 0x3000 + self.tasks.len() as u64,
                 });
             }
-            Change::Protect | Change::Comment(_) => {
-                let Some(s) = newest else {
-                    return Err(format!("group {d}/{n}/{g} has no finished snapshot"));
-                };
-                match change {
-                    Change::Protect => c.protected.insert(s, true).map(drop),
-                    Change::Comment(text) => c.comment.insert(s, text).map(drop),
-                    _ => None,
-                };
+            Change::Protect => {
+                c.protected.insert(newest.ok_or_else(no_finished)?, true);
+            }
+            Change::Comment(text) => {
+                c.comment.insert(newest.ok_or_else(no_finished)?, text);
             }
             Change::Remove => c.removed = true,
         }
