@@ -11,6 +11,7 @@ pub mod inventory;
 pub mod jobs;
 pub mod node;
 pub mod process;
+mod short_str;
 pub mod snapshot_refresh;
 pub mod snapshots;
 pub mod store_calls;

@@ -22,6 +22,7 @@
 //! group labels plus `backup_time`): memory grows with N × groups, still never with snapshots.
 
 use super::groups::{Group, GroupList};
+use super::short_str::ShortStr;
 use super::snapshot_refresh::{self, Refresh, VERIFY_LOOKBACK, VerifyEnds};
 use super::{Ctx, MAX_TEXT_LABEL, datastore_path, set};
 use crate::exposition::{Families, truncate_utf8};
@@ -97,12 +98,13 @@ impl Snapshot {
 
 /// The aggregate of one group: the figures the exposition writes for it, kept between scrapes
 /// (no second copy), and what the groups list said when its snapshots were read. Kept compact,
-/// one per group for every group of every datastore: the key in one exact-size string, counts
+/// one per group for every group of every datastore: the key in one [`ShortStr`] (no heap
+/// block when short, as is the newest comment; a target held idle keeps them all), counts
 /// as `u32`, times with a sentinel instead of `Option`, the history in one exact-size buffer
 /// refilled in place.
 struct GroupAgg {
     /// `backup-type` then `backup-id`, split at `type_len`.
-    key: Box<str>,
+    key: ShortStr,
     type_len: u8,
     /// `last-backup` and `backup-count` from the groups list when the snapshots were last
     /// read; `read_known` false: read them again.
@@ -126,7 +128,7 @@ struct GroupAgg {
     newest_state: Verification,
     /// Written only while `newest` is set, and replaced only when it differs (a re-read keeps
     /// the allocation of an unchanged comment).
-    newest_comment: Box<str>,
+    newest_comment: ShortStr,
     total_size: u64,
     protected: u32,
     /// Snapshots by verification state, in `Verification` order: none, ok, failed.
@@ -156,7 +158,7 @@ const MAX_TYPE_LEN: usize = u8::MAX as usize;
 impl Default for GroupAgg {
     fn default() -> Self {
         GroupAgg {
-            key: Box::default(),
+            key: ShortStr::default(),
             type_len: 0,
             read_as: (0, 0),
             read_known: false,
@@ -170,7 +172,7 @@ impl Default for GroupAgg {
             oldest: NO_TIME,
             newest_size: 0,
             newest_state: Verification::None,
-            newest_comment: Box::default(),
+            newest_comment: ShortStr::default(),
             total_size: 0,
             protected: 0,
             by_state: [0; 3],
@@ -228,11 +230,8 @@ impl GroupAgg {
     }
 
     fn new(backup_type: &str, backup_id: &str) -> GroupAgg {
-        let mut key = String::with_capacity(backup_type.len() + backup_id.len());
-        key.push_str(backup_type);
-        key.push_str(backup_id);
         GroupAgg {
-            key: key.into_boxed_str(),
+            key: ShortStr::concat(backup_type, backup_id),
             // Callers check `key_ok` first.
             type_len: u8::try_from(backup_type.len()).unwrap_or(0),
             ..GroupAgg::default()
@@ -240,16 +239,27 @@ impl GroupAgg {
     }
 
     fn backup_type(&self) -> &str {
-        self.key.get(..self.type_len as usize).unwrap_or("")
+        self.key
+            .as_str()
+            .get(..self.type_len as usize)
+            .unwrap_or("")
     }
 
     fn backup_id(&self) -> &str {
-        self.key.get(self.type_len as usize..).unwrap_or("")
+        self.key
+            .as_str()
+            .get(self.type_len as usize..)
+            .unwrap_or("")
     }
 
+    /// Per snapshot read: compares bytes, without the UTF-8 check of `backup_type()`.
     fn is(&self, backup_type: &str, backup_id: &str) -> bool {
-        short_eq(self.backup_type().as_bytes(), backup_type.as_bytes())
-            && short_eq(self.backup_id().as_bytes(), backup_id.as_bytes())
+        let (t, id) = self
+            .key
+            .as_bytes()
+            .split_at_checked(self.type_len as usize)
+            .unwrap_or_default();
+        short_eq(t, backup_type.as_bytes()) && short_eq(id, backup_id.as_bytes())
     }
 
     /// The kept snapshots, newest first.
@@ -328,7 +338,7 @@ impl GroupAgg {
                 self.newest_size = size;
                 self.newest_state = s.verification;
                 if !short_eq(self.newest_comment.as_bytes(), s.comment.as_bytes()) {
-                    self.newest_comment = s.comment.as_str().into();
+                    self.newest_comment = ShortStr::new(&s.comment);
                 }
             }
         }
@@ -357,7 +367,7 @@ impl GroupAgg {
                 set,
                 &[(
                     "comment",
-                    truncate_utf8(&self.newest_comment, MAX_TEXT_LABEL),
+                    truncate_utf8(self.newest_comment.as_str(), MAX_TEXT_LABEL),
                 )],
                 1u64,
             );
@@ -740,7 +750,6 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
         let mut complete = true;
         let mut lists = Lists {
             client: &mut *ctx.client,
-            deadline: ctx.deadline,
             item: &mut *item,
             history,
             read: 0,
@@ -774,7 +783,7 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
                 datastore_path(path, &inv.name, "snapshots", ns);
                 ids.clear();
                 let compat_ids = ctx.compat.is_some().then_some(&mut *ids);
-                let r = lists.read(path, nsa, None, compat_ids).await;
+                let r = lists.read(path, ctx.deadline, nsa, None, compat_ids).await;
                 if let Err(e) = &r {
                     complete = false;
                     ctx.errors.push(format!(
@@ -794,7 +803,7 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
                 let g = &mut nsa.groups[gi];
                 g.reset_figures();
                 group_path(path, &inv.name, ns, g);
-                let r = lists.read(path, nsa, Some(gi), None).await;
+                let r = lists.read(path, ctx.deadline, nsa, Some(gi), None).await;
                 let g = &mut nsa.groups[gi];
                 g.end_read(r.is_ok());
                 if let Err(e) = r {
@@ -833,7 +842,6 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
 /// Reads snapshot lists for one datastore in one scrape, and counts them.
 struct Lists<'a> {
     client: &'a mut crate::client::PbsClient,
-    deadline: std::time::Instant,
     item: &'a mut Snapshot,
     /// Finished snapshots kept per group (`--snapshot-history`).
     history: usize,
@@ -842,10 +850,12 @@ struct Lists<'a> {
 }
 
 impl Lists<'_> {
-    /// Reads one snapshot list into the namespace's groups (`only`: into that group only).
+    /// Reads one snapshot list into the namespace's groups (`only`: into that group only), by
+    /// `deadline` (the scrape's).
     async fn read(
         &mut self,
         path: &str,
+        deadline: std::time::Instant,
         ns: &mut Namespace,
         only: Option<usize>,
         ids: Option<&mut SnapshotIds>,
@@ -859,7 +869,7 @@ impl Lists<'_> {
             only,
             ids,
         };
-        self.client.get_json(path, &mut sink, self.deadline).await
+        self.client.get_json(path, &mut sink, deadline).await
     }
 }
 
