@@ -33,7 +33,7 @@
 //! is never released, so its steady state allocates nothing.
 
 use crate::scrape::{Output, Reach, Scraper};
-use async_lock::Mutex;
+use async_lock::{Mutex, MutexGuard};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -120,10 +120,7 @@ impl Collection {
     /// `--keep-last-values` may serve; see the module doc. Returns true when the scraper's
     /// resources were released (false when a collection holds it).
     pub fn release_idle(&self) -> bool {
-        if self.in_collect.get() > 0 {
-            return false;
-        }
-        let Some(mut scraper) = self.scraper.try_lock() else {
+        let Some(mut scraper) = self.idle_scraper() else {
             return false;
         };
         scraper.release_idle();
@@ -146,14 +143,19 @@ impl Collection {
     /// Moves what the collectors of a released target keep into new allocations
     /// ([`Scraper::repack`]); false (nothing done) while a scrape of it is in progress.
     pub fn repack_idle(&self) -> bool {
-        if self.in_collect.get() > 0 {
-            return false;
-        }
-        let Some(mut scraper) = self.scraper.try_lock() else {
+        let Some(mut scraper) = self.idle_scraper() else {
             return false;
         };
         scraper.repack();
         true
+    }
+
+    /// The scraper, unless a scrape is in [`Collection::collect`] or holds it.
+    fn idle_scraper(&self) -> Option<MutexGuard<'_, Scraper>> {
+        if self.in_collect.get() > 0 {
+            return None;
+        }
+        self.scraper.try_lock()
     }
 
     /// The last good result if it started no more than `keep` ago: the latest result if it is
