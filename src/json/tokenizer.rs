@@ -288,17 +288,16 @@ impl Tokenizer {
             b'{' => self.open(i, false),
             b'[' => self.open(i, true),
             b'"' => self.string(i, false),
-            b'-' | b'0'..=b'9' => match number_end(&self.buf, i) {
-                Ok(Scan::NeedMore) => self.need_more(i),
-                Ok(Scan::End(n)) => {
-                    self.pos = i + n;
-                    self.after_value();
-                    // The scan admitted ASCII only.
-                    let text = std::str::from_utf8(&self.buf[i..i + n]).unwrap_or("0");
-                    Ok(Some(Event::Number(text)))
-                }
-                Err(what) => Err(self.syntax(i, what)),
-            },
+            b'-' | b'0'..=b'9' => {
+                let Some(end) = self.number_end(i)? else {
+                    return Ok(None);
+                };
+                self.pos = end;
+                self.after_value();
+                // The scan admitted ASCII only.
+                let text = std::str::from_utf8(&self.buf[i..end]).unwrap_or("0");
+                Ok(Some(Event::Number(text)))
+            }
             b't' => self.literal(i, b"true", Event::Bool(true)),
             b'f' => self.literal(i, b"false", Event::Bool(false)),
             b'n' => self.literal(i, b"null", Event::Null),
@@ -319,17 +318,34 @@ impl Tokenizer {
         word: &'static [u8],
         ev: Event<'static>,
     ) -> Result<Option<Event<'_>>, JsonError> {
-        let have = &self.buf[i..];
+        let Some(end) = self.literal_end(i, word)? else {
+            return Ok(None);
+        };
+        self.pos = end;
+        self.after_value();
+        Ok(Some(ev))
+    }
+
+    /// The end of the literal `word` at `i`, `None` when only a prefix of it is here yet.
+    #[inline]
+    fn literal_end(&self, i: usize, word: &[u8]) -> Result<Option<usize>, JsonError> {
+        let have = self.buf.get(i..).unwrap_or_default();
         let n = have.len().min(word.len());
         if have[..n] != word[..n] {
             return Err(self.syntax(i, "invalid literal"));
         }
-        if n < word.len() {
-            return Ok(None);
+        Ok((n == word.len()).then_some(i + n))
+    }
+
+    /// The end of the number at `i` against the JSON grammar ([`scan_number`]), `None` when it
+    /// may go on past the bytes we have.
+    #[inline]
+    fn number_end(&self, i: usize) -> Result<Option<usize>, JsonError> {
+        match scan_number(self.buf.get(i..).unwrap_or_default()) {
+            Ok(Scan::End(n)) => Ok(Some(i + n)),
+            Ok(Scan::NeedMore) => self.need_more(i).map(|_| None),
+            Err(what) => Err(self.syntax(i, what)),
         }
-        self.pos = i + word.len();
-        self.after_value();
-        Ok(Some(ev))
     }
 
     fn string(&mut self, i: usize, is_key: bool) -> Result<Option<Event<'_>>, JsonError> {
@@ -391,24 +407,17 @@ impl Tokenizer {
         let mut high = false;
         let mut escaped = false;
         let end = loop {
-            let Some(stop) = string_stop(&body[j..]) else {
+            let Some(stop) = string_stop(body, j) else {
                 return self.need_more(i).map(|_| None);
             };
-            j += stop;
+            j = stop;
             match body[j] {
                 b'"' => break i + 1 + j,
                 b'\\' => {
                     escaped = true;
-                    match body.get(j + 1) {
-                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => j += 2,
-                        Some(b'u')
-                            if body
-                                .get(j + 2..j + 6)
-                                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) =>
-                        {
-                            j += 6
-                        }
-                        _ => return self.string_end_exact(i),
+                    match escape_len(&body[j..]) {
+                        Some(n) => j += n,
+                        None => return self.string_end_exact(i),
                     }
                 }
                 c if c >= 0x80 => {
@@ -502,24 +511,12 @@ impl Tokenizer {
     /// go on past the bytes we have.
     #[inline(always)]
     fn skip_scalar(&self, i: usize, b: u8) -> Result<Option<usize>, JsonError> {
-        let word: &[u8] = match b {
-            b't' => b"true",
-            b'f' => b"false",
-            b'n' => b"null",
-            _ => {
-                return match number_end(&self.buf, i) {
-                    Ok(Scan::End(n)) => Ok(Some(i + n)),
-                    Ok(Scan::NeedMore) => self.need_more(i).map(|_| None),
-                    Err(what) => Err(self.syntax(i, what)),
-                };
-            }
-        };
-        let have = &self.buf[i..];
-        let n = have.len().min(word.len());
-        if have[..n] != word[..n] {
-            return Err(self.syntax(i, "invalid literal"));
+        match b {
+            b't' => self.literal_end(i, b"true"),
+            b'f' => self.literal_end(i, b"false"),
+            b'n' => self.literal_end(i, b"null"),
+            _ => self.number_end(i),
         }
-        Ok((n == word.len()).then_some(i + n))
     }
 
     /// The loop of [`Tokenizer::skip`], on `at` (levels above `stack`).
@@ -543,28 +540,30 @@ impl Tokenizer {
             }
             let close = match expect {
                 Expect::Value | Expect::ValueOrEnd => match b {
-                    b'-' | b'0'..=b'9' | b'n' | b't' | b'f'
-                        if level > 0 && arrays >> (level - 1) & 1 == 1 =>
-                    {
+                    b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
                         // Inside an array (a datastore's `history`): a run of numbers and
                         // literals in one tight loop; it stops where this loop must look.
-                        let (end, after) = scalar_run(buf, i);
-                        if end == i {
-                            // Not of the run's kind: as outside an array.
-                            match self.skip_scalar(i, b) {
-                                Ok(Some(end)) => i = end,
-                                Ok(None) => break Ok(false),
-                                Err(e) => break Err(e),
-                            }
-                            false
+                        let in_array = level > 0 && arrays >> (level - 1) & 1 == 1;
+                        let (end, after) = if in_array {
+                            scalar_run(buf, i)
                         } else {
+                            (i, false)
+                        };
+                        if end != i {
                             i = end;
                             if !after {
                                 expect = Expect::Value;
                                 continue;
                             }
-                            false
+                        } else {
+                            // Not of the run's kind: the exact path.
+                            match self.skip_scalar(i, b) {
+                                Ok(Some(end)) => i = end,
+                                Ok(None) => break Ok(false),
+                                Err(e) => break Err(e),
+                            }
                         }
+                        false
                     }
                     b'"' => match self.string_end(i) {
                         Ok(Some((end, _))) => {
@@ -589,14 +588,6 @@ impl Tokenizer {
                         };
                         continue;
                     }
-                    b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => match self.skip_scalar(i, b) {
-                        Ok(Some(end)) => {
-                            i = end;
-                            false
-                        }
-                        Ok(None) => break Ok(false),
-                        Err(e) => break Err(e),
-                    },
                     b']' if expect == Expect::ValueOrEnd => true,
                     _ => break Err(self.syntax(i, "expected a value")),
                 },
@@ -622,16 +613,11 @@ impl Tokenizer {
                             (i, expect) = (end, after);
                             continue;
                         }
-                        match self.string_end(i) {
+                        // Not of `member_run`'s kind: its key's scan found it uncommon.
+                        match self.string_end_word(i) {
                             Ok(Some((end, _))) => {
                                 i = end + 1;
-                                // Compact JSON: the colon comes right after the key.
-                                if buf.get(i) == Some(&b':') {
-                                    i += 1;
-                                    expect = Expect::Value;
-                                } else {
-                                    expect = Expect::Colon;
-                                }
+                                expect = Expect::Colon;
                                 continue;
                             }
                             Ok(None) => break Ok(false),
@@ -697,50 +683,55 @@ fn plain_string_end(buf: &[u8], i: usize) -> Option<(usize, bool)> {
     let mut j = i + 1;
     let mut escaped = false;
     loop {
-        let at = match buf.get(j..j + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
-            Some(word) => match stop_in_word(u64::from_le_bytes(word)) {
-                Some(k) => j + k,
-                None => {
-                    j += 8;
-                    continue;
-                }
-            },
-            None => j + string_stop(buf.get(j..)?)?,
-        };
+        let at = string_stop(buf, j)?;
         match *buf.get(at)? {
             b'"' if at - i <= MAX_TOKEN => return Some((at, escaped)),
             b'\\' => {
                 escaped = true;
-                match *buf.get(at + 1)? {
-                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => j = at + 2,
-                    b'u' if buf.get(at + 2..at + 6)?.iter().all(u8::is_ascii_hexdigit) => {
-                        j = at + 6
-                    }
-                    _ => return None,
-                }
+                j = at + escape_len(buf.get(at..)?)?;
             }
             _ => return None,
         }
     }
 }
 
+/// The length of the well-formed escape at the start of `s` (at its backslash), `None` when it
+/// is not one or not all of it is here.
+#[inline(always)]
+fn escape_len(s: &[u8]) -> Option<usize> {
+    match s.get(1)? {
+        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(2),
+        b'u' if s.get(2..6)?.iter().all(u8::is_ascii_hexdigit) => Some(6),
+        _ => None,
+    }
+}
+
 /// In an array, from `i` where a value is expected: skips the numbers and literals that
 /// follow, each with its comma, as [`Tokenizer::skip_run`] would step over them (the same
-/// shapes as [`plain_number_end`], literals complete in `buf`). Returns where it stopped and
+/// numbers of [`number_here`], literals complete in `buf`). Returns where it stopped and
 /// whether a value ended there (`true`: a `,` or the end of the container is expected next;
 /// `false`: a value is, at `i` itself when nothing was skipped).
-#[inline]
+#[inline(never)]
 fn scalar_run(buf: &[u8], mut i: usize) -> (usize, bool) {
     loop {
-        let end = match buf.get(i) {
-            Some(b'-' | b'0'..=b'9') => match plain_number_end(buf, i) {
-                Some(end) => end,
-                None => return (i, false),
+        let end = match number_body_end(buf, i) {
+            // The common case first: a number and its comma (a datastore's `history`).
+            Some(end) if buf.get(end) == Some(&b',') => {
+                i = end + 1;
+                continue;
+            }
+            Some(end) => {
+                return match buf.get(end) {
+                    Some(b'e' | b'E') | None => (i, false),
+                    Some(_) => (end, true),
+                };
+            }
+            None => match buf.get(i) {
+                Some(b'n') if buf.get(i..i + 4) == Some(b"null") => i + 4,
+                Some(b't') if buf.get(i..i + 4) == Some(b"true") => i + 4,
+                Some(b'f') if buf.get(i..i + 5) == Some(b"false") => i + 5,
+                _ => return (i, false),
             },
-            Some(b'n') if buf.get(i..i + 4) == Some(b"null") => i + 4,
-            Some(b't') if buf.get(i..i + 4) == Some(b"true") => i + 4,
-            Some(b'f') if buf.get(i..i + 5) == Some(b"false") => i + 5,
-            _ => return (i, false),
         };
         if buf.get(end) != Some(&b',') {
             return (end, true);
@@ -752,9 +743,9 @@ fn scalar_run(buf: &[u8], mut i: usize) -> (usize, bool) {
 /// In an object, from `i` where a key is expected (`expect`): skips the members that follow
 /// whose values are strings, numbers or literals, each with its comma, as
 /// [`Tokenizer::skip_run`] would step over them (strings of [`plain_string_end`]'s kind,
-/// numbers of [`plain_number_end`]'s, literals complete in `buf`, no whitespace). Returns
+/// numbers of [`number_here`]'s, literals complete in `buf`, no whitespace). Returns
 /// where it stopped and what is expected there (`(i, expect)` when nothing was skipped).
-#[inline]
+#[inline(never)]
 fn member_run(buf: &[u8], mut i: usize, mut expect: Expect) -> (usize, Expect) {
     loop {
         if buf.get(i) != Some(&b'"') {
@@ -769,7 +760,7 @@ fn member_run(buf: &[u8], mut i: usize, mut expect: Expect) -> (usize, Expect) {
         let v = key_end + 2;
         let end = match buf.get(v) {
             Some(b'"') => plain_string_end(buf, v).map(|(end, _)| end + 1),
-            Some(b'-' | b'0'..=b'9') => plain_number_end(buf, v),
+            Some(b'-' | b'0'..=b'9') => number_here(buf, v),
             Some(b'n') if buf.get(v..v + 4) == Some(b"null") => Some(v + 4),
             Some(b't') if buf.get(v..v + 4) == Some(b"true") => Some(v + 4),
             Some(b'f') if buf.get(v..v + 5) == Some(b"false") => Some(v + 5),
@@ -786,37 +777,39 @@ fn member_run(buf: &[u8], mut i: usize, mut expect: Expect) -> (usize, Expect) {
     }
 }
 
-/// Scans the number at `i` against the JSON grammar ([`scan_number`]), first trying the common
-/// shape (`-`, digits, a fraction, the byte that ends it already here) a word at a time.
-#[inline]
-fn number_end(buf: &[u8], i: usize) -> Result<Scan, &'static str> {
-    match plain_number_end(buf, i) {
-        Some(end) => Ok(Scan::End(end - i)),
-        None => scan_number(buf.get(i..).unwrap_or_default()),
+/// The end of the number at `i` when it is of the common kind (no exponent) and all of it and
+/// the byte after it are here; `None` for anything else, which [`scan_number`] then scans
+/// (as the exact path: an exponent number is scanned twice, up to its `e` here).
+#[inline(always)]
+fn number_here(buf: &[u8], i: usize) -> Option<usize> {
+    let end = number_body_end(buf, i)?;
+    match buf.get(end)? {
+        b'e' | b'E' => None,
+        _ => Some(end),
     }
 }
 
-/// The end of the number at `i` when it has no exponent, its digits are all there and the byte
-/// after it is here: then [`scan_number`] would find the same end, with nothing left to check.
+/// Where the sign, integer part and fraction of the number at `i` end, when they are valid
+/// ([`number_here`] then looks at the byte after them); `None` when they are not.
 #[inline(always)]
-fn plain_number_end(buf: &[u8], i: usize) -> Option<usize> {
-    let start = i + usize::from(buf.get(i) == Some(&b'-'));
-    let mut j = match buf.get(start)? {
-        b'0' => start + 1,
-        b'1'..=b'9' => digits(buf, start + 1),
+fn number_body_end(buf: &[u8], i: usize) -> Option<usize> {
+    // A branch on the sign, not an index computed from it: the digit scans then do not wait
+    // for the first byte's load (a third faster on `history`).
+    let int_end = match *buf.get(i)? {
+        b'0' => i + 1,
+        b'1'..=b'9' => digits(buf, i + 1),
+        b'-' => match *buf.get(i + 1)? {
+            b'0' => i + 2,
+            b'1'..=b'9' => digits(buf, i + 2),
+            _ => return None,
+        },
         _ => return None,
     };
-    if buf.get(j) == Some(&b'.') {
-        let end = digits(buf, j + 1);
-        if end == j + 1 {
-            return None;
-        }
-        j = end;
+    if buf.get(int_end) != Some(&b'.') {
+        return Some(int_end);
     }
-    match buf.get(j)? {
-        b'e' | b'E' => None,
-        _ => Some(j),
-    }
+    let end = digits(buf, int_end + 1);
+    (end > int_end + 1).then_some(end)
 }
 
 /// Where [`Tokenizer::skip_run`] is: the next byte, what it expects there, and the containers
@@ -834,28 +827,33 @@ struct Skipping {
 /// the lowest flagged byte is exact (a false flag needs a borrow, which only a true one starts).
 #[inline]
 fn stop_in_word(w: u64) -> Option<usize> {
+    let found = special_bytes(w) | w & HIGH;
+    (found != 0).then(|| (found.trailing_zeros() / 8) as usize)
+}
+
+/// The high bit of each byte.
+const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+
+/// In eight bytes of a string's body (little-endian), the `"`, `\\` and control characters,
+/// flagged by their high bits: the lowest flag is exact, those above it may be false (a false
+/// flag needs a borrow, which only a true one starts), as in memchr's portable fallback.
+#[inline(always)]
+fn special_bytes(w: u64) -> u64 {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
     const QUOTE: u64 = u64::from_le_bytes([b'"'; 8]);
     const BACKSLASH: u64 = u64::from_le_bytes([b'\\'; 8]);
     const SPACE: u64 = u64::from_le_bytes([0x20; 8]);
     let q = w ^ QUOTE;
     let b = w ^ BACKSLASH;
-    let found = ((q.wrapping_sub(ONES) & !q)
-        | (b.wrapping_sub(ONES) & !b)
-        | (w.wrapping_sub(SPACE) & !w)
-        | w)
-        & HIGH;
-    (found != 0).then(|| (found.trailing_zeros() / 8) as usize)
+    ((q.wrapping_sub(ONES) & !q) | (b.wrapping_sub(ONES) & !b) | (w.wrapping_sub(SPACE) & !w))
+        & HIGH
 }
 
-/// In a string's body, the offset of the first `"`, `\\`, control character or byte above 0x7f
-/// (`None` if there is none yet), a word at a time ([`stop_in_word`]).
-#[inline]
-fn string_stop(s: &[u8]) -> Option<usize> {
-    let mut chunks = s.chunks_exact(8);
-    let mut j = 0;
-    for word in &mut chunks {
+/// In a string's body `s`, from `j`: the offset of the first `"`, `\\`, control character or
+/// byte above 0x7f (`None` if there is none yet), a word at a time ([`stop_in_word`]).
+#[inline(always)]
+fn string_stop(s: &[u8], mut j: usize) -> Option<usize> {
+    while let Some(word) = s.get(j..j + 8) {
         let mut bytes = [0; 8];
         bytes.copy_from_slice(word);
         if let Some(k) = stop_in_word(u64::from_le_bytes(bytes)) {
@@ -863,9 +861,8 @@ fn string_stop(s: &[u8]) -> Option<usize> {
         }
         j += 8;
     }
-    chunks
-        .remainder()
-        .iter()
+    let tail = s.get(j..).unwrap_or_default();
+    tail.iter()
         .position(|&c| c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c))
         .map(|k| j + k)
 }
@@ -875,11 +872,6 @@ fn string_stop(s: &[u8]) -> Option<usize> {
 /// checking). Eight bytes at a time, as memchr's portable fallback does: in each test below the
 /// lowest flagged byte is exact (a false flag needs a borrow, which only a true one starts).
 fn string_stop_exact(s: &[u8]) -> (Option<usize>, bool) {
-    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
-    const QUOTE: u64 = u64::from_le_bytes([b'"'; 8]);
-    const BACKSLASH: u64 = u64::from_le_bytes([b'\\'; 8]);
-    const SPACE: u64 = u64::from_le_bytes([0x20; 8]);
     let mut high = 0;
     let mut j = 0;
     while let Some(word) = s.get(j..j + 8) {
@@ -887,12 +879,7 @@ fn string_stop_exact(s: &[u8]) -> (Option<usize>, bool) {
         bytes.copy_from_slice(word);
         let w = u64::from_le_bytes(bytes);
         high |= w;
-        let q = w ^ QUOTE;
-        let b = w ^ BACKSLASH;
-        let found = (q.wrapping_sub(ONES) & !q)
-            | (b.wrapping_sub(ONES) & !b)
-            | (w.wrapping_sub(SPACE) & !w);
-        let found = found & HIGH;
+        let found = special_bytes(w);
         if found != 0 {
             return (
                 Some(j + (found.trailing_zeros() / 8) as usize),
@@ -1012,6 +999,7 @@ fn hex4(raw: &[u8], at: usize) -> Option<u32> {
 }
 
 /// Scans a number at the start of `s` against the JSON grammar.
+#[inline(always)]
 fn scan_number(s: &[u8]) -> Result<Scan, &'static str> {
     let mut j = usize::from(s.first() == Some(&b'-'));
     match s.get(j) {
@@ -1023,13 +1011,16 @@ fn scan_number(s: &[u8]) -> Result<Scan, &'static str> {
     if s.get(j) == Some(&b'.') {
         j = required_digits(s, j + 1)?;
     }
-    if let Some(b'e' | b'E') = s.get(j) {
-        j += 1;
-        if let Some(b'+' | b'-') = s.get(j) {
-            j += 1;
-        }
-        j = required_digits(s, j)?;
+    match s.get(j) {
+        Some(b'e' | b'E') => {}
+        Some(_) => return Ok(Scan::End(j)),
+        None => return Ok(Scan::NeedMore),
     }
+    j += 1;
+    if let Some(b'+' | b'-') = s.get(j) {
+        j += 1;
+    }
+    j = required_digits(s, j)?;
     if j >= s.len() {
         // The number may go on in the next chunk.
         return Ok(Scan::NeedMore);
@@ -1043,7 +1034,6 @@ fn scan_number(s: &[u8]) -> Result<Scan, &'static str> {
 /// lowest flag is exact, as in [`string_stop`].
 #[inline]
 fn digits(s: &[u8], mut j: usize) -> usize {
-    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
     const ABOVE_NINE: u64 = u64::from_le_bytes([0x46; 8]);
     const ZERO: u64 = u64::from_le_bytes([b'0'; 8]);
     while let Some(word) = s.get(j..j + 8) {
@@ -1231,6 +1221,28 @@ mod tests {
             br#"{"x":{"a":"\u00e9\"","b":"caf\u00e9","c":"\q"}}"#,
             "{\"x\":{\"a\":\"caf\u{e9}\",\"\u{e9}\":1}}".as_bytes(),
             b"{\"x\":{\"a\":\"a\x01b\"}}",
+            // Long runs (crossing the pieces), exponents, errors after a valid prefix.
+            br#"{"x":[null,null,0.204237288135593,0.204358353510895,12345678901,0.3,1e5,2.5E-3,-0.25,0,-0],"y":1}"#,
+            br#"{"x":[0.204237288135593,0.204358353510895,1.5e+300,0.5],"y":[1E2]}"#,
+            br#"{"x":[0.204237288135593,0.20435835351089.5]}"#,
+            br#"{"x":[0.1234567890123,00.5]}"#,
+            br#"{"x":[0.1234567890123,-01]}"#,
+            br#"{"x":[0.5,-0.25,-12,--1]}"#,
+            br#"{"x":[0.5,-a]}"#,
+            br#"{"x":[0.1234567890123,1.5e,2]}"#,
+            br#"{"x":[0.1234567890123,1.5e+]}"#,
+            br#"{"x":[0.1234567890123,1.5E-"#,
+            br#"{"x":[0.1234567890123,12345678901234567890123"#,
+            br#"{"x":{"a":1e5,"b":-2.5E+10,"c":"s","d":0.000000000001},"e":2}"#,
+            br#"{"x":{"a":1e5x,"b":1}}"#,
+            // Escapes and stops at word boundaries (the word scan's eighth and ninth bytes).
+            br#"{"x":{"abcdefg\"h":"1234567\\","k":"abcdefgh\u00e9ij","l":"123456\/"},"y":"1234567\"8"}"#,
+            br#"{"x":{"abcdefgh":"abcdefg\u00e9","abcdefghijklmno\n":"abcdefghijklmnop"},"y":2}"#,
+            br#"{"x":"abcdefg\q"}"#,
+            br#"{"x":"abcdefg\u00g1"}"#,
+            br#"{"x":"abcdefgh\u00e"}"#,
+            b"{\"x\":{\"abcdefg\":\"1234567\xc3\xa9\",\"k\":\"abcdefgh\x1f\"}}",
+            b"{\"x\":{\"k\":\"abcdefg\\u00e9\xc3\"}}",
             deep.as_bytes(),
         ];
         for doc in docs {
