@@ -30,8 +30,8 @@ impl From<Event<'_>> for Ev {
             Event::StartArray => Ev::StartArray,
             Event::EndArray => Ev::EndArray,
             Event::Key(k) => Ev::Key(String::from_utf8(k.to_vec()).expect("keys are UTF-8")),
-            Event::Str(s) => Ev::Str(s.to_owned()),
-            Event::Number(n) => Ev::Number(n.to_owned()),
+            Event::Str(s) => Ev::Str(s.as_str().to_owned()),
+            Event::Number(n) => Ev::Number(n.as_str().to_owned()),
             Event::Bool(b) => Ev::Bool(b),
             Event::Null => Ev::Null,
         }

@@ -71,12 +71,13 @@ impl Verification {
     }
 }
 
-/// One item of `/snapshots`.
+/// One item of `/snapshots`. The strings as the tokenizer gave them (valid UTF-8): most
+/// snapshots only compare them with their group's, which needs no text.
 #[derive(Default)]
 struct Snapshot {
-    backup_type: String,
-    backup_id: String,
-    comment: String,
+    backup_type: Vec<u8>,
+    backup_id: Vec<u8>,
+    comment: Vec<u8>,
     time: Option<i64>,
     size: Option<u64>,
     verification: Verification,
@@ -140,7 +141,7 @@ struct GroupAgg {
 }
 
 /// Whether a group's key can be kept: both parts present, the type short.
-fn key_ok(backup_type: &str, backup_id: &str) -> bool {
+fn key_ok(backup_type: &[u8], backup_id: &[u8]) -> bool {
     !backup_type.is_empty() && !backup_id.is_empty() && backup_type.len() <= MAX_TYPE_LEN
 }
 
@@ -229,9 +230,10 @@ impl GroupAgg {
         }
     }
 
-    fn new(backup_type: &str, backup_id: &str) -> GroupAgg {
+    /// From a key in valid UTF-8 (as the tokenizer gives it).
+    fn new(backup_type: &[u8], backup_id: &[u8]) -> GroupAgg {
         GroupAgg {
-            key: ShortStr::concat(backup_type, backup_id),
+            key: ShortStr::concat(text(backup_type), text(backup_id)),
             // Callers check `key_ok` first.
             type_len: u8::try_from(backup_type.len()).unwrap_or(0),
             ..GroupAgg::default()
@@ -253,13 +255,13 @@ impl GroupAgg {
     }
 
     /// Per snapshot read: compares bytes, without the UTF-8 check of `backup_type()`.
-    fn is(&self, backup_type: &str, backup_id: &str) -> bool {
+    fn is(&self, backup_type: &[u8], backup_id: &[u8]) -> bool {
         let (t, id) = self
             .key
             .as_bytes()
             .split_at_checked(self.type_len as usize)
             .unwrap_or_default();
-        short_eq(t, backup_type.as_bytes()) && short_eq(id, backup_id.as_bytes())
+        short_eq(t, backup_type) && short_eq(id, backup_id)
     }
 
     /// The kept snapshots, newest first.
@@ -337,8 +339,8 @@ impl GroupAgg {
                 self.newest = time;
                 self.newest_size = size;
                 self.newest_state = s.verification;
-                if !short_eq(self.newest_comment.as_bytes(), s.comment.as_bytes()) {
-                    self.newest_comment = ShortStr::new(&s.comment);
+                if !short_eq(self.newest_comment.as_bytes(), &s.comment) {
+                    self.newest_comment = ShortStr::new(text(&s.comment));
                 }
             }
         }
@@ -416,7 +418,7 @@ impl Namespace {
     }
 
     /// Index of the group, looking where the previous one was found first.
-    fn find(&mut self, backup_type: &str, backup_id: &str) -> Option<usize> {
+    fn find(&mut self, backup_type: &[u8], backup_id: &[u8]) -> Option<usize> {
         let same = |g: &GroupAgg| g.is(backup_type, backup_id);
         let hint = [self.cursor, self.cursor + 1];
         let found = hint
@@ -428,7 +430,7 @@ impl Namespace {
     }
 
     /// Index of the group, added (to be read) on first sight.
-    fn group_of(&mut self, backup_type: &str, backup_id: &str) -> usize {
+    fn group_of(&mut self, backup_type: &[u8], backup_id: &[u8]) -> usize {
         if let Some(i) = self.find(backup_type, backup_id) {
             return i;
         }
@@ -440,10 +442,11 @@ impl Namespace {
     /// Takes one item of the groups list: marks it live, and stale when its snapshots must be
     /// read again (`all`: the whole namespace is read anyway). A repeated item is ignored.
     fn listed(&mut self, item: &Group, all: bool) {
-        if !key_ok(&item.backup_type, &item.backup_id) {
+        let (backup_type, backup_id) = (item.backup_type.as_bytes(), item.backup_id.as_bytes());
+        if !key_ok(backup_type, backup_id) {
             return;
         }
-        let i = self.group_of(&item.backup_type, &item.backup_id);
+        let i = self.group_of(backup_type, backup_id);
         let g = &mut self.groups[i];
         if g.in_list {
             return;
@@ -580,6 +583,17 @@ impl Store {
     }
 }
 
+/// A string value's bytes into `dst` (emptied when the value is no string).
+fn set_bytes(dst: &mut Vec<u8>, value: Scalar<'_>) {
+    dst.clear();
+    dst.extend_from_slice(value.str_bytes().unwrap_or_default());
+}
+
+/// Bytes the tokenizer gave as a string (valid UTF-8) as text.
+fn text(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or("")
+}
+
 /// `n` in decimal, written into `buf` without allocating.
 fn decimal(n: i64, buf: &mut [u8; 20]) -> &str {
     use std::io::Write;
@@ -591,18 +605,26 @@ fn decimal(n: i64, buf: &mut [u8; 20]) -> &str {
 }
 /// What [`SnapshotSink`] reads of `/snapshots`: most of each item's bytes are its `files`, the
 /// verification task's UPID and the owner, skipped unread.
-static SNAPSHOT_READS: Reads = Reads::Keys(&[(
-    "data",
-    Reads::Keys(&[
-        ("backup-type", Reads::All),
-        ("backup-id", Reads::All),
-        ("backup-time", Reads::All),
-        ("comment", Reads::All),
-        ("size", Reads::All),
-        ("protected", Reads::All),
-        ("verification", Reads::Keys(&[("state", Reads::All)])),
-    ]),
-)]);
+static SNAPSHOT_READS: Reads = Reads::Keys(&[("data", Reads::Keys(ITEM))]);
+
+/// The fields of an item that are read; the sink tells them apart by their place in this list
+/// ([`Path::listed`]), given by the constants below.
+static ITEM: &[(&str, Reads)] = &[
+    ("backup-type", Reads::All),
+    ("backup-id", Reads::All),
+    ("backup-time", Reads::All),
+    ("comment", Reads::All),
+    ("size", Reads::All),
+    ("protected", Reads::All),
+    ("verification", Reads::Keys(&[("state", Reads::All)])),
+];
+const BACKUP_TYPE: usize = 0;
+const BACKUP_ID: usize = 1;
+const BACKUP_TIME: usize = 2;
+const COMMENT: usize = 3;
+const SIZE: usize = 4;
+const PROTECTED: usize = 5;
+const VERIFICATION: usize = 6;
 
 struct SnapshotSink<'a> {
     item: &'a mut Snapshot,
@@ -617,28 +639,26 @@ struct SnapshotSink<'a> {
 
 impl Sink for SnapshotSink<'_> {
     fn scalar(&mut self, path: &Path<'_>, value: Scalar<'_>) {
+        // `data[i].field` or `data[i].verification.state` (the only listed key in there).
+        if path.listed(0).is_none() || !path.is_index(1) {
+            return;
+        }
         let s = &mut *self.item;
-        match path.item_key() {
-            Some("backup-type") => set(&mut s.backup_type, value.as_str().unwrap_or("")),
-            Some("backup-id") => set(&mut s.backup_id, value.as_str().unwrap_or("")),
-            Some("backup-time") => s.time = value.as_i64(),
-            Some("comment") => set(&mut s.comment, value.as_str().unwrap_or("")),
-            Some("size") => s.size = value.as_u64(),
-            Some("protected") => s.protected = value.as_bool().unwrap_or(false),
-            Some(_) => {}
-            None => {
-                if path.len() == 4
-                    && path.key(3) == Some("state")
-                    && path.item_key_at(2)
-                    && path.key(2) == Some("verification")
-                {
-                    s.verification = match value.as_str() {
-                        Some("ok") => Verification::Ok,
-                        Some("failed") => Verification::Failed,
-                        _ => Verification::None,
-                    };
-                }
+        match (path.len(), path.listed(2)) {
+            (3, Some(BACKUP_TYPE)) => set_bytes(&mut s.backup_type, value),
+            (3, Some(BACKUP_ID)) => set_bytes(&mut s.backup_id, value),
+            (3, Some(BACKUP_TIME)) => s.time = value.as_i64(),
+            (3, Some(COMMENT)) => set_bytes(&mut s.comment, value),
+            (3, Some(SIZE)) => s.size = value.as_u64(),
+            (3, Some(PROTECTED)) => s.protected = value.as_bool().unwrap_or(false),
+            (4, Some(VERIFICATION)) if path.listed(3).is_some() => {
+                s.verification = match value.str_bytes() {
+                    Some(b"ok") => Verification::Ok,
+                    Some(b"failed") => Verification::Failed,
+                    _ => Verification::None,
+                };
             }
+            _ => {}
         }
     }
 
@@ -652,7 +672,12 @@ impl Sink for SnapshotSink<'_> {
             if let Some(ids) = &mut self.ids {
                 let s = &*self.item;
                 let ok = s.verification == Verification::Ok;
-                ids.add(&s.backup_id, s.time.unwrap_or(0), ok, &s.comment);
+                ids.add(
+                    text(&s.backup_id),
+                    s.time.unwrap_or(0),
+                    ok,
+                    text(&s.comment),
+                );
             }
             self.item.reset();
         }
@@ -1089,6 +1114,22 @@ mod tests {
         // What the next groups list compares with is kept: an unchanged group is not read.
         let g = &state.stores[0].namespaces[0].groups[0];
         assert!(g.valid && g.read_known == g.in_list && state.stores[0].read_at == Some(1));
+    }
+
+    #[test]
+    fn field_constants_name_the_listed_keys() {
+        let names: Vec<&str> = ITEM.iter().map(|(k, _)| *k).collect();
+        for (at, key) in [
+            (BACKUP_TYPE, "backup-type"),
+            (BACKUP_ID, "backup-id"),
+            (BACKUP_TIME, "backup-time"),
+            (COMMENT, "comment"),
+            (SIZE, "size"),
+            (PROTECTED, "protected"),
+            (VERIFICATION, "verification"),
+        ] {
+            assert_eq!(names[at], key);
+        }
     }
 
     #[test]

@@ -57,11 +57,11 @@ impl State {
 fn set_text(dst: &mut String, value: Scalar<'_>) -> bool {
     dst.clear();
     match value {
-        Scalar::Str(s) => dst.push_str(s),
+        Scalar::Str(s) => dst.push_str(s.as_str()),
         Scalar::Bool(b) => dst.push_str(if b { "true" } else { "false" }),
         Scalar::Num(n) => {
             let mut b = Vec::with_capacity(24);
-            natrontech::write_go_float(&mut b, n.parse().unwrap_or(f64::NAN));
+            natrontech::write_go_float(&mut b, n.as_str().parse().unwrap_or(f64::NAN));
             dst.push_str(std::str::from_utf8(&b).unwrap_or(""));
         }
         Scalar::Null => return false,

@@ -22,13 +22,134 @@ pub enum Event<'a> {
     /// it reads, so most are never needed as text; `std::str::from_utf8` would check them twice).
     Key(&'a [u8]),
     /// A string value, unescaped.
-    Str(&'a str),
+    Str(Text<'a>),
     /// A number, as its JSON text (validated against the JSON grammar).
-    Number(&'a str),
+    Number(Text<'a>),
     /// `true` or `false`.
     Bool(bool),
     /// `null`.
     Null,
+}
+
+/// A string value, unescaped, or a number's text, as the tokenizer validated them (a string is
+/// valid UTF-8, a number ASCII against the JSON grammar). Kept as bytes until text is asked
+/// for, so a sink that only compares or copies bytes needs no second UTF-8 check, and the
+/// integers sinks read are parsed from the bytes directly.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Text<'a>(&'a [u8]);
+
+impl<'a> Text<'a> {
+    /// The text.
+    pub fn as_str(self) -> &'a str {
+        // The tokenizer hands out valid UTF-8 only.
+        std::str::from_utf8(self.0).unwrap_or("")
+    }
+
+    /// The text's bytes (valid UTF-8).
+    pub fn as_bytes(self) -> &'a [u8] {
+        self.0
+    }
+}
+
+impl<'a> From<&'a str> for Text<'a> {
+    fn from(s: &'a str) -> Self {
+        Text(s.as_bytes())
+    }
+}
+
+impl std::fmt::Debug for Text<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl<'a> Text<'a> {
+    /// The value when the text is a non-negative integer that fits (`str::parse::<u64>`'s
+    /// answer for JSON number text).
+    #[inline]
+    pub fn as_u64(self) -> Option<u64> {
+        if self.0.len() <= 19 {
+            return short_digits(self.0);
+        }
+        let mut n = 0u64;
+        for &d in self.0 {
+            let d = d.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            n = n.checked_mul(10)?.checked_add(u64::from(d))?;
+        }
+        Some(n)
+    }
+
+    /// The value when the text is an integer that fits (`str::parse::<i64>`'s answer for JSON
+    /// number text).
+    #[inline]
+    pub fn as_i64(self) -> Option<i64> {
+        let (negative, digits) = match self.0 {
+            [b'-', rest @ ..] => (true, rest),
+            all => (false, all),
+        };
+        if digits.len() <= 18 {
+            // Below 10^18: fits either sign.
+            let n = i64::try_from(short_digits(digits)?).ok()?;
+            return Some(if negative { -n } else { n });
+        }
+        // Accumulated negative: i64::MIN has no positive counterpart.
+        let mut n = 0i64;
+        for &d in digits {
+            let d = d.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            n = n.checked_mul(10)?.checked_sub(i64::from(d))?;
+        }
+        if negative { Some(n) } else { n.checked_neg() }
+    }
+}
+
+/// The value of 1 to 19 ASCII digits (`None`: none, or not all digits), eight at a time: the
+/// value cannot overflow, and a timestamp or size then takes one word and two or three digits
+/// instead of a multiply per digit.
+#[inline]
+fn short_digits(s: &[u8]) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    let mut n = 0u64;
+    let mut words = s.chunks_exact(8);
+    for word in &mut words {
+        let mut bytes = [0; 8];
+        bytes.copy_from_slice(word);
+        n = n
+            .wrapping_mul(100_000_000)
+            .wrapping_add(eight_digits(u64::from_le_bytes(bytes))?);
+    }
+    for &d in words.remainder() {
+        let d = d.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n.wrapping_mul(10).wrapping_add(u64::from(d));
+    }
+    Some(n)
+}
+
+/// Eight ASCII digits (little-endian: the first digit in the low byte) as their value, `None`
+/// when one is not a digit (the test of [`digits`]). Pairs, then fours, then the eight are
+/// combined; no lane can carry into the next.
+#[inline]
+fn eight_digits(w: u64) -> Option<u64> {
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    const ABOVE_NINE: u64 = u64::from_le_bytes([0x46; 8]);
+    const ZERO: u64 = u64::from_le_bytes([b'0'; 8]);
+    if (w.wrapping_add(ABOVE_NINE) | w.wrapping_sub(ZERO) | w) & HIGH != 0 {
+        return None;
+    }
+    let w = w - ZERO;
+    let w = (w.wrapping_mul(10) + (w >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let w = (w.wrapping_mul(100) + (w >> 16)) & 0x0000_ffff_0000_ffff;
+    Some((w.wrapping_mul(10_000) + (w >> 32)) & 0xffff_ffff)
 }
 
 /// Why a document is not acceptable JSON.
@@ -294,9 +415,7 @@ impl Tokenizer {
                 };
                 self.pos = end;
                 self.after_value();
-                // The scan admitted ASCII only.
-                let text = std::str::from_utf8(&self.buf[i..end]).unwrap_or("0");
-                Ok(Some(Event::Number(text)))
+                Ok(Some(Event::Number(Text(&self.buf[i..end]))))
             }
             b't' => self.literal(i, b"true", Event::Bool(true)),
             b'f' => self.literal(i, b"false", Event::Bool(false)),
@@ -348,6 +467,8 @@ impl Tokenizer {
         }
     }
 
+    // Inlined: a call per key and string value cost more than scanning a short one.
+    #[inline(always)]
     fn string(&mut self, i: usize, is_key: bool) -> Result<Option<Event<'_>>, JsonError> {
         let Some((end, escaped)) = self.string_end(i)? else {
             return Ok(None);
@@ -379,7 +500,7 @@ impl Tokenizer {
             Event::Key(text)
         } else {
             // Validated by `string_end`.
-            Event::Str(std::str::from_utf8(text).unwrap_or(""))
+            Event::Str(Text(text))
         }))
     }
 
@@ -1078,6 +1199,61 @@ mod tests {
         }
         t.finish()?;
         Ok(out)
+    }
+
+    #[test]
+    fn integers_parse_as_str_parse_does() {
+        let texts = [
+            "0",
+            "1",
+            "-0",
+            "-1",
+            "7",
+            "10",
+            "1784494800",
+            "68720018698",
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "999999999999999999",
+            "-999999999999999999",
+            "9999999999999999999",
+            "-9999999999999999999",
+            "1.5",
+            "-1.5",
+            "1e3",
+            "1E+3",
+            "-0.0",
+            "12.5e-3",
+            "-",
+            "",
+        ];
+        // Every length, and a byte just outside the digits at every place.
+        let mut more = Vec::new();
+        for len in 1..=21 {
+            let digits: String = (0..len)
+                .map(|k| char::from(b'1' + (k * 7 % 9) as u8))
+                .collect();
+            more.push(digits.clone());
+            more.push(format!("-{digits}"));
+            for at in 0..len {
+                for bad in ['/', ':', '.', 'e'] {
+                    let mut t = digits.clone().into_bytes();
+                    t[at] = bad as u8;
+                    more.push(String::from_utf8(t).unwrap());
+                }
+            }
+        }
+        for t in texts.iter().copied().chain(more.iter().map(String::as_str)) {
+            let n = Text::from(t);
+            assert_eq!(n.as_u64(), t.parse::<u64>().ok(), "{t}");
+            assert_eq!(n.as_i64(), t.parse::<i64>().ok(), "{t}");
+            assert_eq!(n.as_str(), t);
+        }
     }
 
     #[test]

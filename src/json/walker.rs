@@ -4,7 +4,7 @@
 //! reads ([`Reads`]); the values of all other keys are skipped by the tokenizer at memory speed,
 //! still validated, and never reach the sink.
 
-use super::tokenizer::{Event, JsonError, Tokenizer};
+use super::tokenizer::{Event, JsonError, Text, Tokenizer};
 
 /// The part of a document a [`Sink`] reads. Arrays are transparent: the items of an array are
 /// read as the array is. The values of keys not listed in a `Keys` are skipped: validated, but
@@ -20,17 +20,18 @@ pub enum Reads {
 
 impl Reads {
     /// How the value of `key` is read, `None` when it is skipped; with the listed name of the
-    /// key when there is one (the key need not be copied then).
+    /// key and its index in the list when there is one (the key need not be copied then).
     // Always inlined, as `short_eq`: once per key of every document, and the static build
     // (opt-level "s") would otherwise call both.
     #[inline(always)]
-    fn key(&'static self, key: &[u8]) -> Option<(Option<&'static str>, &'static Reads)> {
+    fn key(&'static self, key: &[u8]) -> Option<(Option<Listed>, &'static Reads)> {
         match self {
             Reads::All => Some((None, self)),
             Reads::Keys(keys) => keys
                 .iter()
-                .find(|(k, _)| short_eq(k.as_bytes(), key))
-                .map(|(k, r)| (Some(*k), r)),
+                .enumerate()
+                .find(|(_, (k, _))| short_eq(k.as_bytes(), key))
+                .map(|(at, (k, r))| (Some(Listed { name: k, at }), r)),
         }
     }
 }
@@ -79,6 +80,13 @@ pub fn read_everything(on: bool) {
     READ_EVERYTHING.with(|c| c.set(on));
 }
 
+/// A key its container's [`Reads::Keys`] lists: its name, and where in the list it is.
+#[derive(Debug, Clone, Copy)]
+struct Listed {
+    name: &'static str,
+    at: usize,
+}
+
 /// One level of the current position: a key inside an object, or an index inside an array.
 #[derive(Debug)]
 struct Frame {
@@ -89,7 +97,7 @@ struct Frame {
     is_array: bool,
     /// The current key (objects) when it is one its [`Reads`] lists, else `None` and it is in
     /// `key`.
-    name: Option<&'static str>,
+    name: Option<Listed>,
     /// The current key (objects) when not listed; its capacity is reused.
     key: String,
     /// The current element index (arrays).
@@ -134,7 +142,25 @@ impl Path<'_> {
         self.frames
             .get(i)
             .filter(|f| !f.is_array)
-            .map(|f| f.name.unwrap_or(&f.key))
+            .map(|f| f.name.map_or(&*f.key, |l| l.name))
+    }
+
+    /// Where the key at segment `i` stands in its container's [`Reads::Keys`] list (`None`: the
+    /// segment is an array's, or its key is not listed). Lets a sink tell the keys it reads
+    /// apart without comparing them again.
+    #[inline]
+    pub fn listed(&self, i: usize) -> Option<usize> {
+        self.frames
+            .get(i)
+            .filter(|f| !f.is_array)
+            .and_then(|f| f.name)
+            .map(|l| l.at)
+    }
+
+    /// True when segment `i` is inside an array.
+    #[inline]
+    pub fn is_index(&self, i: usize) -> bool {
+        self.frames.get(i).is_some_and(|f| f.is_array)
     }
 
     /// The array index at segment `i`, if that segment is inside an array.
@@ -189,9 +215,9 @@ impl Path<'_> {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Scalar<'a> {
     /// A string.
-    Str(&'a str),
+    Str(Text<'a>),
     /// A number as its JSON text.
-    Num(&'a str),
+    Num(Text<'a>),
     /// `true`/`false`.
     Bool(bool),
     /// `null`.
@@ -202,7 +228,15 @@ impl<'a> Scalar<'a> {
     /// The string, if this is one.
     pub fn as_str(&self) -> Option<&'a str> {
         match self {
-            Scalar::Str(s) => Some(s),
+            Scalar::Str(s) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The string's bytes (valid UTF-8), if this is one: no second UTF-8 check.
+    pub fn str_bytes(&self) -> Option<&'a [u8]> {
+        match self {
+            Scalar::Str(s) => Some(s.as_bytes()),
             _ => None,
         }
     }
@@ -210,7 +244,7 @@ impl<'a> Scalar<'a> {
     /// A non-negative integer, exactly as sent (byte counts never pass through `f64`).
     pub fn as_u64(&self) -> Option<u64> {
         match self {
-            Scalar::Num(n) => n.parse().ok(),
+            Scalar::Num(n) => n.as_u64(),
             _ => None,
         }
     }
@@ -218,8 +252,9 @@ impl<'a> Scalar<'a> {
     /// An integer; a float is truncated and saturates, as PBS' own casts do.
     pub fn as_i64(&self) -> Option<i64> {
         match self {
-            Scalar::Num(n) => n.parse().ok().or_else(|| {
-                n.parse::<f64>()
+            Scalar::Num(n) => n.as_i64().or_else(|| {
+                n.as_str()
+                    .parse::<f64>()
                     .ok()
                     .filter(|f| f.is_finite())
                     .map(|f| f as i64)
@@ -231,7 +266,7 @@ impl<'a> Scalar<'a> {
     /// A number as `f64`.
     pub fn as_f64(&self) -> Option<f64> {
         match self {
-            Scalar::Num(n) => n.parse().ok(),
+            Scalar::Num(n) => n.as_str().parse().ok(),
             _ => None,
         }
     }
@@ -240,8 +275,8 @@ impl<'a> Scalar<'a> {
     pub fn as_bool(&self) -> Option<bool> {
         match self {
             Scalar::Bool(b) => Some(*b),
-            Scalar::Num("1") => Some(true),
-            Scalar::Num("0") => Some(false),
+            Scalar::Num(n) if n.as_bytes() == b"1" => Some(true),
+            Scalar::Num(n) if n.as_bytes() == b"0" => Some(false),
             _ => None,
         }
     }
@@ -560,13 +595,19 @@ mod tests {
 
     #[test]
     fn scalar_conversions() {
-        assert_eq!(Scalar::Num("18446744073709551615").as_u64(), Some(u64::MAX));
-        assert_eq!(Scalar::Num("-1").as_u64(), None);
-        assert_eq!(Scalar::Num("9223372036854775807").as_i64(), Some(i64::MAX));
-        assert_eq!(Scalar::Num("1.5e300").as_i64(), Some(i64::MAX));
-        assert_eq!(Scalar::Num("1.5").as_i64(), Some(1));
+        assert_eq!(
+            Scalar::Num("18446744073709551615".into()).as_u64(),
+            Some(u64::MAX)
+        );
+        assert_eq!(Scalar::Num("-1".into()).as_u64(), None);
+        assert_eq!(
+            Scalar::Num("9223372036854775807".into()).as_i64(),
+            Some(i64::MAX)
+        );
+        assert_eq!(Scalar::Num("1.5e300".into()).as_i64(), Some(i64::MAX));
+        assert_eq!(Scalar::Num("1.5".into()).as_i64(), Some(1));
         assert_eq!(Scalar::Null.as_f64(), None);
-        assert_eq!(Scalar::Str("1").as_u64(), None);
-        assert_eq!(Scalar::Num("1").as_bool(), Some(true));
+        assert_eq!(Scalar::Str("1".into()).as_u64(), None);
+        assert_eq!(Scalar::Num("1".into()).as_bool(), Some(true));
     }
 }
