@@ -111,7 +111,7 @@ fn start(args: &Args, profile: Profile) -> Result<(sim::SimHandle, Exporter), St
         ..SimConfig::default()
     })
     .map_err(|e| format!("simulator: {e}"))?;
-    let exp = Exporter::spawn(&args.binary, &sim)?;
+    let exp = Exporter::spawn(&args.binary, &sim, &[])?;
     Ok((sim, exp))
 }
 

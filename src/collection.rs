@@ -24,15 +24,16 @@
 //! no reader holds a result, the results (kept only for their buffers: a finished result is
 //! never served to a scrape that arrives later) and the scraper's per-scrape resources (PBS
 //! connection, TLS state, client buffers: [`Scraper::release_idle`]) are freed. What a
-//! collector keeps between scrapes lives in its slot in the scraper and is never released
-//! here. With `--keep-last-values` the latest result stays when it is, or shares the kept
+//! collector keeps between scrapes lives in its slot in the scraper: only what it keeps for
+//! reuse is freed, and what it needs later is moved into new allocations once no scrape is in
+//! progress ([`Collection::repack_idle`]). With `--keep-last-values` the latest result stays when it is, or shares the kept
 //! families of, the last good one (above), so it can still be served while PBS is
 //! unreachable; only its spare goes. The server calls it after a multi-target
 //! (`?target=`) scrape has been written; the default target (`/metrics` with `PBS_ENDPOINT`)
 //! is never released, so its steady state allocates nothing.
 
 use crate::scrape::{Output, Reach, Scraper};
-use async_lock::Mutex;
+use async_lock::{Mutex, MutexGuard};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -119,10 +120,7 @@ impl Collection {
     /// `--keep-last-values` may serve; see the module doc. Returns true when the scraper's
     /// resources were released (false when a collection holds it).
     pub fn release_idle(&self) -> bool {
-        if self.in_collect.get() > 0 {
-            return false;
-        }
-        let Some(mut scraper) = self.scraper.try_lock() else {
+        let Some(mut scraper) = self.idle_scraper() else {
             return false;
         };
         scraper.release_idle();
@@ -140,6 +138,24 @@ impl Collection {
         let spare = take_unheld(&self.spare);
         drop((latest, spare));
         true
+    }
+
+    /// Moves what the collectors of a released target keep into new allocations
+    /// ([`Scraper::repack`]); false (nothing done) while a scrape of it is in progress.
+    pub fn repack_idle(&self) -> bool {
+        let Some(mut scraper) = self.idle_scraper() else {
+            return false;
+        };
+        scraper.repack();
+        true
+    }
+
+    /// The scraper, unless a scrape is in [`Collection::collect`] or holds it.
+    fn idle_scraper(&self) -> Option<MutexGuard<'_, Scraper>> {
+        if self.in_collect.get() > 0 {
+            return None;
+        }
+        self.scraper.try_lock()
     }
 
     /// The last good result if it started no more than `keep` ago: the latest result if it is

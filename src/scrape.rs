@@ -249,13 +249,25 @@ impl Scraper {
 
     /// Frees what a scrape in progress needs and an idle target does not: the PBS connection
     /// (TLS state included) and the client's buffers ([`PbsClient::release_idle`]), the
-    /// datastore inventory and `/version`'s fields, all rebuilt by every scrape. What the
-    /// collectors keep between scrapes (their slot's [`collectors::State`]), the failure-log
-    /// state and the last up/down state are kept.
+    /// datastore inventory and `/version`'s fields, all rebuilt by every scrape, and what the
+    /// collectors keep only for reuse ([`collectors::release`]). What the collectors need from
+    /// scrape to scrape (aggregates, log state), the failure-log state and the last up/down
+    /// state are kept.
     pub fn release_idle(&mut self) {
+        for s in &mut self.slots {
+            collectors::release(&mut s.state);
+        }
         self.client.release_idle();
         self.inventory.release();
         self.version = Version::default();
+    }
+
+    /// Moves what the collectors keep into new allocations ([`collectors::repack`]), for a
+    /// released target.
+    pub fn repack(&mut self) {
+        for s in &mut self.slots {
+            collectors::repack(&mut s.state);
+        }
     }
 
     /// Scrapes PBS, finishing by `deadline`. Render the result with [`Scraper::render`].

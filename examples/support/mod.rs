@@ -89,19 +89,21 @@ pub fn every_collector() -> String {
 }
 
 impl Exporter {
-    pub fn spawn(binary: &PathBuf, handle: &sim::SimHandle) -> Result<Exporter, String> {
-        Exporter::spawn_with(
-            binary,
-            &[
-                ("PBS_ENDPOINT", handle.endpoint()),
-                ("PBS_API_TOKEN_NAME", handle.token_id().to_string()),
-                ("PBS_API_TOKEN", handle.token_secret().to_string()),
-                ("PBS_FINGERPRINT", handle.fingerprint()),
-            ],
-        )
+    /// Spawns `binary` pointed at the simulator `handle` (its fingerprint pinned), with
+    /// `extra` environment.
+    pub fn spawn(
+        binary: &PathBuf,
+        handle: &sim::SimHandle,
+        extra: &[(&str, String)],
+    ) -> Result<Exporter, String> {
+        let mut env = handle.exporter_env();
+        env.extend(extra.iter().cloned());
+        Exporter::spawn_with(binary, &env)
     }
 
-    /// Spawns `binary` with exactly this environment (plus a loopback listen address).
+    /// Spawns `binary` with exactly this environment (plus a loopback listen address), and
+    /// waits until it logs its address: it binds its listener before, so it then accepts
+    /// connections.
     pub fn spawn_with(binary: &PathBuf, env: &[(&str, String)]) -> Result<Exporter, String> {
         let mut child = Command::new(binary)
             .env_clear()

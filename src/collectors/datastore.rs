@@ -252,6 +252,9 @@ pub struct State {
     calls: store_calls::State,
 }
 
+/// Nothing is carried to the next scrape.
+impl super::Release for State {}
+
 /// Reads the datastore list (for maintenance modes) and the usage of every datastore.
 pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
     let stores = match ctx.inventory.datastores(ctx.client, ctx.deadline).await {

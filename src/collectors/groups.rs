@@ -25,6 +25,9 @@ pub struct State {
     seen: Seen,
 }
 
+/// Nothing is carried to the next scrape.
+impl super::Release for State {}
+
 /// One item of `/groups`.
 #[derive(Default)]
 pub(super) struct Group {

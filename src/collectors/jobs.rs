@@ -74,6 +74,13 @@ pub struct State {
     tape_absent_logged: bool,
 }
 
+/// Whether the missing tape-backup list was logged is kept.
+impl super::Release for State {
+    fn release(&mut self) {
+        self.list = List::default();
+    }
+}
+
 /// The jobs of one list (a reused vector: its strings keep their capacity).
 #[derive(Default)]
 struct List {

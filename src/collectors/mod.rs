@@ -11,6 +11,7 @@ pub mod inventory;
 pub mod jobs;
 pub mod node;
 pub mod process;
+mod short_str;
 pub mod snapshot_refresh;
 pub mod snapshots;
 pub mod store_calls;
@@ -94,6 +95,24 @@ macro_rules! collectors {
             $($(#[doc = $doc])+ $id(Box<$module::State>),)+
         }
 
+        /// Frees what the collector keeps only to reuse it in the next scrape (request paths,
+        /// the item being read, per-scrape lists) when its target is released: a target held
+        /// idle keeps only what the next scrape needs to know (aggregates, what was logged).
+        pub fn release(state: &mut State) {
+            match state {
+                $(State::$id(s) => Release::release(&mut **s),)+
+            }
+        }
+
+        /// Moves what a released target's collector keeps into new allocations: called once
+        /// no scrape's buffers are left between the free chunks, so the copies fill few pages
+        /// and the pages of the old blocks can go back to the OS.
+        pub fn repack(state: &mut State) {
+            match state {
+                $(State::$id(s) => Release::repack(&mut **s),)+
+            }
+        }
+
         /// Runs one collector with its state, writing its samples into `out`. Failures are
         /// pushed to `ctx.errors`.
         pub async fn collect(state: &mut State, ctx: &mut Ctx<'_>, out: &mut Families) {
@@ -122,6 +141,20 @@ collectors! {
     /// Tape drives, changers and media (nothing when PBS has no tape or the token no
     /// `Tape.Audit`).
     Tape => "tape", default true, kept false, tape;
+}
+
+/// What a collector's state frees when its target is released ([`release`]), and how it
+/// moves what it keeps ([`repack`]).
+pub trait Release: Default {
+    /// Everything, unless the collector says otherwise: most states are only reused, and
+    /// carry nothing to the next scrape.
+    fn release(&mut self) {
+        *self = Self::default();
+    }
+
+    /// Moves what is kept into new allocations; nothing, unless the collector keeps more than
+    /// a few blocks.
+    fn repack(&mut self) {}
 }
 
 /// Largest `--snapshot-history`: per-snapshot series grow with N × groups.

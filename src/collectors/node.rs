@@ -34,6 +34,9 @@ pub struct State {
     status: Status,
 }
 
+/// Nothing is carried to the next scrape.
+impl super::Release for State {}
+
 /// The fields of the node status this collector reads.
 #[derive(Default)]
 struct Status {

@@ -61,6 +61,17 @@ pub struct VerifyEnds {
     path: String,
 }
 
+impl VerifyEnds {
+    /// Frees the list and the buffers (a target held idle); what was logged is kept.
+    pub fn release(&mut self) {
+        *self = VerifyEnds {
+            denied: self.denied,
+            failed: self.failed,
+            ..VerifyEnds::default()
+        };
+    }
+}
+
 /// The fields of a task item read here.
 #[derive(Default)]
 struct Item {

@@ -22,6 +22,7 @@
 //! group labels plus `backup_time`): memory grows with N × groups, still never with snapshots.
 
 use super::groups::{Group, GroupList};
+use super::short_str::ShortStr;
 use super::snapshot_refresh::{self, Refresh, VERIFY_LOOKBACK, VerifyEnds};
 use super::{Ctx, MAX_TEXT_LABEL, datastore_path, set};
 use crate::exposition::{Families, truncate_utf8};
@@ -98,12 +99,13 @@ impl Snapshot {
 
 /// The aggregate of one group: the figures the exposition writes for it, kept between scrapes
 /// (no second copy), and what the groups list said when its snapshots were read. Kept compact,
-/// one per group for every group of every datastore: the key in one exact-size string, counts
+/// one per group for every group of every datastore: the key in one [`ShortStr`] (no heap
+/// block when short, as is the newest comment; a target held idle keeps them all), counts
 /// as `u32`, times with a sentinel instead of `Option`, the history in one exact-size buffer
 /// refilled in place.
 struct GroupAgg {
     /// `backup-type` then `backup-id`, split at `type_len`.
-    key: Box<str>,
+    key: ShortStr,
     type_len: u8,
     /// `last-backup` and `backup-count` from the groups list when the snapshots were last
     /// read; `read_known` false: read them again.
@@ -127,7 +129,7 @@ struct GroupAgg {
     newest_state: Verification,
     /// Written only while `newest` is set, and replaced only when it differs (a re-read keeps
     /// the allocation of an unchanged comment).
-    newest_comment: Box<str>,
+    newest_comment: ShortStr,
     total_size: u64,
     protected: u32,
     /// Snapshots by verification state, in `Verification` order: none, ok, failed.
@@ -157,7 +159,7 @@ const MAX_TYPE_LEN: usize = u8::MAX as usize;
 impl Default for GroupAgg {
     fn default() -> Self {
         GroupAgg {
-            key: Box::default(),
+            key: ShortStr::default(),
             type_len: 0,
             read_as: (0, 0),
             read_known: false,
@@ -171,7 +173,7 @@ impl Default for GroupAgg {
             oldest: NO_TIME,
             newest_size: 0,
             newest_state: Verification::None,
-            newest_comment: Box::default(),
+            newest_comment: ShortStr::default(),
             total_size: 0,
             protected: 0,
             by_state: [0; 3],
@@ -218,13 +220,20 @@ impl Kept {
 }
 
 impl GroupAgg {
+    /// A copy in new allocations.
+    fn repacked(&self) -> GroupAgg {
+        GroupAgg {
+            key: self.key.clone(),
+            newest_comment: self.newest_comment.clone(),
+            history: self.history.clone(),
+            ..*self
+        }
+    }
+
     /// From a key in valid UTF-8 (as the tokenizer gives it).
     fn new(backup_type: &[u8], backup_id: &[u8]) -> GroupAgg {
-        let mut key = String::with_capacity(backup_type.len() + backup_id.len());
-        key.push_str(text(backup_type));
-        key.push_str(text(backup_id));
         GroupAgg {
-            key: key.into_boxed_str(),
+            key: ShortStr::concat(text(backup_type), text(backup_id)),
             // Callers check `key_ok` first.
             type_len: u8::try_from(backup_type.len()).unwrap_or(0),
             ..GroupAgg::default()
@@ -232,16 +241,27 @@ impl GroupAgg {
     }
 
     fn backup_type(&self) -> &str {
-        self.key.get(..self.type_len as usize).unwrap_or("")
+        self.key
+            .as_str()
+            .get(..self.type_len as usize)
+            .unwrap_or("")
     }
 
     fn backup_id(&self) -> &str {
-        self.key.get(self.type_len as usize..).unwrap_or("")
+        self.key
+            .as_str()
+            .get(self.type_len as usize..)
+            .unwrap_or("")
     }
 
+    /// Per snapshot read: compares bytes, without the UTF-8 check of `backup_type()`.
     fn is(&self, backup_type: &[u8], backup_id: &[u8]) -> bool {
-        short_eq(self.backup_type().as_bytes(), backup_type)
-            && short_eq(self.backup_id().as_bytes(), backup_id)
+        let (t, id) = self
+            .key
+            .as_bytes()
+            .split_at_checked(self.type_len as usize)
+            .unwrap_or_default();
+        short_eq(t, backup_type) && short_eq(id, backup_id)
     }
 
     /// The kept snapshots, newest first.
@@ -320,7 +340,7 @@ impl GroupAgg {
                 self.newest_size = size;
                 self.newest_state = s.verification;
                 if !short_eq(self.newest_comment.as_bytes(), &s.comment) {
-                    self.newest_comment = text(&s.comment).into();
+                    self.newest_comment = ShortStr::new(text(&s.comment));
                 }
             }
         }
@@ -349,7 +369,7 @@ impl GroupAgg {
                 set,
                 &[(
                     "comment",
-                    truncate_utf8(&self.newest_comment, MAX_TEXT_LABEL),
+                    truncate_utf8(self.newest_comment.as_str(), MAX_TEXT_LABEL),
                 )],
                 1u64,
             );
@@ -387,6 +407,16 @@ struct Namespace {
 }
 
 impl Namespace {
+    /// A copy in exact-size allocations.
+    fn repacked(&self) -> Namespace {
+        Namespace {
+            name: self.name.as_str().into(),
+            groups: self.groups.iter().map(GroupAgg::repacked).collect(),
+            live: self.live,
+            cursor: 0,
+        }
+    }
+
     /// Index of the group, looking where the previous one was found first.
     fn find(&mut self, backup_type: &[u8], backup_id: &[u8]) -> Option<usize> {
         let same = |g: &GroupAgg| g.is(backup_type, backup_id);
@@ -528,6 +558,16 @@ struct Store {
 }
 
 impl Store {
+    /// A copy in exact-size allocations.
+    fn repacked(&self) -> Store {
+        Store {
+            name: self.name.as_str().into(),
+            namespaces: self.namespaces.iter().map(Namespace::repacked).collect(),
+            read_at: self.read_at,
+            live: self.live,
+        }
+    }
+
     /// Index of the namespace, added on first sight; `hint` is where it was last time.
     fn namespace(&mut self, name: &str, hint: usize) -> usize {
         if self.namespaces.get(hint).is_some_and(|n| n.name == name) {
@@ -658,6 +698,25 @@ pub struct State {
     ids: SnapshotIds,
 }
 
+/// The aggregates are kept (the next scrape reads only what changed); the buffers and this
+/// scrape's lists go.
+impl super::Release for State {
+    fn release(&mut self) {
+        self.verify.release();
+        *self = State {
+            stores: std::mem::take(&mut self.stores),
+            verify: std::mem::take(&mut self.verify),
+            ..State::default()
+        };
+    }
+
+    /// The aggregates (a few blocks per group) into new exact-size allocations.
+    fn repack(&mut self) {
+        // Copied before the old ones are freed, so the copies do not land in their places.
+        self.stores = self.stores.iter().map(Store::repacked).collect();
+    }
+}
+
 /// Reads what changed of every namespace of every readable datastore, and writes every
 /// group's aggregate.
 pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
@@ -716,7 +775,6 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
         let mut complete = true;
         let mut lists = Lists {
             client: &mut *ctx.client,
-            deadline: ctx.deadline,
             item: &mut *item,
             history,
             read: 0,
@@ -750,7 +808,7 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
                 datastore_path(path, &inv.name, "snapshots", ns);
                 ids.clear();
                 let compat_ids = ctx.compat.is_some().then_some(&mut *ids);
-                let r = lists.read(path, nsa, None, compat_ids).await;
+                let r = lists.read(path, ctx.deadline, nsa, None, compat_ids).await;
                 if let Err(e) = &r {
                     complete = false;
                     ctx.errors.push(format!(
@@ -770,7 +828,7 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
                 let g = &mut nsa.groups[gi];
                 g.reset_figures();
                 group_path(path, &inv.name, ns, g);
-                let r = lists.read(path, nsa, Some(gi), None).await;
+                let r = lists.read(path, ctx.deadline, nsa, Some(gi), None).await;
                 let g = &mut nsa.groups[gi];
                 g.end_read(r.is_ok());
                 if let Err(e) = r {
@@ -809,7 +867,6 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
 /// Reads snapshot lists for one datastore in one scrape, and counts them.
 struct Lists<'a> {
     client: &'a mut crate::client::PbsClient,
-    deadline: std::time::Instant,
     item: &'a mut Snapshot,
     /// Finished snapshots kept per group (`--snapshot-history`).
     history: usize,
@@ -818,10 +875,12 @@ struct Lists<'a> {
 }
 
 impl Lists<'_> {
-    /// Reads one snapshot list into the namespace's groups (`only`: into that group only).
+    /// Reads one snapshot list into the namespace's groups (`only`: into that group only), by
+    /// `deadline` (the scrape's).
     async fn read(
         &mut self,
         path: &str,
+        deadline: std::time::Instant,
         ns: &mut Namespace,
         only: Option<usize>,
         ids: Option<&mut SnapshotIds>,
@@ -835,7 +894,7 @@ impl Lists<'_> {
             only,
             ids,
         };
-        self.client.get_json(path, &mut sink, self.deadline).await
+        self.client.get_json(path, &mut sink, deadline).await
     }
 }
 
@@ -1009,6 +1068,52 @@ mod tests {
         assert_eq!(decimal(i64::MIN, &mut buf), i64::MIN.to_string());
         assert_eq!(decimal(0, &mut buf), "0");
         assert_eq!(decimal(1784494800, &mut buf), "1784494800");
+    }
+
+    #[test]
+    fn a_repacked_state_writes_the_same_and_reads_only_what_changed() {
+        let body: &[u8] = include_bytes!("../../tests/fixtures/snapshots.json");
+        let mut item = Snapshot::default();
+        let mut n = Namespace::default();
+        n.begin_scrape();
+        n.begin_full_read();
+        let mut sink = SnapshotSink {
+            item: &mut item,
+            ns: &mut n,
+            history: 2,
+            only: None,
+            ids: None,
+        };
+        JsonReader::new().read_pieces([body], &mut sink).unwrap();
+        n.end_reads(true);
+        let write = |s: &State| {
+            let mut f = Families::new(Family::TABLE);
+            for store in &s.stores {
+                for n in &store.namespaces {
+                    n.write(&mut f, &store.name);
+                }
+            }
+            let mut out = Vec::new();
+            f.write_to(&mut out);
+            String::from_utf8(out).unwrap()
+        };
+        let mut state = State::default();
+        set(&mut state.path, "/admin/datastore/store1/snapshots");
+        state.stores.push(Store {
+            name: "store1".into(),
+            namespaces: vec![n],
+            read_at: Some(1),
+            live: true,
+        });
+        let before = write(&state);
+        assert!(before.contains("pbs_snapshot_size_bytes{"), "{before}");
+        super::super::Release::release(&mut state);
+        assert_eq!(state.path.capacity(), 0, "the buffers go");
+        super::super::Release::repack(&mut state);
+        assert_eq!(write(&state), before);
+        // What the next groups list compares with is kept: an unchanged group is not read.
+        let g = &state.stores[0].namespaces[0].groups[0];
+        assert!(g.valid && g.read_known == g.in_list && state.stores[0].read_at == Some(1));
     }
 
     #[test]

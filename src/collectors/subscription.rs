@@ -39,6 +39,9 @@ pub struct State {
     has_product: bool,
 }
 
+/// Nothing is carried to the next scrape.
+impl super::Release for State {}
+
 impl State {
     fn clear(&mut self) {
         self.status.clear();

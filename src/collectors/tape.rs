@@ -254,6 +254,16 @@ pub struct State {
     denied: bool,
 }
 
+/// Whether the last scrape was denied is kept.
+impl super::Release for State {
+    fn release(&mut self) {
+        *self = State {
+            denied: self.denied,
+            ..State::default()
+        };
+    }
+}
+
 /// The three lists, in the order they are read.
 const DRIVES: &str = "/tape/drive";
 const CHANGERS: &str = "/tape/changer";

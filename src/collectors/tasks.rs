@@ -61,6 +61,9 @@ pub struct State {
     path: String,
 }
 
+/// Nothing is carried to the next scrape.
+impl super::Release for State {}
+
 /// The counts over the whole list (reused: strings keep their capacity).
 #[derive(Default)]
 struct Counts {

@@ -35,12 +35,10 @@ pub struct Exporter {
 impl Exporter {
     /// Environment pointing the exporter at `sim` with its fingerprint pinned.
     pub fn env_for(sim: &SimHandle) -> Vec<(String, String)> {
-        vec![
-            ("PBS_ENDPOINT".into(), sim.endpoint()),
-            ("PBS_API_TOKEN_NAME".into(), sim.token_id().into()),
-            ("PBS_API_TOKEN".into(), sim.token_secret().into()),
-            ("PBS_FINGERPRINT".into(), sim.fingerprint()),
-        ]
+        sim.exporter_env()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
     }
 
     /// Starts the exporter against `sim` with extra environment and flags.

@@ -202,6 +202,17 @@ impl SimHandle {
         self.shared.profile
     }
 
+    /// The environment that points `pbs-exporter` at this simulator: endpoint, token and
+    /// the certificate's fingerprint pinned.
+    pub fn exporter_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("PBS_ENDPOINT", self.endpoint()),
+            ("PBS_API_TOKEN_NAME", self.token_id().to_string()),
+            ("PBS_API_TOKEN", self.token_secret().to_string()),
+            ("PBS_FINGERPRINT", self.fingerprint()),
+        ]
+    }
+
     /// The accepted token ID.
     pub fn token_id(&self) -> &str {
         &self.shared.token_id
