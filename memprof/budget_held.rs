@@ -1,7 +1,8 @@
 //! What a `?target=` target keeps while held idle: the live heap each of ten reference targets
 //! (each its own `pbs-sim` child, pinned TLS, every collector) adds once its scrape is answered
-//! and the target released (`Collection::release_idle`, as the server does), at most 32 KiB
-//! per target (measured 28.4 KB in 81 blocks: mostly the snapshots collector's per-group
+//! and the target released (`Collection::release_idle`, as the server does, but without the
+//! server's later `Collection::repack_idle`, which moves the same blocks, so the figure is the
+//! one before the repack), at most 32 KiB per target (measured 28.4 KB in 81 blocks: mostly the snapshots collector's per-group
 //! aggregates, which `--snapshots-refresh changed` needs; 37.7 KB in 380 blocks before the
 //! collectors freed their reuse buffers at release and kept short texts inline).
 //!

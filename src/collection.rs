@@ -26,9 +26,9 @@
 //! connection, TLS state, client buffers: [`Scraper::release_idle`]) are freed. What a
 //! collector keeps between scrapes lives in its slot in the scraper: only what it keeps for
 //! reuse is freed, and what it needs later is moved into new allocations once no scrape is in
-//! progress ([`Collection::repack_idle`]). With `--keep-last-values` the latest result stays when it is, or shares the kept
-//! families of, the last good one (above), so it can still be served while PBS is
-//! unreachable; only its spare goes. The server calls it after a multi-target
+//! progress ([`Collection::repack_idle`]). With `--keep-last-values` the latest result stays
+//! when it is, or shares the kept families of, the last good one (above), so it can still be
+//! served while PBS is unreachable; only its spare goes. The server calls it after a multi-target
 //! (`?target=`) scrape has been written; the default target (`/metrics` with `PBS_ENDPOINT`)
 //! is never released, so its steady state allocates nothing.
 
@@ -116,8 +116,9 @@ impl Collection {
 
     /// Frees the results and the scraper's per-scrape resources when the target is idle: no
     /// scrape in [`Collection::collect`] and no reader holding a result (a held result stays;
-    /// its reader calls this again when done). Collector state is kept, and so is a result
-    /// `--keep-last-values` may serve; see the module doc. Returns true when the scraper's
+    /// its reader calls this again when done). Collectors free their reuse buffers and keep
+    /// their aggregates and log flags (repacked later by [`Collection::repack_idle`]); a result
+    /// `--keep-last-values` may serve is kept too; see the module doc. Returns true when the scraper's
     /// resources were released (false when a collection holds it).
     pub fn release_idle(&self) -> bool {
         let Some(mut scraper) = self.idle_scraper() else {

@@ -105,8 +105,9 @@ macro_rules! collectors {
         }
 
         /// Moves what a released target's collector keeps into new allocations: called once
-        /// no scrape's buffers are left between the free chunks, so the copies fill few pages
-        /// and the pages of the old blocks can go back to the OS.
+        /// no multi-target scrape is in progress (a default-target scrape may be), so few
+        /// scrape buffers are left between the free chunks, the copies fill few pages and the
+        /// pages of the old blocks can go back to the OS.
         pub fn repack(state: &mut State) {
             match state {
                 $(State::$id(s) => Release::repack(&mut **s),)+

@@ -395,7 +395,8 @@ impl GroupAgg {
     }
 }
 
-/// The groups of one namespace, kept between scrapes (strings keep their capacity).
+/// The groups of one namespace, kept between scrapes (strings keep their capacity between
+/// scrapes; a release frees the reuse buffers and a repack copies the rest to exact size).
 #[derive(Default)]
 struct Namespace {
     name: String,

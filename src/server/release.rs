@@ -4,7 +4,8 @@
 //! been written (or abandoned, when the client goes away). When it is dropped, the target is
 //! released if it is idle for real ([`Collection::release_idle`]: no other scrape of it in
 //! progress, no reader holding its result): PBS connection, TLS state, client buffers and
-//! results are freed; collector state is kept. When no multi-target scrape is left in progress
+//! results are freed; collectors free their reuse buffers and keep their aggregates and log
+//! flags, repacked below. When no multi-target scrape is left in progress
 //! at all, and again when a connection closes after one, the freed heap pages are handed back
 //! to the OS ([`malloc_trim::trim`]): glibc keeps them resident otherwise, since live blocks
 //! stay scattered up to the heap's top (measured: 10 targets released, 0.7 MiB live in a
