@@ -2,9 +2,10 @@
 //! (each its own `pbs-sim` child, pinned TLS, every collector) adds once its scrape is answered
 //! and the target released (`Collection::release_idle`, as the server does, but without the
 //! server's later `Collection::repack_idle`, which moves the same blocks, so the figure is the
-//! one before the repack), at most 32 KiB per target (measured 28.4 KB in 81 blocks: mostly the snapshots collector's per-group
-//! aggregates, which `--snapshots-refresh changed` needs; 37.7 KB in 380 blocks before the
-//! collectors freed their reuse buffers at release and kept short texts inline).
+//! one before the repack), at most 32 KiB per target (measured 28.4 KB in 81 blocks: mostly the
+//! snapshots collector's per-group aggregates, which `--snapshots-refresh changed` needs;
+//! 37.7 KB in 380 blocks before the collectors freed their reuse buffers at release and kept
+//! short texts inline).
 //!
 //! This is the part of `scripts/footprint.sh`'s "RSS added per target held idle" the exporter
 //! controls; the rest is the C allocator keeping pages resident around those blocks.

@@ -118,8 +118,8 @@ impl Collection {
     /// scrape in [`Collection::collect`] and no reader holding a result (a held result stays;
     /// its reader calls this again when done). Collectors free their reuse buffers and keep
     /// their aggregates and log flags (repacked later by [`Collection::repack_idle`]); a result
-    /// `--keep-last-values` may serve is kept too; see the module doc. Returns true when the scraper's
-    /// resources were released (false when a collection holds it).
+    /// `--keep-last-values` may serve is kept too; see the module doc. Returns true when the
+    /// scraper's resources were released (false when a collection holds it).
     pub fn release_idle(&self) -> bool {
         let Some(mut scraper) = self.idle_scraper() else {
             return false;
