@@ -326,9 +326,11 @@ impl Multi {
     }
 
     /// RSS each target after the first adds while held idle: without what the first scrape
-    /// of the process costs once (binary pages it touches, allocator caches).
-    fn marginal_kib(&self, targets: usize) -> f64 {
-        (self.held.rss_kib as f64 - self.held1.rss_kib as f64) / (targets as f64 - 1.0)
+    /// of the process costs once (binary pages it touches, allocator caches). None with one
+    /// target: there is no target after the first.
+    fn marginal_kib(&self, targets: usize) -> Option<f64> {
+        let after_first = targets.checked_sub(1).filter(|&n| n > 0)?;
+        Some((self.held.rss_kib as f64 - self.held1.rss_kib as f64) / after_first as f64)
     }
 }
 
@@ -587,7 +589,7 @@ fn report_multi(args: &Args, binary: &PathBuf) -> Result<bool, String> {
     for rep in 1..=args.repeats {
         let m = measure_multi(args, binary)?;
         println!(
-            "  {} targets #{rep}: idle {:.2} MiB (anon {:.2}, file {:.2}); CPU {:.2} ms/scrape alone, {:.2} ms per target-scrape concurrently; peak {:.2} MiB; 1 target held idle {:.2} MiB (anon {:.2}, file {:.2}); {} held idle {:.2} MiB (anon {:.2}, file {:.2}); +{:.0} KiB/target over idle, +{:.0} KiB per target after the first; round median {:.1} ms",
+            "  {} targets #{rep}: idle {:.2} MiB (anon {:.2}, file {:.2}); CPU {:.2} ms/scrape alone, {:.2} ms per target-scrape concurrently; peak {:.2} MiB; 1 target held idle {:.2} MiB (anon {:.2}, file {:.2}); {} held idle {:.2} MiB (anon {:.2}, file {:.2}); +{:.0} KiB/target over idle{}; round median {:.1} ms",
             args.targets,
             mib(m.idle.rss_kib),
             mib(m.idle.anon_kib),
@@ -603,7 +605,9 @@ fn report_multi(args: &Args, binary: &PathBuf) -> Result<bool, String> {
             mib(m.held.anon_kib),
             mib(m.held.file_kib),
             m.per_target_kib(args.targets),
-            m.marginal_kib(args.targets),
+            m.marginal_kib(args.targets)
+                .map(|k| format!(", +{k:.0} KiB per target after the first"))
+                .unwrap_or_default(),
             median(&m.round_ms)
         );
         runs.push(m);
@@ -619,7 +623,10 @@ fn report_multi(args: &Args, binary: &PathBuf) -> Result<bool, String> {
     );
     let stat = |f: &dyn Fn(&Multi) -> f64| Stat::of(&runs.iter().map(f).collect::<Vec<_>>());
     let per_target = stat(&|m| m.per_target_kib(args.targets));
-    let marginal = stat(&|m| m.marginal_kib(args.targets));
+    let marginal: Vec<f64> = runs
+        .iter()
+        .filter_map(|m| m.marginal_kib(args.targets))
+        .collect();
     let idle = stat(&|m| mib(m.idle.rss_kib));
     let held1 = stat(&|m| mib(m.held1.rss_kib));
     let held = stat(&|m| mib(m.held.rss_kib));
@@ -656,12 +663,12 @@ fn report_multi(args: &Args, binary: &PathBuf) -> Result<bool, String> {
         per_target.show(0),
         met(per_target.median <= MULTI_HELD_KIB_PER_TARGET)
     );
-    if args.targets > 1 {
+    if !marginal.is_empty() {
         println!(
             "| RSS added per target after the first, (held {} − held 1) / {} (KiB) | {} | | |",
             args.targets,
             args.targets - 1,
-            marginal.show(0)
+            Stat::of(&marginal).show(0)
         );
     }
     Ok(peak.median <= MULTI_PEAK_MIB
