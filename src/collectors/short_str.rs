@@ -6,16 +6,21 @@
 /// Longest text kept inline.
 const INLINE: usize = 22;
 
-/// Text of any length; up to [`INLINE`] bytes without a heap block. 24 bytes.
+/// Text of any length; up to [`INLINE`] bytes without a heap block. 24 bytes. Built only by
+/// [`ShortStr::new`], [`ShortStr::concat`] and `default`, so an inline length never exceeds
+/// the bytes copied in.
+#[derive(Clone, Default)]
+pub struct ShortStr(Repr);
+
 #[derive(Clone)]
-pub enum ShortStr {
+enum Repr {
     Inline { len: u8, bytes: [u8; INLINE] },
     Heap(Box<str>),
 }
 
-impl Default for ShortStr {
+impl Default for Repr {
     fn default() -> Self {
-        ShortStr::Inline {
+        Repr::Inline {
             len: 0,
             bytes: [0; INLINE],
         }
@@ -36,33 +41,33 @@ impl ShortStr {
                 let (x, y) = out.split_at_mut(a.len());
                 x.copy_from_slice(a.as_bytes());
                 y.copy_from_slice(b.as_bytes());
-                ShortStr::Inline { len, bytes }
+                ShortStr(Repr::Inline { len, bytes })
             }
             _ => {
                 let mut s = String::with_capacity(total);
                 s.push_str(a);
                 s.push_str(b);
-                ShortStr::Heap(s.into_boxed_str())
+                ShortStr(Repr::Heap(s.into_boxed_str()))
             }
         }
     }
 
     /// The bytes, without the UTF-8 check of [`ShortStr::as_str`] (comparisons).
     pub fn as_bytes(&self) -> &[u8] {
-        match self {
-            ShortStr::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or(&[]),
-            ShortStr::Heap(s) => s.as_bytes(),
+        match &self.0 {
+            Repr::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or(&[]),
+            Repr::Heap(s) => s.as_bytes(),
         }
     }
 
     pub fn as_str(&self) -> &str {
-        match self {
+        match &self.0 {
             // Copied from a `str` whole: valid UTF-8.
-            ShortStr::Inline { len, bytes } => bytes
+            Repr::Inline { len, bytes } => bytes
                 .get(..usize::from(*len))
                 .and_then(|b| std::str::from_utf8(b).ok())
                 .unwrap_or(""),
-            ShortStr::Heap(s) => s,
+            Repr::Heap(s) => s,
         }
     }
 }
@@ -84,11 +89,7 @@ mod tests {
             let t = ShortStr::new(s);
             assert_eq!(t.as_str(), s);
             assert_eq!(t.as_bytes(), s.as_bytes());
-            assert_eq!(
-                matches!(t, ShortStr::Inline { .. }),
-                s.len() <= INLINE,
-                "{s}"
-            );
+            assert_eq!(matches!(t.0, Repr::Inline { .. }), s.len() <= INLINE, "{s}");
             assert_eq!(t.clone().as_str(), s);
         }
         let long = "ü".repeat(100);
@@ -99,8 +100,8 @@ mod tests {
             format!("host{long}")
         );
         assert!(matches!(
-            ShortStr::concat("01234567890", "01234567890"),
-            ShortStr::Inline { .. }
+            ShortStr::concat("01234567890", "01234567890").0,
+            Repr::Inline { .. }
         ));
         assert_eq!(ShortStr::default().as_str(), "");
     }
