@@ -3,6 +3,10 @@
 //! A scrape flows: configuration → PBS client (`http`, `tls`) → incremental JSON reading
 //! (`json`) → one collector per PBS area (`collectors`) → exposition writer (`exposition`) →
 //! the exporter's HTTP server.
+//!
+//! No `unsafe` here: the one FFI call (`malloc_trim`) lives in `crates/malloc-trim`.
+
+#![forbid(unsafe_code)]
 
 pub mod basic_auth;
 pub mod budget;

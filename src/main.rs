@@ -3,6 +3,8 @@
 //! reads the configuration again (the config file and token files included); a bad one is
 //! logged and the old one kept.
 
+#![forbid(unsafe_code)]
+
 use async_executor::LocalExecutor;
 use async_io::Async;
 use async_signal::Signal;
