@@ -250,12 +250,12 @@ impl Scraper {
     /// Frees what a scrape in progress needs and an idle target does not: the PBS connection
     /// (TLS state included) and the client's buffers ([`PbsClient::release_idle`]), the
     /// datastore inventory and `/version`'s fields, all rebuilt by every scrape, and what the
-    /// collectors keep only for reuse ([`collectors::release`]). What the collectors need from
+    /// collectors keep only for reuse ([`collectors::free_reuse`]). What the collectors need from
     /// scrape to scrape (aggregates, log state), the failure-log state and the last up/down
     /// state are kept.
     pub fn release_idle(&mut self) {
         for s in &mut self.slots {
-            collectors::release(&mut s.state);
+            collectors::free_reuse(&mut s.state);
         }
         self.client.release_idle();
         self.inventory.release();

@@ -253,7 +253,7 @@ pub struct State {
 }
 
 /// Nothing is carried to the next scrape.
-impl super::Release for State {}
+impl super::IdleState for State {}
 
 /// Reads the datastore list (for maintenance modes) and the usage of every datastore.
 pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {

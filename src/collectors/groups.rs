@@ -26,7 +26,7 @@ pub struct State {
 }
 
 /// Nothing is carried to the next scrape.
-impl super::Release for State {}
+impl super::IdleState for State {}
 
 /// One item of `/groups`.
 #[derive(Default)]

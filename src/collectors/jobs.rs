@@ -75,8 +75,8 @@ pub struct State {
 }
 
 /// Whether the missing tape-backup list was logged is kept.
-impl super::Release for State {
-    fn release(&mut self) {
+impl super::IdleState for State {
+    fn free_reuse(&mut self) {
         self.list = List::default();
     }
 }

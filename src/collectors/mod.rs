@@ -98,9 +98,9 @@ macro_rules! collectors {
         /// Frees what the collector keeps only to reuse it in the next scrape (request paths,
         /// the item being read, per-scrape lists) when its target is released: a target held
         /// idle keeps only what the next scrape needs to know (aggregates, what was logged).
-        pub fn release(state: &mut State) {
+        pub fn free_reuse(state: &mut State) {
             match state {
-                $(State::$id(s) => Release::release(&mut **s),)+
+                $(State::$id(s) => IdleState::free_reuse(&mut **s),)+
             }
         }
 
@@ -110,7 +110,7 @@ macro_rules! collectors {
         /// pages of the old blocks can go back to the OS.
         pub fn repack(state: &mut State) {
             match state {
-                $(State::$id(s) => Release::repack(&mut **s),)+
+                $(State::$id(s) => IdleState::repack(&mut **s),)+
             }
         }
 
@@ -144,12 +144,12 @@ collectors! {
     Tape => "tape", default true, kept false, tape;
 }
 
-/// What a collector's state frees when its target is released ([`release`]), and how it
-/// moves what it keeps ([`repack`]).
-pub trait Release: Default {
-    /// Everything, unless the collector says otherwise: most states are only reused, and
-    /// carry nothing to the next scrape.
-    fn release(&mut self) {
+/// A collector's state while its target is held idle: what it frees when the target is
+/// released ([`free_reuse`]), and how it moves what it keeps ([`repack`]).
+pub trait IdleState: Default {
+    /// Frees what is kept only for reuse: everything, unless the collector says otherwise
+    /// (most states are only reused, and carry nothing to the next scrape).
+    fn free_reuse(&mut self) {
         *self = Self::default();
     }
 

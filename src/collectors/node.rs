@@ -35,7 +35,7 @@ pub struct State {
 }
 
 /// Nothing is carried to the next scrape.
-impl super::Release for State {}
+impl super::IdleState for State {}
 
 /// The fields of the node status this collector reads.
 #[derive(Default)]

@@ -701,8 +701,8 @@ pub struct State {
 
 /// The aggregates are kept (the next scrape reads only what changed); the buffers and this
 /// scrape's lists go.
-impl super::Release for State {
-    fn release(&mut self) {
+impl super::IdleState for State {
+    fn free_reuse(&mut self) {
         self.verify.release();
         *self = State {
             stores: std::mem::take(&mut self.stores),
@@ -1108,9 +1108,9 @@ mod tests {
         });
         let before = write(&state);
         assert!(before.contains("pbs_snapshot_size_bytes{"), "{before}");
-        super::super::Release::release(&mut state);
+        super::super::IdleState::free_reuse(&mut state);
         assert_eq!(state.path.capacity(), 0, "the buffers go");
-        super::super::Release::repack(&mut state);
+        super::super::IdleState::repack(&mut state);
         assert_eq!(write(&state), before);
         // What the next groups list compares with is kept: an unchanged group is not read.
         let g = &state.stores[0].namespaces[0].groups[0];

@@ -40,7 +40,7 @@ pub struct State {
 }
 
 /// Nothing is carried to the next scrape.
-impl super::Release for State {}
+impl super::IdleState for State {}
 
 impl State {
     fn clear(&mut self) {

@@ -255,8 +255,8 @@ pub struct State {
 }
 
 /// Whether the last scrape was denied is kept.
-impl super::Release for State {
-    fn release(&mut self) {
+impl super::IdleState for State {
+    fn free_reuse(&mut self) {
         *self = State {
             denied: self.denied,
             ..State::default()

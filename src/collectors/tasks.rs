@@ -62,7 +62,7 @@ pub struct State {
 }
 
 /// Nothing is carried to the next scrape.
-impl super::Release for State {}
+impl super::IdleState for State {}
 
 /// The counts over the whole list (reused: strings keep their capacity).
 #[derive(Default)]
