@@ -1076,17 +1076,41 @@ mod tests {
         let body: &[u8] = include_bytes!("../../tests/fixtures/snapshots.json");
         let mut item = Snapshot::default();
         let mut n = Namespace::default();
-        n.begin_scrape();
-        n.begin_full_read();
-        let mut sink = SnapshotSink {
-            item: &mut item,
-            ns: &mut n,
-            history: 2,
-            only: None,
-            ids: None,
+        let mut full_read = |n: &mut Namespace| {
+            n.begin_full_read();
+            let mut sink = SnapshotSink {
+                item: &mut item,
+                ns: n,
+                history: 2,
+                only: None,
+                ids: None,
+            };
+            JsonReader::new().read_pieces([body], &mut sink).unwrap();
+            n.end_reads(true);
         };
-        JsonReader::new().read_pieces([body], &mut sink).unwrap();
-        n.end_reads(true);
+        // A first scrape finds the groups; a second lists them (as the groups list does) and
+        // reads them all, so each knows what the list said when it was read.
+        n.begin_scrape();
+        full_read(&mut n);
+        let list: Vec<Group> = n
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                let mut item = Group::default();
+                item.backup_type = g.backup_type().into();
+                item.backup_id = g.backup_id().into();
+                item.last_backup = Some(1_700_000_000 + i as i64);
+                item.count = Some(i as u64 + 1);
+                item
+            })
+            .collect();
+        assert_eq!(list.len(), 5, "the fixture's groups");
+        n.begin_scrape();
+        for g in &list {
+            n.listed(g, false);
+        }
+        full_read(&mut n);
         let write = |s: &State| {
             let mut f = Families::new(Family::TABLE);
             for store in &s.stores {
@@ -1112,9 +1136,23 @@ mod tests {
         assert_eq!(state.path.capacity(), 0, "the buffers go");
         super::super::IdleState::repack(&mut state);
         assert_eq!(write(&state), before);
-        // What the next groups list compares with is kept: an unchanged group is not read.
-        let g = &state.stores[0].namespaces[0].groups[0];
-        assert!(g.valid && g.read_known == g.in_list && state.stores[0].read_at == Some(1));
+        // What the next groups list compares with is kept: an unchanged group is not read
+        // again, a changed one is.
+        assert_eq!(state.stores[0].read_at, Some(1));
+        let n = &mut state.stores[0].namespaces[0];
+        n.begin_scrape();
+        for g in &list[1..] {
+            n.listed(g, false);
+        }
+        let mut changed = Group::default();
+        changed.backup_type = list[0].backup_type.clone();
+        changed.backup_id = list[0].backup_id.clone();
+        changed.last_backup = list[0].last_backup;
+        changed.count = list[0].count.map(|c| c + 1);
+        n.listed(&changed, false);
+        let stale: Vec<bool> = n.groups.iter().map(|g| g.stale).collect();
+        assert_eq!(stale, [true, false, false, false, false]);
+        assert!(n.groups.iter().all(|g| g.valid));
     }
 
     #[test]
