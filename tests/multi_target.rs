@@ -67,6 +67,15 @@ fn samples<'a>(body: &'a str, family: &str) -> Vec<&'a str> {
 /// each), with their own tokens, each allowed by its own module (`alpha_extra`: more keys of
 /// alpha's module), and an exporter with that config file.
 fn alpha_and_beta(test: &str, alpha_extra: &str) -> (SimHandle, SimHandle, Exporter) {
+    alpha_and_beta_with(test, alpha_extra, &[])
+}
+
+/// [`alpha_and_beta`], the exporter started with `env`.
+fn alpha_and_beta_with(
+    test: &str,
+    alpha_extra: &str,
+    env: &[(&str, &str)],
+) -> (SimHandle, SimHandle, Exporter) {
     let d = dir(test);
     let a = sim_with_token(Profile::new(2, 1, 3, 2), "alpha@pbs!exp", "secret-alpha-1");
     let b = sim_with_token(Profile::new(3, 1, 2, 2), "beta@pbs!exp", "secret-beta-2");
@@ -80,7 +89,7 @@ fn alpha_and_beta(test: &str, alpha_extra: &str) -> (SimHandle, SimHandle, Expor
         ),
     )
     .unwrap();
-    let exp = exporter_with_config(&config, &[]);
+    let exp = exporter_with_config(&config, env);
     (a, b, exp)
 }
 
@@ -400,6 +409,46 @@ fn a_target_is_released_after_each_scrape_and_keeps_its_collector_state() {
         1,
         "{log}"
     );
+}
+
+/// Sample lines of the families starting with one of `prefixes`.
+fn lines_of<'a>(body: &'a str, prefixes: &[&str]) -> Vec<&'a str> {
+    body.lines()
+        .filter(|l| prefixes.iter().any(|p| l.starts_with(p)))
+        .collect()
+}
+
+#[test]
+fn a_released_and_repacked_target_reads_no_snapshot_list_again_and_writes_the_same() {
+    let (a, _b, exp) = alpha_and_beta_with("repack", "", &[("PBS_SNAPSHOT_HISTORY", "2")]);
+    let path = target_path(&a, "alpha");
+    let groups = ["pbs_group_newest_", "pbs_snapshot_"];
+    // Each answer is read to its end and its connection closed: the scrape is over, so the
+    // server released the target and, none other in progress, repacked what it keeps.
+    let first = exp.get(&path);
+    assert_eq!(first.status, 200, "{}", first.body);
+    let reads = samples(&first.body, "pbs_datastore_snapshot_lists_read");
+    // The first scrape reads each datastore's one namespace in full.
+    assert_eq!(reads.len(), 2, "{reads:?}");
+    assert!(reads.iter().all(|l| l.ends_with(" 1")), "{reads:?}");
+    let kept = lines_of(&first.body, &groups);
+    // Alpha: 2 datastores × 3 groups, each with its newest snapshot and a history of 2.
+    assert_eq!(
+        samples(&first.body, "pbs_group_newest_snapshot_size_bytes").len(),
+        6
+    );
+    assert_eq!(samples(&first.body, "pbs_snapshot_size_bytes").len(), 12);
+    for _ in 0..2 {
+        let r = exp.get(&path);
+        assert_eq!(r.status, 200, "{}", r.body);
+        // Nothing changed in PBS, and the aggregates survived the release and the repack:
+        // no snapshot list is read again.
+        let reads = samples(&r.body, "pbs_datastore_snapshot_lists_read");
+        assert_eq!(reads.len(), 2, "{reads:?}");
+        assert!(reads.iter().all(|l| l.ends_with(" 0")), "{reads:?}");
+        assert_eq!(lines_of(&r.body, &groups), kept);
+    }
+    assert_eq!(a.connections(), 3, "released after each scrape");
 }
 
 #[test]
