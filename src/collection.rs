@@ -142,13 +142,11 @@ impl Collection {
     }
 
     /// Moves what the collectors of a released target keep into new allocations
-    /// ([`Scraper::repack`]); false (nothing done) while a scrape of it is in progress.
-    pub fn repack_idle(&self) -> bool {
-        let Some(mut scraper) = self.idle_scraper() else {
-            return false;
-        };
-        scraper.repack();
-        true
+    /// ([`Scraper::repack`]); nothing while a scrape of it is in progress.
+    pub fn repack_idle(&self) {
+        if let Some(mut scraper) = self.idle_scraper() {
+            scraper.repack();
+        }
     }
 
     /// The scraper, unless a scrape is in [`Collection::collect`] or holds it.
