@@ -29,6 +29,11 @@ pub enum Event<'a> {
     Bool(bool),
     /// `null`.
     Null,
+    /// An object key and its value when that is a scalar (a string without escapes, a number
+    /// or a literal) complete in the buffer: the two events `Key` then the value in one call.
+    /// A key whose value is anything else (or not all here yet) comes as `Key` alone, and its
+    /// value as the events that follow.
+    Member(&'a [u8], Scalar<'a>),
 }
 
 /// A string value, unescaped, or a number's text, as the tokenizer validated them (a string is
@@ -105,6 +110,87 @@ impl<'a> Text<'a> {
             n = n.checked_mul(10)?.checked_sub(i64::from(d))?;
         }
         if negative { Some(n) } else { n.checked_neg() }
+    }
+}
+
+/// A scalar value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scalar<'a> {
+    /// A string.
+    Str(Text<'a>),
+    /// A number as its JSON text.
+    Num(Text<'a>),
+    /// `true`/`false`.
+    Bool(bool),
+    /// `null`.
+    Null,
+}
+
+impl<'a> Scalar<'a> {
+    /// The event of the value alone.
+    pub fn event(self) -> Event<'a> {
+        match self {
+            Scalar::Str(s) => Event::Str(s),
+            Scalar::Num(n) => Event::Number(n),
+            Scalar::Bool(b) => Event::Bool(b),
+            Scalar::Null => Event::Null,
+        }
+    }
+
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&'a str> {
+        match self {
+            Scalar::Str(s) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The string's bytes (valid UTF-8), if this is one: no second UTF-8 check.
+    pub fn str_bytes(&self) -> Option<&'a [u8]> {
+        match self {
+            Scalar::Str(s) => Some(s.as_bytes()),
+            _ => None,
+        }
+    }
+
+    /// A non-negative integer, exactly as sent (byte counts never pass through `f64`).
+    pub fn as_u64(&self) -> Option<u64> {
+        match self {
+            Scalar::Num(n) => n.as_u64(),
+            _ => None,
+        }
+    }
+
+    /// An integer; a float is truncated and saturates, as PBS' own casts do.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Scalar::Num(n) => n.as_i64().or_else(|| {
+                n.as_str()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite())
+                    .map(|f| f as i64)
+            }),
+            _ => None,
+        }
+    }
+
+    /// A number as `f64`.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Scalar::Num(n) => n.as_str().parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// A boolean, accepting PBS' `1`/`0` too.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Scalar::Bool(b) => Some(*b),
+            Scalar::Num(n) if n.as_bytes() == b"1" => Some(true),
+            Scalar::Num(n) if n.as_bytes() == b"0" => Some(false),
+            _ => None,
+        }
     }
 }
 
@@ -224,6 +310,10 @@ pub struct Tokenizer {
     scratch: String,
     /// While skipping a value (`skip_value`): the depth at which it ends.
     skip_to: Option<usize>,
+    /// A string value with escapes that [`Tokenizer::member`] found whole after a key it
+    /// returned alone: where it starts and ends (after its closing quote) in `buf`, so that
+    /// `skip_value` steps over it without a second scan.
+    scanned: (usize, usize),
 }
 
 impl Tokenizer {
@@ -240,6 +330,7 @@ impl Tokenizer {
         self.stack.clear();
         self.expect = None;
         self.skip_to = None;
+        self.scanned = (0, 0);
     }
 
     /// Skips the value of the key just returned by [`Tokenizer::next`] (a no-op anywhere else):
@@ -254,13 +345,20 @@ impl Tokenizer {
             Some(Expect::Value) => self.stack.last() == Some(&false),
             _ => false,
         };
-        if after_key {
-            self.skip_to = Some(self.stack.len());
+        if !after_key {
+            return;
         }
+        if self.expect == Some(Expect::Value) && self.scanned.0 == self.pos && self.scanned.1 > 0 {
+            self.pos = self.scanned.1;
+            self.after_value();
+            return;
+        }
+        self.skip_to = Some(self.stack.len());
     }
 
     /// Appends bytes of the document.
     pub fn feed(&mut self, bytes: &[u8]) {
+        self.scanned = (0, 0);
         if self.pos > 0 {
             self.buf.drain(..self.pos);
             self.offset += self.pos as u64;
@@ -328,7 +426,7 @@ impl Tokenizer {
                     if b != b'"' {
                         return Err(self.syntax(i, "expected a key"));
                     }
-                    return self.string(i, true);
+                    return self.member(i);
                 }
                 Expect::ValueOrEnd | Expect::Value => {
                     if b == b']' && self.expect_now() == Expect::ValueOrEnd {
@@ -408,7 +506,7 @@ impl Tokenizer {
         match b {
             b'{' => self.open(i, false),
             b'[' => self.open(i, true),
-            b'"' => self.string(i, false),
+            b'"' => self.string(i),
             b'-' | b'0'..=b'9' => {
                 let Some(end) = self.number_end(i)? else {
                     return Ok(None);
@@ -469,41 +567,92 @@ impl Tokenizer {
         }
     }
 
-    // Inlined: a call per key and string value cost more than scanning a short one.
+    // Inlined: a call per string value cost more than scanning a short one.
     #[inline(always)]
-    fn string(&mut self, i: usize, is_key: bool) -> Result<Option<Event<'_>>, JsonError> {
+    fn string(&mut self, i: usize) -> Result<Option<Event<'_>>, JsonError> {
         let Some((end, escaped)) = self.string_end(i)? else {
             return Ok(None);
         };
         if escaped {
-            self.scratch.clear();
-            if let Err((off, what)) = unescape(&self.buf[i + 1..end], &mut self.scratch) {
-                return Err(self.syntax(i + 1 + off, what));
-            }
+            self.unescape_to_scratch(i, end)?;
         }
         self.pos = end + 1;
-        if is_key {
-            // Compact JSON: the colon comes right after the key.
-            self.expect = Some(if self.buf.get(self.pos) == Some(&b':') {
-                self.pos += 1;
-                Expect::Value
-            } else {
-                Expect::Colon
-            });
-        } else {
-            self.after_value();
+        self.after_value();
+        // Validated by `string_end`.
+        Ok(Some(Event::Str(Text(self.string_text(i, end, escaped)))))
+    }
+
+    /// The key whose opening quote is at `i`, with its value when that is a scalar of the
+    /// common kind ([`Event::Member`]): a string of [`plain_string_end`]'s without escapes, a
+    /// number of [`plain_number_end`]'s, a literal, each complete in the buffer. Anything else
+    /// (including a value in error) is left for the next call, which finds it as it would
+    /// after a lone key, errors and their offsets included.
+    #[inline(always)]
+    fn member(&mut self, i: usize) -> Result<Option<Event<'_>>, JsonError> {
+        let Some((end, escaped)) = self.string_end(i)? else {
+            return Ok(None);
+        };
+        if escaped {
+            self.unescape_to_scratch(i, end)?;
         }
-        let text: &[u8] = if escaped {
+        // Compact JSON: the colon comes right after the key, the value right after it.
+        let v = end + 2;
+        let value = if self.buf.get(end + 1) == Some(&b':') {
+            match self.buf.get(v) {
+                Some(b'"') => match plain_string_end(&self.buf, v) {
+                    Some((close, false)) => Some((close + 1, b'"')),
+                    Some((close, true)) => {
+                        self.scanned = (v, close + 1);
+                        None
+                    }
+                    None => None,
+                },
+                Some(&c @ (b'-' | b'0'..=b'9')) => plain_number_end(&self.buf, v).map(|e| (e, c)),
+                Some(&c) => literal_here(&self.buf, v).map(|e| (e, c)),
+                None => None,
+            }
+        } else {
+            None
+        };
+        let Some((value_end, first)) = value else {
+            (self.pos, self.expect) = if self.buf.get(end + 1) == Some(&b':') {
+                (v, Some(Expect::Value))
+            } else {
+                (end + 1, Some(Expect::Colon))
+            };
+            return Ok(Some(Event::Key(self.string_text(i, end, escaped))));
+        };
+        self.pos = value_end;
+        self.after_value();
+        let scalar = match first {
+            b'"' => Scalar::Str(Text(&self.buf[v + 1..value_end - 1])),
+            b't' => Scalar::Bool(true),
+            b'f' => Scalar::Bool(false),
+            b'n' => Scalar::Null,
+            _ => Scalar::Num(Text(&self.buf[v..value_end])),
+        };
+        Ok(Some(Event::Member(
+            self.string_text(i, end, escaped),
+            scalar,
+        )))
+    }
+
+    /// Decodes the escapes of the string from `i` to `end` (its quotes) into `scratch`.
+    fn unescape_to_scratch(&mut self, i: usize, end: usize) -> Result<(), JsonError> {
+        self.scratch.clear();
+        unescape(&self.buf[i + 1..end], &mut self.scratch)
+            .map_err(|(off, what)| self.syntax(i + 1 + off, what))
+    }
+
+    /// The text of the string from `i` to `end` (its quotes): in `scratch` when it had escapes
+    /// ([`Tokenizer::unescape_to_scratch`]).
+    #[inline(always)]
+    fn string_text(&self, i: usize, end: usize, escaped: bool) -> &[u8] {
+        if escaped {
             self.scratch.as_bytes()
         } else {
             &self.buf[i + 1..end]
-        };
-        Ok(Some(if is_key {
-            Event::Key(text)
-        } else {
-            // Validated by `string_end`.
-            Event::Str(Text(text))
-        }))
+        }
     }
 
     /// Finds and validates the string whose opening quote is at `i`: the offset of its closing
@@ -1218,11 +1367,22 @@ mod tests {
         for piece in doc.chunks(step.max(1)) {
             t.feed(piece);
             while let Some(ev) = t.next()? {
-                out.push(format!("{ev:?}"));
+                push_split(&mut out, ev);
             }
         }
         t.finish()?;
         Ok(out)
+    }
+
+    /// Pushes `ev` as text, a [`Event::Member`] as the key's and the value's events.
+    fn push_split(out: &mut Vec<String>, ev: Event<'_>) {
+        match ev {
+            Event::Member(k, v) => {
+                out.push(format!("{:?}", Event::Key(k)));
+                out.push(format!("{:?}", v.event()));
+            }
+            ev => out.push(format!("{ev:?}")),
+        }
     }
 
     #[test]
@@ -1292,6 +1452,43 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_key_and_its_scalar_value_are_one_event() {
+        let doc = br#"{"a":1,"b":"s","c":true,"d":null,"e":"\n","f":[2],"g" :3,"h":1e5,"i":{}}"#;
+        let mut t = Tokenizer::new();
+        t.feed(doc);
+        let mut got = Vec::new();
+        while let Some(ev) = t.next().unwrap() {
+            got.push(format!("{ev:?}"));
+        }
+        t.finish().unwrap();
+        assert_eq!(
+            got,
+            [
+                "StartObject",
+                r#"Member([97], Num("1"))"#,
+                r#"Member([98], Str("s"))"#,
+                "Member([99], Bool(true))",
+                "Member([100], Null)",
+                // Escaped, in brackets, spaced, an exponent: the key alone, then the value.
+                "Key([101])",
+                r#"Str("\n")"#,
+                "Key([102])",
+                "StartArray",
+                r#"Number("2")"#,
+                "EndArray",
+                "Key([103])",
+                r#"Number("3")"#,
+                "Key([104])",
+                r#"Number("1e5")"#,
+                "Key([105])",
+                "StartObject",
+                "EndObject",
+                "EndObject",
+            ]
+        );
+    }
+
     /// Like [`events`], but the value of every key starting with `x` is skipped.
     fn skipping(doc: &[u8], step: usize) -> (Vec<String>, Result<(), JsonError>) {
         let mut t = Tokenizer::new();
@@ -1300,6 +1497,12 @@ mod tests {
             t.feed(piece);
             loop {
                 match t.next() {
+                    Ok(Some(Event::Member(k, v))) => {
+                        out.push(format!("{:?}", Event::Key(k)));
+                        if !k.starts_with(b"x") {
+                            out.push(format!("{:?}", v.event()));
+                        }
+                    }
                     Ok(Some(ev)) => {
                         let skip = matches!(ev, Event::Key(k) if k.starts_with(b"x"));
                         out.push(format!("{ev:?}"));
@@ -1325,6 +1528,13 @@ mod tests {
         let (mut depth, mut pending) = (0usize, false);
         let end = loop {
             match t.next() {
+                Ok(Some(Event::Member(k, v))) if depth == 0 => {
+                    out.push(format!("{:?}", Event::Key(k)));
+                    if !k.starts_with(b"x") {
+                        out.push(format!("{:?}", v.event()));
+                    }
+                }
+                Ok(Some(Event::Member(..))) => {}
                 Ok(Some(ev)) => {
                     if pending || depth > 0 {
                         pending = false;
