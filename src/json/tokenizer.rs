@@ -459,7 +459,7 @@ impl Tokenizer {
 
     /// State after a complete value (at `pos`). Compact JSON: a comma right after it is taken
     /// now, which leaves the state the next call would reach.
-    #[inline]
+    #[inline(always)]
     fn after_value(&mut self) {
         self.expect = Some(match self.stack.last() {
             None => Expect::Done,
@@ -855,16 +855,28 @@ impl Tokenizer {
                         if outer + level >= MAX_DEPTH {
                             break Err(JsonError::TooDeep);
                         }
-                        let is_array = b == b'[';
-                        arrays = arrays & !(1 << level) | u64::from(is_array) << level;
-                        level += 1;
-                        i += 1;
-                        expect = if is_array {
-                            Expect::ValueOrEnd
+                        // An object of `member_run`'s members only (an item of a snapshot's
+                        // `files`): one step, as a scalar is.
+                        let flat = if b == b'{' {
+                            flat_object_end(buf, i)
                         } else {
-                            Expect::KeyOrEnd
+                            None
                         };
-                        continue;
+                        if let Some(end) = flat {
+                            i = end;
+                            false
+                        } else {
+                            let is_array = b == b'[';
+                            arrays = arrays & !(1 << level) | u64::from(is_array) << level;
+                            level += 1;
+                            i += 1;
+                            expect = if is_array {
+                                Expect::ValueOrEnd
+                            } else {
+                                Expect::KeyOrEnd
+                            };
+                            continue;
+                        }
                     }
                     b']' if expect == Expect::ValueOrEnd => true,
                     _ => break Err(self.syntax(i, "expected a value")),
@@ -1047,6 +1059,21 @@ fn member_run(buf: &[u8], mut i: usize, mut expect: Expect) -> (usize, Expect) {
         }
         i = end + 1;
         expect = Expect::Key;
+    }
+}
+
+/// The end (after its `}`) of the object whose `{` is at `i` when it is empty or all of it is
+/// members [`member_run`] steps over, complete in `buf`; `None` for anything else (then
+/// [`Tokenizer::skip_run`] opens it as usual and finds what it is).
+#[inline(always)]
+fn flat_object_end(buf: &[u8], i: usize) -> Option<usize> {
+    let first = i + 1;
+    if buf.get(first) == Some(&b'}') {
+        return Some(first + 1);
+    }
+    match member_run(buf, first, Expect::KeyOrEnd) {
+        (end, Expect::CommaOrEnd) if buf.get(end) == Some(&b'}') => Some(end + 1),
+        _ => None,
     }
 }
 
