@@ -19,6 +19,16 @@ pub enum Reads {
 }
 
 impl Reads {
+    /// The lengths of the keys listed, bit `n` for a length `n` (63 for any longer).
+    fn lengths(&self) -> u64 {
+        match self {
+            Reads::All => u64::MAX,
+            Reads::Keys(keys) => keys
+                .iter()
+                .fold(0, |set, (k, _)| set | 1 << k.len().min(63)),
+        }
+    }
+
     /// How the value of `key` is read, `None` when it is skipped; with the listed name of the
     /// key and its index in the list when there is one (the key need not be copied then).
     // Always inlined, as `short_eq`: once per key of every document, and the static build
@@ -27,16 +37,22 @@ impl Reads {
     /// The list is searched from `hint` on, round to where it began, and `hint` is left after
     /// the key found: the members of an object come in the same order in every item of a list,
     /// so the next key read is most often the next one listed, found at the first comparison.
+    ///
+    /// `lengths` is [`Reads::lengths`]: a key of no listed length is not compared at all.
     #[inline(always)]
     fn key(
         &'static self,
         key: &[u8],
         hint: &mut usize,
+        lengths: u64,
     ) -> Option<(Option<Listed>, &'static Reads)> {
         let keys = match self {
             Reads::All => return Some((None, self)),
             Reads::Keys(keys) => keys,
         };
+        if lengths >> key.len().min(63) & 1 == 0 {
+            return None;
+        }
         let mut at = if *hint < keys.len() { *hint } else { 0 };
         for _ in 0..keys.len() {
             let (name, reads) = &keys[at];
@@ -119,6 +135,10 @@ struct Frame {
     key: String,
     /// Where [`Reads::key`] starts looking for the next key (objects).
     hint: usize,
+    /// `reads.lengths()`, computed when `reads` changes (the frame of a list's items reads the
+    /// same keys for every item).
+    lengths: u64,
+    lengths_of: &'static Reads,
     /// The current element index (arrays).
     index: u32,
     /// Elements seen so far (arrays).
@@ -134,6 +154,8 @@ impl Default for Frame {
             name: None,
             key: String::new(),
             hint: 0,
+            lengths: u64::MAX,
+            lengths_of: &ALL,
             index: 0,
             count: 0,
         }
@@ -313,6 +335,10 @@ impl JsonReader {
                     f.key.clear();
                     f.count = 0;
                     f.hint = 0;
+                    if !std::ptr::eq(f.lengths_of, reads) {
+                        f.lengths = reads.lengths();
+                        f.lengths_of = reads;
+                    }
                     f.index = 0;
                     *depth += 1;
                 }
@@ -355,7 +381,7 @@ impl JsonReader {
 /// `f` as it is (false: the value is skipped).
 #[inline(always)]
 fn enter_key(f: &mut Frame, key: &[u8], read_everything: bool) -> bool {
-    let (name, child) = match f.reads.key(key, &mut f.hint) {
+    let (name, child) = match f.reads.key(key, &mut f.hint, f.lengths) {
         Some(read) => read,
         None if !read_everything => return false,
         None => (None, &ALL),
