@@ -239,7 +239,7 @@ pub fn tokenize_skipping<'p>(
     for piece in pieces {
         t.feed(piece);
         loop {
-            match t.next() {
+            match t.next(piece) {
                 // A key and its scalar value in one event: the two events, the value left out
                 // when skipped.
                 Ok(Some(Event::Member(k, v))) => {

@@ -306,52 +306,44 @@ impl JsonReader {
         self.tokenizer.feed(bytes);
         let frames = &mut self.frames;
         let depth = &mut self.depth;
-        while let Some(ev) = self.tokenizer.next()? {
-            match ev {
-                Event::Key(k) => {
-                    if !enter_key(&mut frames[*depth - 1], k, self.read_everything) {
-                        self.tokenizer.skip_value();
-                    }
-                }
-                Event::Member(k, v) => {
-                    if enter_key(&mut frames[*depth - 1], k, self.read_everything) {
-                        scalar(frames, *depth, sink, v);
-                    }
-                }
+        while let Some(ev) = self.tokenizer.next(bytes)? {
+            // One place for each step, not one per kind of event: `feed` is built once per
+            // sink, and the sink's `scalar` is inlined where it is called.
+            let (key, value) = match ev {
+                Event::Key(k) => (Some(k), None),
+                Event::Member(k, v) => (Some(k), Some(v)),
+                Event::Str(s) => (None, Some(Scalar::Str(s))),
+                Event::Number(n) => (None, Some(Scalar::Num(n))),
+                Event::Bool(b) => (None, Some(Scalar::Bool(b))),
+                Event::Null => (None, Some(Scalar::Null)),
                 Event::StartObject | Event::StartArray => {
-                    advance(frames, *depth);
-                    let reads = match depth.checked_sub(1).map(|d| &frames[d]) {
-                        None => sink.reads(),
-                        Some(parent) if parent.is_array => parent.reads,
-                        Some(parent) => parent.child,
+                    let top = if *depth == 0 {
+                        Some(sink.reads())
+                    } else {
+                        None
                     };
-                    if *depth == frames.len() {
-                        frames.push(Frame::default());
-                    }
-                    let f = &mut frames[*depth];
-                    f.reads = reads;
-                    f.is_array = ev == Event::StartArray;
-                    f.name = None;
-                    f.key.clear();
-                    f.count = 0;
-                    f.hint = 0;
-                    if !std::ptr::eq(f.lengths_of, reads) {
-                        f.lengths = reads.lengths();
-                        f.lengths_of = reads;
-                    }
-                    f.index = 0;
-                    *depth += 1;
+                    open(frames, depth, top, ev == Event::StartArray);
+                    continue;
                 }
                 Event::EndObject | Event::EndArray => {
                     *depth -= 1;
                     sink.close(&Path {
                         frames: &frames[..*depth],
                     });
+                    continue;
                 }
-                Event::Str(s) => scalar(frames, *depth, sink, Scalar::Str(s)),
-                Event::Number(n) => scalar(frames, *depth, sink, Scalar::Num(n)),
-                Event::Bool(b) => scalar(frames, *depth, sink, Scalar::Bool(b)),
-                Event::Null => scalar(frames, *depth, sink, Scalar::Null),
+            };
+            if let Some(k) = key {
+                if !enter_key(&mut frames[*depth - 1], k, self.read_everything) {
+                    // A lone key: its value comes next, skipped (a member's was read).
+                    if value.is_none() {
+                        self.tokenizer.skip_value();
+                    }
+                    continue;
+                }
+            }
+            if let Some(v) = value {
+                scalar(frames, *depth, sink, v);
             }
         }
         Ok(())
@@ -375,6 +367,33 @@ impl JsonReader {
     pub fn finish(&mut self) -> Result<(), JsonError> {
         self.tokenizer.finish()
     }
+}
+
+/// Opens a container at `depth` (`top`: the sink's `Reads`, at the top level).
+#[inline(never)]
+fn open(frames: &mut Vec<Frame>, depth: &mut usize, top: Option<&'static Reads>, is_array: bool) {
+    advance(frames, *depth);
+    let reads = match depth.checked_sub(1).map(|d| &frames[d]) {
+        None => top.unwrap_or(&ALL),
+        Some(parent) if parent.is_array => parent.reads,
+        Some(parent) => parent.child,
+    };
+    if *depth == frames.len() {
+        frames.push(Frame::default());
+    }
+    let f = &mut frames[*depth];
+    f.reads = reads;
+    f.is_array = is_array;
+    f.name = None;
+    f.key.clear();
+    f.count = 0;
+    f.hint = 0;
+    if !std::ptr::eq(f.lengths_of, reads) {
+        f.lengths = reads.lengths();
+        f.lengths_of = reads;
+    }
+    f.index = 0;
+    *depth += 1;
 }
 
 /// Makes `key` the current key of the object `f` when its value is read (true), else leaves
