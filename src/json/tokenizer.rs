@@ -685,6 +685,7 @@ impl Cursor {
         }
     }
 
+    #[inline(always)]
     fn value<'a>(
         &mut self,
         buf: &'a [u8],
