@@ -766,12 +766,9 @@ impl Cursor {
         scratch: &'a mut String,
         i: usize,
     ) -> Result<Option<Event<'a>>, JsonError> {
-        let Some((end, escaped)) = self.string_end(buf, i)? else {
+        let Some((end, escaped)) = self.decoded_string(buf, scratch, i)? else {
             return Ok(None);
         };
-        if escaped {
-            self.unescape_to_scratch(buf, scratch, i, end)?;
-        }
         self.pos = end + 1;
         self.after_value(buf);
         // Validated by `string_end`.
@@ -792,12 +789,9 @@ impl Cursor {
         scratch: &'a mut String,
         i: usize,
     ) -> Result<Option<Event<'a>>, JsonError> {
-        let Some((end, escaped)) = self.string_end(buf, i)? else {
+        let Some((end, escaped)) = self.decoded_string(buf, scratch, i)? else {
             return Ok(None);
         };
-        if escaped {
-            self.unescape_to_scratch(buf, scratch, i, end)?;
-        }
         // Compact JSON: the colon comes right after the key, the value right after it.
         let v = end + 2;
         let value = if buf.get(end + 1) == Some(&b':') {
@@ -838,6 +832,22 @@ impl Cursor {
             string_text(buf, scratch, i, end, escaped),
             scalar,
         )))
+    }
+
+    /// The end of the string at `i` ([`Cursor::string_end`]), its escapes decoded into
+    /// `scratch` when it has any.
+    #[inline(always)]
+    fn decoded_string(
+        &self,
+        buf: &[u8],
+        scratch: &mut String,
+        i: usize,
+    ) -> Result<Option<(usize, bool)>, JsonError> {
+        let found = self.string_end(buf, i)?;
+        if let Some((end, true)) = found {
+            self.unescape_to_scratch(buf, scratch, i, end)?;
+        }
+        Ok(found)
     }
 
     /// Decodes the escapes of the string from `i` to `end` (its quotes) into `scratch`.
