@@ -331,6 +331,10 @@ struct Cursor {
     /// returned alone: where it starts and ends (after its closing quote), so that
     /// `skip_value` steps over it without a second scan.
     scanned: (usize, usize),
+    /// The length of the piece last fed: `next` must be given the same bytes.
+    fed: usize,
+    /// The error that ended the document: every later call returns it (until `reset`).
+    failed: Option<JsonError>,
 }
 
 impl Tokenizer {
@@ -360,12 +364,25 @@ impl Tokenizer {
 
     /// Starts the next piece of the document: call [`Tokenizer::next`] with the same bytes
     /// until it returns `None`.
+    ///
+    /// After an error (or a piece not read until `None`), the document is over: the piece is
+    /// ignored and `next` and `finish` return the error (a new document needs `reset`).
     pub fn feed(&mut self, piece: &[u8]) {
         let at = &mut self.at;
         at.scanned = (0, 0);
-        if at.pos > 0 {
-            self.carry.drain(..at.pos);
-            at.offset += at.pos as u64;
+        at.fed = piece.len();
+        if at.in_piece && at.failed.is_none() {
+            let e = at.syntax(at.pos, "a piece fed before the last one was read");
+            at.fail(&e);
+        }
+        if at.failed.is_some() {
+            return;
+        }
+        // Reading the carry: `pos` is in it (a read token and what settled after it).
+        let read = at.pos.min(self.carry.len());
+        if read > 0 {
+            self.carry.drain(..read);
+            at.offset += read as u64;
             at.pos = 0;
         }
         if self.carry.is_empty() {
@@ -382,7 +399,15 @@ impl Tokenizer {
 
     /// Checks that the document is complete once the input has ended.
     pub fn finish(&mut self) -> Result<(), JsonError> {
-        self.at.finish(&self.carry)
+        let at = &mut self.at;
+        if at.in_piece && at.failed.is_none() {
+            let e = at.syntax(at.pos, "the document ended before the last piece was read");
+            at.fail(&e);
+        }
+        if let Some(e) = &at.failed {
+            return Err(e.clone());
+        }
+        at.finish(&self.carry)
     }
 
     /// The next token of `piece` (the bytes last given to [`Tokenizer::feed`]), or `None` when
@@ -393,8 +418,15 @@ impl Tokenizer {
         let Tokenizer { carry, scratch, at } = self;
         // Most tokens are in the piece, outside a skipped value: nothing to do first.
         let plain = at.in_piece && at.skip_to.is_none();
-        if !plain && !at.prepare(carry, piece)? {
-            return Ok(None);
+        if !plain {
+            match at.prepare(carry, piece) {
+                Ok(true) => {}
+                Ok(false) => return Ok(None),
+                Err(e) => {
+                    at.fail(&e);
+                    return Err(e);
+                }
+            }
         }
         // The piece's unread rest is kept when it ends (only the carry is read otherwise).
         let (buf, keep) = if at.in_piece {
@@ -451,7 +483,9 @@ impl Cursor {
     /// Reading the piece from `resume` on, the carry (`carry_len` bytes, the last `resume` of
     /// them the piece's) being read.
     fn on_to_piece(&mut self, carry_len: usize) {
-        self.offset += (carry_len - self.resume) as u64;
+        // `resume` bytes of the piece were appended to the carry (checked, as all positions
+        // here: no call sequence of the public API may panic).
+        self.offset += carry_len.saturating_sub(self.resume) as u64;
         self.pos = self.resume;
         self.in_piece = true;
         self.scanned = (0, 0);
@@ -462,6 +496,12 @@ impl Cursor {
     /// read first (its unread rest then kept).
     #[inline(never)]
     fn prepare(&mut self, carry: &mut Vec<u8>, piece: &[u8]) -> Result<bool, JsonError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        if piece.len() != self.fed {
+            return Err(self.syntax(0, "next given other bytes than the piece fed"));
+        }
         loop {
             if !self.in_piece && self.resume < piece.len() {
                 self.settle(carry);
@@ -565,10 +605,21 @@ impl Cursor {
         keep: Option<&mut Vec<u8>>,
     ) -> Result<Option<Event<'a>>, JsonError> {
         let found = self.token(buf, scratch);
-        if let (Ok(None), Some(carry)) = (&found, keep) {
-            self.keep_rest(carry, buf);
+        match (&found, keep) {
+            (Ok(None), Some(carry)) => self.keep_rest(carry, buf),
+            (Err(e), _) => self.fail(e),
+            _ => {}
         }
         found
+    }
+
+    /// The document is over: `e` is returned from now on, and the next call goes through
+    /// [`Cursor::prepare`], which returns it.
+    #[cold]
+    fn fail(&mut self, e: &JsonError) {
+        self.failed = Some(e.clone());
+        self.in_piece = false;
+        self.skip_to = None;
     }
 
     /// The next token in `buf`, or `None` when it ends first.
@@ -1612,7 +1663,11 @@ mod tests {
 
     /// Tokenizes `doc` fed in pieces of `step` bytes; returns the events as text.
     pub(crate) fn events(doc: &[u8], step: usize) -> Result<Vec<String>, JsonError> {
-        let mut t = Tokenizer::new();
+        events_with(&mut Tokenizer::new(), doc, step)
+    }
+
+    /// [`events`] with the tokenizer `t`.
+    fn events_with(t: &mut Tokenizer, doc: &[u8], step: usize) -> Result<Vec<String>, JsonError> {
         let mut out = Vec::new();
         for piece in doc.chunks(step.max(1)) {
             t.feed(piece);
@@ -1723,6 +1778,108 @@ mod tests {
             }
             t.finish().unwrap();
             assert_eq!(got, whole, "{step}");
+        }
+    }
+
+    /// After an error the document is over: feeding more never panics (the carry is not
+    /// drained by a position in the piece), and every later call returns the same error.
+    #[test]
+    fn an_error_ends_the_document() {
+        let doc = b"[1,x]";
+        let want = JsonError::Syntax {
+            at: 3,
+            what: "expected a value",
+        };
+        for step in 1..=doc.len() {
+            let mut t = Tokenizer::new();
+            let mut err = None;
+            for piece in doc.chunks(step) {
+                t.feed(piece);
+                loop {
+                    match t.next(piece) {
+                        Ok(Some(_)) => assert!(err.is_none(), "{step}"),
+                        Ok(None) => break,
+                        Err(e) => {
+                            // Once failed, always failed.
+                            assert_eq!(err.get_or_insert(e.clone()), &e, "{step}");
+                            break;
+                        }
+                    }
+                }
+            }
+            assert_eq!(err.as_ref(), Some(&want), "{step}");
+            t.feed(b"]");
+            assert_eq!(t.next(b"]"), Err(want.clone()), "{step}");
+            assert_eq!(t.next(b"]"), Err(want.clone()), "{step}");
+            assert_eq!(t.finish(), Err(want.clone()), "{step}");
+            // A new document reads as usual.
+            t.reset();
+            assert_eq!(
+                events_with(&mut t, b"[1]", 2).unwrap(),
+                ["StartArray", r#"Number("1")"#, "EndArray"]
+            );
+        }
+    }
+
+    /// The public calls in any order and with any bytes: answers or errors, never a panic
+    /// (release builds abort on one).
+    #[test]
+    fn misuse_never_panics() {
+        // A piece fed before the last one was read, `next` given other bytes than fed.
+        let mut t = Tokenizer::new();
+        t.feed(b"[1,2");
+        assert_eq!(t.next(b"[1,2"), Ok(Some(Event::StartArray)));
+        t.feed(b",3]");
+        assert!(matches!(
+            t.next(b",3]"),
+            Err(JsonError::Syntax { at: 1, .. })
+        ));
+        t.reset();
+        t.feed(b"[\"ab");
+        assert_eq!(t.next(b"[\"ab"), Ok(Some(Event::StartArray)));
+        assert_eq!(t.next(b"[\"ab"), Ok(None));
+        t.feed(b"c\"]");
+        assert!(matches!(t.next(b"c\"]..."), Err(JsonError::Syntax { .. })));
+        assert!(t.finish().is_err());
+        // Random sequences of calls on pieces of a few documents.
+        let docs: [&[u8]; 4] = [
+            br#"{"a":[1,"x\"y",{"b":nul"#,
+            br#"{"k":"v","x":{"d":[1e5,true]},"s":"\u00e9"}"#,
+            b"[12345, \"abc\\\\\", -0.5e-3]",
+            b"{\"x\":[\"\xc3\xa9\x01\"]}",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rand = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut t = Tokenizer::new();
+        let mut fed: &[u8] = b"";
+        for _ in 0..20_000 {
+            let doc = docs[rand(docs.len())];
+            let (a, b) = (rand(doc.len() + 1), rand(doc.len() + 1));
+            let other = &doc[a.min(b)..a.max(b)];
+            match rand(10) {
+                0..=2 => {
+                    fed = other;
+                    t.feed(fed);
+                }
+                3..=6 => {
+                    let _ = t.next(fed);
+                }
+                7 => {
+                    let _ = t.next(other);
+                }
+                8 => t.skip_value(),
+                _ => match rand(3) {
+                    0 => t.reset(),
+                    _ => {
+                        let _ = t.finish();
+                    }
+                },
+            }
         }
     }
 
