@@ -450,6 +450,12 @@ impl Tokenizer {
 /// them when that ends it (`,`, `]`, `}`, whitespace); a literal's missing letters. All of the
 /// piece when the token does not end in it or is of another kind (the piece is then read from
 /// the carry, as it would be whole).
+///
+/// It must agree with the scanners that then read the carry: a string's end as
+/// [`find_escaped_end`] finds it (a backslash escapes the next byte: [`escape_len`]'s escapes
+/// and the bad ones alike), a number's characters a superset of [`scan_number`]'s, which ends
+/// a number at any other byte. Where it took too few, [`Cursor::cut`] finds the carried token
+/// still cut and [`Cursor::carry_all`] reads the piece from the carry whole.
 fn completion(carry: &[u8], piece: &[u8]) -> usize {
     let all = piece.len();
     match carry.first() {
@@ -516,6 +522,10 @@ impl Cursor {
                     // The carried token is read: on in the piece.
                     self.on_to_piece(carry.len());
                     carry.clear();
+                } else if self.cut(carry) {
+                    // `completion` took too few bytes: reading the carry would stop early
+                    // with bytes of the piece unread.
+                    self.carry_all(carry, piece);
                 }
             }
             let Some(depth) = self.skip_to else {
@@ -531,8 +541,50 @@ impl Cursor {
             } else if self.in_piece || self.resume == piece.len() {
                 self.keep_rest(carry, piece);
                 return Ok(false);
+            } else if self.pos < carry.len() {
+                // Stopped inside the carry with bytes of the piece left: `cut` rules that
+                // out; were it wrong, this loop would not end without taking them all.
+                self.carry_all(carry, piece);
             }
         }
+    }
+
+    /// Whether the token at `pos` in the carry needs more bytes, as the scanners that read it
+    /// find ([`Cursor::string_end`], [`Cursor::number_end`], [`Cursor::literal_end`]; an
+    /// error is not a cut): what [`completion`] must have ruled out when bytes of the piece
+    /// are left. Each carried token is checked once, when it completes.
+    #[inline(never)]
+    fn cut(&self, buf: &[u8]) -> bool {
+        let i = self.pos;
+        let (key, value) = match self.expect_now() {
+            Expect::Key | Expect::KeyOrEnd => (true, false),
+            Expect::Value | Expect::ValueOrEnd => (false, true),
+            _ => (false, false),
+        };
+        let end = match buf.get(i) {
+            Some(b'"') if key || value => self.string_end(buf, i).map(|e| e.map(|(e, _)| e)),
+            Some(b'-' | b'0'..=b'9') if value => self.number_end(buf, i),
+            Some(&b) if value => match literal_word(b) {
+                Some(word) => self.literal_end(buf, i, word),
+                None => return false,
+            },
+            _ => return false,
+        };
+        matches!(end, Ok(None))
+    }
+
+    /// [`completion`]'s fallback: the rest of the piece is appended to the carry, which is
+    /// then read whole (as a piece the token does not end in is).
+    #[cold]
+    fn carry_all(&mut self, carry: &mut Vec<u8>, piece: &[u8]) {
+        debug_assert!(
+            self.resume >= piece.len(),
+            "completion() and the scanners disagree: {:?} then {:?}",
+            String::from_utf8_lossy(carry),
+            String::from_utf8_lossy(piece.get(self.resume..).unwrap_or_default()),
+        );
+        carry.extend_from_slice(piece.get(self.resume..).unwrap_or_default());
+        self.resume = piece.len();
     }
 
     /// Takes the whitespace, commas and colons that follow in `buf` (what may be left of the
@@ -565,7 +617,8 @@ impl Cursor {
         self.offset += self.pos as u64;
         self.pos = 0;
         self.in_piece = false;
-        self.resume = piece.len();
+        // The piece fed (`piece` itself unless `next` was given other bytes).
+        self.resume = self.fed;
         self.scanned = (0, 0);
     }
 
@@ -1898,6 +1951,53 @@ mod tests {
                     }
                 },
             }
+        }
+    }
+
+    /// Were `completion` to take too few bytes of the next piece, the carried token would be
+    /// found cut with bytes left: debug builds stop there, others read the piece from the
+    /// carry whole, with the events of the whole document, read or skipped.
+    #[test]
+    fn a_short_completion_is_caught() {
+        fn run(skip: bool) -> Vec<String> {
+            let (a, b) = (&br#"{"x":"ab"#[..], &br#"cdef","y":[12,3]}"#[..]);
+            let mut t = Tokenizer::new();
+            let mut out = Vec::new();
+            for piece in [a, b] {
+                t.feed(piece);
+                if piece == b {
+                    // As if `completion` had stopped two bytes short of the quote.
+                    t.carry.truncate(t.carry.len() - 2);
+                    t.at.resume -= 2;
+                }
+                while let Some(ev) = t.next(piece).unwrap() {
+                    push_split(&mut out, ev);
+                    if skip && matches!(ev, Event::Key(b"x")) {
+                        t.skip_value();
+                    }
+                }
+            }
+            t.finish().unwrap();
+            out
+        }
+        for skip in [false, true] {
+            let got = std::panic::catch_unwind(|| run(skip));
+            if cfg!(debug_assertions) {
+                assert!(got.is_err(), "{skip}");
+                continue;
+            }
+            let mut want = vec!["StartObject", "Key([120])", r#"Str("abcdef")"#];
+            if skip {
+                want.pop();
+            }
+            want.extend([
+                "Key([121])",
+                "StartArray",
+                r#"Number("12")"#,
+                r#"Number("3")"#,
+            ]);
+            want.extend(["EndArray", "EndObject"]);
+            assert_eq!(got.unwrap(), want, "{skip}");
         }
     }
 
