@@ -2482,6 +2482,56 @@ mod tests {
         }
     }
 
+    /// The fuzz targets run with `-max_len=65536`, so no token of theirs passes `MAX_TOKEN`:
+    /// a string, a key and a number just under and over it, read or skipped, give the same
+    /// events and the same outcome (`TokenTooLong` after the same events) fed whole and cut.
+    #[test]
+    fn overlong_tokens_are_refused_however_cut() {
+        for n in [MAX_TOKEN - 1, MAX_TOKEN, MAX_TOKEN + 1] {
+            let text = "b".repeat(n);
+            let digits = "7".repeat(n);
+            // A string of `n` bytes with its quotes: refused from `MAX_TOKEN` bytes of text.
+            let string_ok = n < MAX_TOKEN;
+            let number_ok = n <= MAX_TOKEN;
+            let docs = [
+                (format!(r#"{{"a":1,"s":["{text}"],"b":2}}"#), string_ok),
+                (format!(r#"{{"a":1,"{text}":1}}"#), string_ok),
+                (format!(r#"{{"a":1,"x":"{text}","b":2}}"#), string_ok),
+                (format!(r#"{{"a":1,"x":[1,"{text}"],"b":2}}"#), string_ok),
+                (
+                    format!(r#"{{"a":1,"x":{{"k":"{text}"}},"b":2}}"#),
+                    string_ok,
+                ),
+                (format!(r#"{{"a":1,"n":[1,{digits}],"b":2}}"#), number_ok),
+                (format!(r#"{{"a":1,"x":{digits},"b":2}}"#), number_ok),
+                (format!(r#"{{"a":1,"x":[1,{digits}],"b":2}}"#), number_ok),
+            ];
+            for (doc, ok) in docs {
+                let doc = doc.as_bytes();
+                let whole = skipping(doc, doc.len());
+                assert_eq!(
+                    whole.1.is_ok(),
+                    ok,
+                    "{n} {}",
+                    String::from_utf8_lossy(&doc[..12])
+                );
+                if !ok {
+                    assert_eq!(whole.1, Err(JsonError::TokenTooLong));
+                }
+                // Reading everything (no `x` key skipped) agrees too.
+                assert_eq!(whole, filtered(doc), "{n}");
+                for step in [1000, 4096, 8192, 30_000, MAX_TOKEN - 1, MAX_TOKEN + 3] {
+                    assert_eq!(
+                        skipping(doc, step),
+                        whole,
+                        "{n} {step} {}",
+                        String::from_utf8_lossy(&doc[..12])
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn agrees_with_serde_json_on_strings() {
         for s in [
