@@ -30,10 +30,14 @@ pub enum Event<'a> {
     Bool(bool),
     /// `null`.
     Null,
-    /// An object key and its value when that is a scalar (a string without escapes, a number
-    /// or a literal) complete in the buffer: the two events `Key` then the value in one call.
-    /// A key whose value is anything else (or not all here yet) comes as `Key` alone, and its
-    /// value as the events that follow.
+    /// An object key and its scalar value in one call (the two events `Key` then the value),
+    /// when the colon follows the key's closing quote directly, the value follows the colon
+    /// directly, and the value is, in the bytes being read (the piece, or the carry):
+    /// a string of printable ASCII without escapes, all there (`plain_string_end`); a
+    /// number without an exponent and with a byte after it there (`plain_number_end`); or a
+    /// literal all there. Every other key comes as `Key` alone, its value as the events that
+    /// follow: `"k" :v` and `"k": v`, strings with escapes or bytes above 0x7f, numbers with
+    /// an exponent or ending the bytes read, containers, values cut or in error.
     Member(&'a [u8], Scalar<'a>),
 }
 
@@ -300,7 +304,9 @@ enum Scan {
 ///
 /// Each piece of the document is read where it lies ([`Tokenizer::next`] is given it): only a
 /// token cut by the end of a piece is kept (`carry`), and completed with the few bytes of the
-/// next piece that end it, so no piece is copied whole.
+/// next piece that end it. A piece is copied whole only when the cut token does not end in it
+/// (a long string over small pieces, or a token of another kind); it is then read from the
+/// carry.
 #[derive(Debug, Default)]
 pub struct Tokenizer {
     /// The unread rest of the last piece (a cut token) and the start of the next one that
@@ -546,7 +552,7 @@ impl Cursor {
 
     /// Before a token is read from the carry or after a skipped value: goes on to the piece
     /// once the carry is read, and skips the value being skipped. False when the piece is
-    /// read first (its unread rest then kept).
+    /// used up first (its unread rest then kept).
     #[inline(never)]
     fn prepare(&mut self, carry: &mut Vec<u8>, piece: &[u8]) -> Result<bool, JsonError> {
         if let Some(e) = &self.failed {
