@@ -274,6 +274,12 @@ impl std::fmt::Display for JsonError {
 
 impl std::error::Error for JsonError {}
 
+/// What is expected after a comma in an array (`true`) or an object.
+#[inline(always)]
+fn after_comma(in_array: bool) -> Expect {
+    if in_array { Expect::Value } else { Expect::Key }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Expect {
     /// Any value.
@@ -659,7 +665,7 @@ impl Cursor {
             match (buf.get(self.pos), self.expect_now()) {
                 (Some(b','), Expect::CommaOrEnd) => {
                     let in_array = self.stack.last().copied().unwrap_or(false);
-                    self.expect = Some(if in_array { Expect::Value } else { Expect::Key });
+                    self.expect = Some(after_comma(in_array));
                 }
                 (Some(b':'), Expect::Colon) => self.expect = Some(Expect::Value),
                 _ => return,
@@ -777,7 +783,7 @@ impl Cursor {
                     b',' => {
                         self.pos += 1;
                         let in_array = self.stack.last().copied().unwrap_or(false);
-                        self.expect = Some(if in_array { Expect::Value } else { Expect::Key });
+                        self.expect = Some(after_comma(in_array));
                     }
                     b']' | b'}' => return self.close(buf, i, b),
                     _ => return Err(self.syntax(i, "expected ',' or the end of a container")),
@@ -828,7 +834,7 @@ impl Cursor {
             None => Expect::Done,
             Some(&in_array) if buf.get(self.pos) == Some(&b',') => {
                 self.pos += 1;
-                if in_array { Expect::Value } else { Expect::Key }
+                after_comma(in_array)
             }
             Some(_) => Expect::CommaOrEnd,
         });
@@ -885,9 +891,11 @@ impl Cursor {
                 self.after_value(buf);
                 Ok(Some(Event::Number(Text(&buf[i..end]))))
             }
-            b't' => self.literal(buf, i, b"true", Event::Bool(true)),
-            b'f' => self.literal(buf, i, b"false", Event::Bool(false)),
-            b'n' => self.literal(buf, i, b"null", Event::Null),
+            b't' | b'f' | b'n' => {
+                // One of them (this arm rather than `literal`'s `None` costs no instruction).
+                let (word, value) = literal(b).unwrap_or((b"null", Scalar::Null));
+                self.literal(buf, i, word, value.event())
+            }
             _ => Err(self.syntax(i, "expected a value")),
         }
     }
@@ -975,17 +983,13 @@ impl Cursor {
         // Compact JSON: the colon comes right after the key, the value right after it.
         let v = end + 2;
         let value = if buf.get(end + 1) == Some(&b':') {
-            match buf.get(v) {
-                Some(b'"') => match plain_string_end(buf, v) {
-                    Some((close, false)) => Some((close + 1, b'"')),
-                    Some((close, true)) => {
-                        self.scanned = (v, close + 1);
-                        None
-                    }
-                    None => None,
-                },
-                Some(&c @ (b'-' | b'0'..=b'9')) => plain_number_end(buf, v).map(|e| (e, c)),
-                Some(&c) => literal_here(buf, v).map(|e| (e, c)),
+            match plain_value_end(buf, v) {
+                Some((value_end, first, false)) => Some((value_end, first)),
+                Some((value_end, _, true)) => {
+                    // A string with escapes: the key alone, the string found already.
+                    self.scanned = (v, value_end);
+                    None
+                }
                 None => None,
             }
         } else {
@@ -1003,10 +1007,10 @@ impl Cursor {
         self.after_value(buf);
         let scalar = match first {
             b'"' => Scalar::Str(Text(&buf[v + 1..value_end - 1])),
-            b't' => Scalar::Bool(true),
-            b'f' => Scalar::Bool(false),
-            b'n' => Scalar::Null,
-            _ => Scalar::Num(Text(&buf[v..value_end])),
+            _ => match literal(first) {
+                Some((_, value)) => value,
+                None => Scalar::Num(Text(&buf[v..value_end])),
+            },
         };
         Ok(Some(Event::Member(
             string_text(buf, scratch, i, end, escaped),
@@ -1274,7 +1278,7 @@ impl Cursor {
                             Some(top) => arrays >> top & 1 == 1,
                             None => self.stack.last().copied().unwrap_or(false),
                         };
-                        expect = if in_array { Expect::Value } else { Expect::Key };
+                        expect = after_comma(in_array);
                         continue;
                     }
                     b']' | b'}' => true,
@@ -1333,11 +1337,7 @@ impl Cursor {
             // Compact JSON: the comma comes right after the value.
             if buf.get(i) == Some(&b',') {
                 i += 1;
-                expect = if arrays >> top & 1 == 1 {
-                    Expect::Value
-                } else {
-                    Expect::Key
-                };
+                expect = after_comma(arrays >> top & 1 == 1);
             }
         };
         *at = Skipping {
@@ -1449,12 +1449,7 @@ fn member_run(buf: &[u8], mut i: usize, mut expect: Expect) -> (usize, Expect) {
             return (key_end + 1, Expect::Colon);
         }
         let v = key_end + 2;
-        let end = match buf.get(v) {
-            Some(b'"') => plain_string_end(buf, v).map(|(end, _)| end + 1),
-            Some(b'-' | b'0'..=b'9') => plain_number_end(buf, v),
-            _ => literal_here(buf, v),
-        };
-        let Some(end) = end else {
+        let Some((end, _, _)) = plain_value_end(buf, v) else {
             return (v, Expect::Value);
         };
         if buf.get(end) != Some(&b',') {
@@ -1493,6 +1488,20 @@ fn plain_number_end(buf: &[u8], i: usize) -> Option<usize> {
     }
 }
 
+/// The end (past it) of the value at `v` when it is a scalar of the kind taken with its key
+/// in one step ([`Cursor::member`], [`member_run`]): a string of [`plain_string_end`]'s (and
+/// whether it has escapes), a number of [`plain_number_end`]'s, a literal all here; with its
+/// first byte. `None` for anything else.
+#[inline(always)]
+fn plain_value_end(buf: &[u8], v: usize) -> Option<(usize, u8, bool)> {
+    let first = *buf.get(v)?;
+    match first {
+        b'"' => plain_string_end(buf, v).map(|(close, escaped)| (close + 1, first, escaped)),
+        b'-' | b'0'..=b'9' => plain_number_end(buf, v).map(|end| (end, first, false)),
+        _ => literal_here(buf, v).map(|end| (end, first, false)),
+    }
+}
+
 /// The end of the literal (`true`, `false`, `null`) at `i` when all of it is here; `None` for
 /// anything else, left to [`Cursor::literal_end`].
 #[inline(always)]
@@ -1501,15 +1510,21 @@ fn literal_here(buf: &[u8], i: usize) -> Option<usize> {
     (buf.get(i..i + word.len())? == word).then_some(i + word.len())
 }
 
-/// The literal that begins with `b`, if one does.
+/// The literal that begins with `b`, if one does: its text and its value.
 #[inline(always)]
-fn literal_word(b: u8) -> Option<&'static [u8]> {
+fn literal(b: u8) -> Option<(&'static [u8], Scalar<'static>)> {
     match b {
-        b't' => Some(b"true"),
-        b'f' => Some(b"false"),
-        b'n' => Some(b"null"),
+        b't' => Some((b"true", Scalar::Bool(true))),
+        b'f' => Some((b"false", Scalar::Bool(false))),
+        b'n' => Some((b"null", Scalar::Null)),
         _ => None,
     }
+}
+
+/// The text of the literal that begins with `b`, if one does.
+#[inline(always)]
+fn literal_word(b: u8) -> Option<&'static [u8]> {
+    literal(b).map(|(word, _)| word)
 }
 
 /// Where the sign, integer part and fraction of the number at `i` end, when they are valid
