@@ -7,16 +7,54 @@
 //! page of every arena (`madvise(MADV_DONTNEED)` in the middle of the heap, `sbrk` at its
 //! top) without moving a live block.
 //!
+//! `malloc_trim` does not reach the chunks glibc keeps in the calling thread's cache (tcache):
+//! up to 7 freed chunks of each of 64 sizes (up to 1032 bytes), ~235 KB when full, left wherever
+//! the last frees put them. Each pins its page and keeps the free chunks on both sides from
+//! merging, so they stay resident too; measured in pbs-exporter with ten targets held idle
+//! after concurrent scrapes, 0.6 MiB of RSS compared with the cache switched off
+//! (`GLIBC_TUNABLES=glibc.malloc.tcache_count=0`). [`trim`] therefore first exchanges the cached
+//! chunks for ones malloc cuts now ([`refill_thread_cache`]).
+//!
 //! This is the one FFI call of pbs-exporter, kept in its own crate so the exporter itself stays
 //! `#![forbid(unsafe_code)]`. On other C libraries (musl returns freed memory by itself) it does
 //! nothing.
 #![no_std]
 
-/// Returns the free heap pages to the OS; true when memory was released. Costs a walk over
-/// the heap's free chunks (well under a millisecond for a few MiB): call it when the process
-/// has just become idle, not on a hot path.
+extern crate alloc;
+
+use alloc::vec::Vec;
+use core::hint::black_box;
+
+/// Returns the free heap pages to the OS, after [`refill_thread_cache`]; true when memory was
+/// released. Costs a walk over the heap's free chunks (well under a millisecond for a few MiB):
+/// call it when the process has just become idle, not on a hot path.
 pub fn trim() -> bool {
+    refill_thread_cache();
     imp::trim()
+}
+
+/// Bins of glibc's thread cache: chunk sizes 32, 48, …, 1040 bytes.
+const CACHE_BINS: usize = 64;
+/// Chunks a bin keeps (glibc's default `tcache_count`).
+const PER_BIN: usize = 7;
+
+/// Replaces the chunks in the calling thread's cache by chunks malloc cuts now: for each bin,
+/// takes 7 chunks out (the cached ones first), takes 7 more, frees those (filling the bin) and
+/// then the first 7, which the full bin sends back to the heap's free lists for `malloc_trim` to
+/// merge and release. Cut after the frees that made the process idle, the new chunks come from
+/// the gaps between live blocks or one free chunk, not from all over the heap. Only malloc and
+/// free: with another allocator or other cache settings it costs a few microseconds and changes
+/// nothing.
+pub fn refill_thread_cache() {
+    for bin in 0..CACHE_BINS {
+        // glibc's chunk for a request of n bytes is n + 8 rounded up to 16, at least 32.
+        let request = 24 + 16 * bin;
+        let cut = || black_box(Vec::<u8>::with_capacity(request));
+        let cached: [Vec<u8>; PER_BIN] = core::array::from_fn(|_| cut());
+        let fresh: [Vec<u8>; PER_BIN] = core::array::from_fn(|_| cut());
+        drop(black_box(fresh));
+        drop(black_box(cached));
+    }
 }
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -43,12 +81,17 @@ mod imp {
 #[cfg(test)]
 mod tests {
     extern crate std;
+    use std::sync::Mutex;
     use std::vec::Vec;
+
+    /// Both tests read the process' RSS: one at a time.
+    static SERIAL: Mutex<()> = Mutex::new(());
 
     /// Freed pages in the middle of the heap (below a block still alive) come back to the OS.
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[test]
     fn free_pages_below_a_live_block_are_returned() {
+        let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         // smaps_rollup walks the page tables: exact, where /proc/self/status' VmRSS may lag.
         fn rss_kib() -> u64 {
             let status = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap();
@@ -68,5 +111,41 @@ mod tests {
             "RSS {before} KiB -> {after} KiB: expected at least 2 MiB returned"
         );
         assert_eq!(pin[63], 2);
+    }
+
+    /// Chunks left in the thread cache, one per page among freed memory, stay resident after a
+    /// plain `malloc_trim`, and go once the cache is refilled.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[test]
+    fn cached_chunks_stop_pinning_pages_once_the_cache_is_refilled() {
+        let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        fn rss_kib() -> u64 {
+            let status = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap();
+            let line = status.lines().find(|l| l.starts_with("Rss:")).unwrap();
+            line.split_whitespace().nth(1).unwrap().parse().unwrap()
+        }
+        // Each bin's chunks, every one after 8 KiB of touched filler, then a live block above.
+        let mut filler = Vec::new();
+        let mut small = Vec::new();
+        for bin in 0..super::CACHE_BINS {
+            for _ in 0..super::PER_BIN {
+                filler.push(std::vec![1u8; 8 * 1024]);
+                small.push(std::vec![1u8; 24 + 16 * bin]);
+            }
+        }
+        let pin = std::vec![3u8; 64 * 1024];
+        drop(filler);
+        // Freed last, into the thread cache (what does not fit goes to the free lists).
+        drop(small);
+        super::imp::trim();
+        let plain = rss_kib();
+        assert!(super::trim());
+        let refilled = rss_kib();
+        // 448 cached chunks, about one page each; half of that is plenty of margin.
+        assert!(
+            refilled + 896 <= plain,
+            "RSS {plain} KiB after malloc_trim, {refilled} KiB after the refill too"
+        );
+        assert_eq!(pin[0], 3);
     }
 }
