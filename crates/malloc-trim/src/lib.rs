@@ -12,8 +12,8 @@
 //! the last frees put them. Each pins its page and keeps the free chunks on both sides from
 //! merging, so they stay resident too; measured in pbs-exporter with ten targets held idle
 //! after concurrent scrapes, 0.6 MiB of RSS compared with the cache switched off
-//! (`GLIBC_TUNABLES=glibc.malloc.tcache_count=0`). [`trim`] therefore first exchanges the cached
-//! chunks for ones malloc cuts now ([`refill_thread_cache`]).
+//! (`GLIBC_TUNABLES=glibc.malloc.tcache_count=0`). [`trim`] therefore first moves the cached
+//! chunks that lie among free memory back to the heap's free lists ([`evict_thread_cache`]).
 //!
 //! This is the one FFI call of pbs-exporter, kept in its own crate so the exporter itself stays
 //! `#![forbid(unsafe_code)]`. On other C libraries (musl returns freed memory by itself) it does
@@ -25,11 +25,11 @@ extern crate alloc;
 use alloc::vec::Vec;
 use core::hint::black_box;
 
-/// Returns the free heap pages to the OS, after [`refill_thread_cache`]; true when memory was
+/// Returns the free heap pages to the OS, after [`evict_thread_cache`]; true when memory was
 /// released. Costs a walk over the heap's free chunks (well under a millisecond for a few MiB):
 /// call it when the process has just become idle, not on a hot path.
 pub fn trim() -> bool {
-    refill_thread_cache();
+    evict_thread_cache();
     imp::trim()
 }
 
@@ -37,23 +37,37 @@ pub fn trim() -> bool {
 const CACHE_BINS: usize = 64;
 /// Chunks a bin keeps (glibc's default `tcache_count`).
 const PER_BIN: usize = 7;
+/// A request above the cache's largest (1032 bytes): a chunk grown to it and freed goes to the
+/// heap's free lists.
+const ABOVE_CACHE: usize = 1100;
 
-/// Replaces the chunks in the calling thread's cache by chunks malloc cuts now: for each bin,
-/// takes 7 chunks out (the cached ones first), takes 7 more, frees those (filling the bin) and
-/// then the first 7, which the full bin sends back to the heap's free lists for `malloc_trim` to
-/// merge and release. Cut after the frees that made the process idle, the new chunks come from
-/// the gaps between live blocks or one free chunk, not from all over the heap. Only malloc and
-/// free: with another allocator or other cache settings it costs a few microseconds and changes
-/// nothing.
-pub fn refill_thread_cache() {
+/// Takes the chunks out of the calling thread's cache that lie before free memory, and gives
+/// them back to the heap's free lists, where they merge with it. For each bin, takes 7 chunks
+/// (the cached ones first) and grows each past the cache's sizes: in place (`realloc` into the
+/// free chunk after it) it is kept to be freed as a large chunk; moved (the chunk after it is in
+/// use), its old chunk went back to the cache, is taken out again and held, and goes back to
+/// the cache at the end. So the cache keeps only chunks followed by a live block, whose page
+/// stays resident anyway. Only malloc, realloc and free, in the calling thread: with another
+/// allocator or other cache settings it costs a few microseconds and changes nothing.
+pub fn evict_thread_cache() {
     for bin in 0..CACHE_BINS {
         // glibc's chunk for a request of n bytes is n + 8 rounded up to 16, at least 32.
         let request = 24 + 16 * bin;
-        let cut = || black_box(Vec::<u8>::with_capacity(request));
-        let cached: [Vec<u8>; PER_BIN] = core::array::from_fn(|_| cut());
-        let fresh: [Vec<u8>; PER_BIN] = core::array::from_fn(|_| cut());
-        drop(black_box(fresh));
-        drop(black_box(cached));
+        let mut grown: [Vec<u8>; PER_BIN] = Default::default();
+        let mut held: [Vec<u8>; PER_BIN] = Default::default();
+        for (g, h) in grown.iter_mut().zip(held.iter_mut()) {
+            let mut v = black_box(Vec::<u8>::with_capacity(request));
+            let at = v.as_ptr();
+            v.reserve_exact(ABOVE_CACHE);
+            if v.as_ptr() == at {
+                *g = v;
+            } else {
+                drop(v);
+                *h = black_box(Vec::with_capacity(request));
+            }
+        }
+        drop(black_box(grown));
+        drop(black_box(held));
     }
 }
 
@@ -114,10 +128,10 @@ mod tests {
     }
 
     /// Chunks left in the thread cache, one per page among freed memory, stay resident after a
-    /// plain `malloc_trim`, and go once the cache is refilled.
+    /// plain `malloc_trim`, and go once they are evicted.
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[test]
-    fn cached_chunks_stop_pinning_pages_once_the_cache_is_refilled() {
+    fn cached_chunks_among_free_memory_stop_pinning_pages_once_evicted() {
         let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         fn rss_kib() -> u64 {
             let status = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap();
@@ -140,11 +154,11 @@ mod tests {
         super::imp::trim();
         let plain = rss_kib();
         assert!(super::trim());
-        let refilled = rss_kib();
+        let evicted = rss_kib();
         // 448 cached chunks, about one page each; half of that is plenty of margin.
         assert!(
-            refilled + 896 <= plain,
-            "RSS {plain} KiB after malloc_trim, {refilled} KiB after the refill too"
+            evicted + 896 <= plain,
+            "RSS {plain} KiB after malloc_trim, {evicted} KiB after the eviction too"
         );
         assert_eq!(pin[0], 3);
     }
