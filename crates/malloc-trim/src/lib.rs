@@ -47,7 +47,7 @@ const ABOVE_CACHE: usize = 1100;
 /// use), its old chunk went back to the cache, is taken out again and held, and goes back to
 /// the cache at the end. A chunk followed by another cached one is evicted by the next pass,
 /// once that one is gone; passes repeat while they hold fewer chunks back (at most
-/// [`MAX_PASSES`]). So the cache keeps only chunks followed by a live block, whose page stays
+/// 8). So the cache keeps only chunks followed by a live block, whose page stays
 /// resident anyway. Only malloc, realloc and free, in the calling thread (~2,000 calls a pass,
 /// well under 0.1 ms): with another allocator or other cache settings it changes nothing.
 pub fn evict_thread_cache() {
@@ -120,17 +120,20 @@ mod tests {
     /// Both tests read the process' RSS: one at a time.
     static SERIAL: Mutex<()> = Mutex::new(());
 
+    /// The process' RSS. smaps_rollup walks the page tables: exact, where /proc/self/status'
+    /// VmRSS may lag.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    fn rss_kib() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap();
+        let line = status.lines().find(|l| l.starts_with("Rss:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
     /// Freed pages in the middle of the heap (below a block still alive) come back to the OS.
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[test]
     fn free_pages_below_a_live_block_are_returned() {
         let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-        // smaps_rollup walks the page tables: exact, where /proc/self/status' VmRSS may lag.
-        fn rss_kib() -> u64 {
-            let status = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap();
-            let line = status.lines().find(|l| l.starts_with("Rss:")).unwrap();
-            line.split_whitespace().nth(1).unwrap().parse().unwrap()
-        }
         // 4 MiB in 64 KiB blocks (below glibc's mmap threshold: on the heap), touched; the
         // last one, above the others, stays alive while they are freed.
         let mut blocks: Vec<Vec<u8>> = (0..64).map(|_| std::vec![2u8; 64 * 1024]).collect();
@@ -152,11 +155,6 @@ mod tests {
     #[test]
     fn cached_chunks_among_free_memory_stop_pinning_pages_once_evicted() {
         let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-        fn rss_kib() -> u64 {
-            let status = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap();
-            let line = status.lines().find(|l| l.starts_with("Rss:")).unwrap();
-            line.split_whitespace().nth(1).unwrap().parse().unwrap()
-        }
         // Each bin's chunks, every one after 8 KiB of touched filler, then a live block above.
         let mut filler = Vec::new();
         let mut small = Vec::new();

@@ -15,8 +15,11 @@ use super::{GroupAgg, Kept, NO_TIME, Namespace, ShortStr, Store, Verification};
 /// What a released target's snapshots collector keeps; empty (no block) when nothing is packed.
 #[derive(Default)]
 pub(super) struct Packed {
+    /// Every datastore, in order.
     stores: Box<[StoreRec]>,
+    /// Every datastore's namespaces, in order.
     namespaces: Box<[NamespaceRec]>,
+    /// Every namespace's groups, in order.
     groups: Box<[GroupRec]>,
     /// Store names, then for each namespace its name, then for each group its key and newest
     /// comment, in record order; records give the lengths.
@@ -27,23 +30,30 @@ pub(super) struct Packed {
 
 /// A datastore: its name and how many of the following namespace records are its own.
 struct StoreRec {
+    /// Bytes of its name in the arena.
     name_len: u32,
+    /// Its namespace records.
     namespaces: u32,
+    /// [`Store::read_at`], [`NO_TIME`] for none.
     read_at: i64,
+    /// [`Store::live`].
     live: bool,
 }
 
 /// A namespace: its name and how many of the following group records are its own.
 struct NamespaceRec {
+    /// Bytes of its name in the arena.
     name_len: u32,
+    /// Its group records.
     groups: u32,
+    /// [`Namespace::live`].
     live: bool,
 }
 
 /// A group's aggregate without its heap parts: every field the next scrape reads. `listed`
 /// (what this scrape's groups list said) is not kept: the next scrape writes it before it reads
 /// it, and `read_as` copied from it is used only when `read_known`, which needs the group to
-/// have been listed in that same scrape.
+/// have been listed in that same scrape. Fields as in [`GroupAgg`], unless said otherwise.
 struct GroupRec {
     read_as: (i64, u32),
     newest: i64,
@@ -53,7 +63,9 @@ struct GroupRec {
     total_size: u64,
     protected: u32,
     by_state: [u32; 3],
+    /// Bytes of the key (type, then id) in the arena.
     key_len: u32,
+    /// Bytes of the newest comment in the arena, after the key.
     comment_len: u32,
     type_len: u8,
     newest_state: Verification,
