@@ -34,6 +34,8 @@ impl From<Event<'_>> for Ev {
             Event::Number(n) => Ev::Number(n.as_str().to_owned()),
             Event::Bool(b) => Ev::Bool(b),
             Event::Null => Ev::Null,
+            // Split by `tokenize_skipping` before it gets here.
+            Event::Member(..) => unreachable!("a member is two events"),
         }
     }
 }
@@ -237,7 +239,15 @@ pub fn tokenize_skipping<'p>(
     for piece in pieces {
         t.feed(piece);
         loop {
-            match t.next() {
+            match t.next(piece) {
+                // A key and its scalar value in one event: the two events, the value left out
+                // when skipped.
+                Ok(Some(Event::Member(k, v))) => {
+                    events.push(Event::Key(k).into());
+                    if !skip(&String::from_utf8_lossy(k)) {
+                        events.push(v.event().into());
+                    }
+                }
                 Ok(Some(ev)) => {
                     let skipped = matches!(ev, Event::Key(k) if skip(&String::from_utf8_lossy(k)));
                     events.push(ev.into());

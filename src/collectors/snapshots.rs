@@ -611,6 +611,9 @@ struct SnapshotSink<'a> {
 }
 
 impl Sink for SnapshotSink<'_> {
+    // Inlined into the walker's loop, where it is called once per value read (left out of
+    // line by some callers of `from_json` without it: 1.4 M more instructions a large list).
+    #[inline]
     fn scalar(&mut self, path: &Path<'_>, value: Scalar<'_>) {
         // `data[i].field` or `data[i].verification.state` (the only listed key in there).
         if path.listed(0).is_none() || !path.is_index(1) {

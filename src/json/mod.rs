@@ -6,5 +6,5 @@
 pub mod tokenizer;
 pub mod walker;
 
-pub use tokenizer::{Event, JsonError, Text, Tokenizer};
-pub use walker::{JsonReader, Path, Reads, Scalar, Sink, short_eq};
+pub use tokenizer::{Event, JsonError, Scalar, Text, Tokenizer};
+pub use walker::{JsonReader, Path, Reads, Sink, short_eq};

@@ -1,6 +1,7 @@
-//! An incremental, validating JSON tokenizer. Bytes are fed as they come off the socket; events
-//! borrow from the tokenizer's buffer (or, for strings with escapes, from a reused scratch
-//! string). A token cut by a chunk boundary waits for the next feed.
+//! An incremental, validating JSON tokenizer. Bytes are fed as they come off the socket and
+//! read where they lie; events borrow from the piece being read (or, for strings with escapes,
+//! from a reused scratch string). Only a token cut by a piece boundary is copied, into a small
+//! carry buffer completed from the next piece.
 
 /// Longest single token (string or number) accepted, in bytes. Caps memory on hostile input.
 pub const MAX_TOKEN: usize = 64 * 1024;
@@ -29,6 +30,11 @@ pub enum Event<'a> {
     Bool(bool),
     /// `null`.
     Null,
+    /// An object key and its value when that is a scalar (a string without escapes, a number
+    /// or a literal) complete in the buffer: the two events `Key` then the value in one call.
+    /// A key whose value is anything else (or not all here yet) comes as `Key` alone, and its
+    /// value as the events that follow.
+    Member(&'a [u8], Scalar<'a>),
 }
 
 /// A string value, unescaped, or a number's text, as the tokenizer validated them (a string is
@@ -105,6 +111,87 @@ impl<'a> Text<'a> {
             n = n.checked_mul(10)?.checked_sub(i64::from(d))?;
         }
         if negative { Some(n) } else { n.checked_neg() }
+    }
+}
+
+/// A scalar value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scalar<'a> {
+    /// A string.
+    Str(Text<'a>),
+    /// A number as its JSON text.
+    Num(Text<'a>),
+    /// `true`/`false`.
+    Bool(bool),
+    /// `null`.
+    Null,
+}
+
+impl<'a> Scalar<'a> {
+    /// The event of the value alone.
+    pub fn event(self) -> Event<'a> {
+        match self {
+            Scalar::Str(s) => Event::Str(s),
+            Scalar::Num(n) => Event::Number(n),
+            Scalar::Bool(b) => Event::Bool(b),
+            Scalar::Null => Event::Null,
+        }
+    }
+
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&'a str> {
+        match self {
+            Scalar::Str(s) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The string's bytes (valid UTF-8), if this is one: no second UTF-8 check.
+    pub fn str_bytes(&self) -> Option<&'a [u8]> {
+        match self {
+            Scalar::Str(s) => Some(s.as_bytes()),
+            _ => None,
+        }
+    }
+
+    /// A non-negative integer, exactly as sent (byte counts never pass through `f64`).
+    pub fn as_u64(&self) -> Option<u64> {
+        match self {
+            Scalar::Num(n) => n.as_u64(),
+            _ => None,
+        }
+    }
+
+    /// An integer; a float is truncated and saturates, as PBS' own casts do.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Scalar::Num(n) => n.as_i64().or_else(|| {
+                n.as_str()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite())
+                    .map(|f| f as i64)
+            }),
+            _ => None,
+        }
+    }
+
+    /// A number as `f64`.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Scalar::Num(n) => n.as_str().parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// A boolean, accepting PBS' `1`/`0` too.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Scalar::Bool(b) => Some(*b),
+            Scalar::Num(n) if n.as_bytes() == b"1" => Some(true),
+            Scalar::Num(n) if n.as_bytes() == b"0" => Some(false),
+            _ => None,
+        }
     }
 }
 
@@ -210,20 +297,40 @@ enum Scan {
 }
 
 /// The tokenizer. Reuse one per connection: `reset` between documents keeps its buffers.
+///
+/// Each piece of the document is read where it lies ([`Tokenizer::next`] is given it): only a
+/// token cut by the end of a piece is kept (`carry`), and completed with the few bytes of the
+/// next piece that end it, so no piece is copied whole.
 #[derive(Debug, Default)]
 pub struct Tokenizer {
+    /// The unread rest of the last piece (a cut token) and the start of the next one that
+    /// completes it, read from `at.pos` while `at.in_piece` is false.
+    carry: Vec<u8>,
+    /// Unescaped text of the last string that had escapes.
+    scratch: String,
+    at: Cursor,
+}
+
+/// Where the tokenizer is, in the bytes it reads from (the piece or the carry).
+#[derive(Debug, Default)]
+struct Cursor {
     /// Unread bytes start at `pos`.
-    buf: Vec<u8>,
     pos: usize,
-    /// Document offset of `buf[0]`, for error messages.
+    /// Document offset of the first byte read from, for error messages.
     offset: u64,
+    /// Reading the piece itself (else the carry).
+    in_piece: bool,
+    /// While reading the carry: where reading goes on in the piece once it is read.
+    resume: usize,
     /// Open containers, `true` for arrays.
     stack: Vec<bool>,
     expect: Option<Expect>,
-    /// Unescaped text of the last string that had escapes.
-    scratch: String,
     /// While skipping a value (`skip_value`): the depth at which it ends.
     skip_to: Option<usize>,
+    /// A string value with escapes that [`Cursor::member`] found whole after a key it
+    /// returned alone: where it starts and ends (after its closing quote), so that
+    /// `skip_value` steps over it without a second scan.
+    scanned: (usize, usize),
 }
 
 impl Tokenizer {
@@ -234,12 +341,13 @@ impl Tokenizer {
 
     /// Starts a new document, keeping allocated buffers.
     pub fn reset(&mut self) {
-        self.buf.clear();
-        self.pos = 0;
-        self.offset = 0;
-        self.stack.clear();
-        self.expect = None;
-        self.skip_to = None;
+        self.carry.clear();
+        let mut stack = std::mem::take(&mut self.at.stack);
+        stack.clear();
+        self.at = Cursor {
+            stack,
+            ..Cursor::default()
+        };
     }
 
     /// Skips the value of the key just returned by [`Tokenizer::next`] (a no-op anywhere else):
@@ -247,6 +355,174 @@ impl Tokenizer {
     /// nothing is decoded or returned; `next` then continues after the value. Strings are
     /// scanned a word at a time, and their UTF-8 is checked only when a byte is not ASCII.
     pub fn skip_value(&mut self) {
+        self.at.skip_value();
+    }
+
+    /// Starts the next piece of the document: call [`Tokenizer::next`] with the same bytes
+    /// until it returns `None`.
+    pub fn feed(&mut self, piece: &[u8]) {
+        let at = &mut self.at;
+        at.scanned = (0, 0);
+        if at.pos > 0 {
+            self.carry.drain(..at.pos);
+            at.offset += at.pos as u64;
+            at.pos = 0;
+        }
+        if self.carry.is_empty() {
+            at.in_piece = true;
+            return;
+        }
+        // Exactly what completes the cut token: memory is that token, not a piece more.
+        let n = completion(&self.carry, piece);
+        self.carry.reserve_exact(n);
+        self.carry.extend_from_slice(&piece[..n]);
+        at.in_piece = false;
+        at.resume = n;
+    }
+
+    /// Checks that the document is complete once the input has ended.
+    pub fn finish(&mut self) -> Result<(), JsonError> {
+        self.at.finish(&self.carry)
+    }
+
+    /// The next token of `piece` (the bytes last given to [`Tokenizer::feed`]), or `None` when
+    /// the piece is read (a token it ends in the middle of is kept for the next one).
+    // Not an `Iterator`: each event borrows the piece or the tokenizer until the next call.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next<'a>(&'a mut self, piece: &'a [u8]) -> Result<Option<Event<'a>>, JsonError> {
+        let Tokenizer { carry, scratch, at } = self;
+        // Most tokens are in the piece, outside a skipped value: nothing to do first.
+        let plain = at.in_piece && at.skip_to.is_none();
+        if !plain && !at.prepare(carry, piece)? {
+            return Ok(None);
+        }
+        // The piece's unread rest is kept when it ends (only the carry is read otherwise).
+        let (buf, keep) = if at.in_piece {
+            (piece, Some(carry))
+        } else {
+            (&carry[..], None)
+        };
+        at.next(buf, scratch, keep)
+    }
+}
+
+/// How many bytes of `piece` complete the token cut at the start of `carry` (the rest of the
+/// piece before it): up to a string's closing quote; a number's characters and the byte after
+/// them when that ends it (`,`, `]`, `}`, whitespace); a literal's missing letters. All of the
+/// piece when the token does not end in it or is of another kind (the piece is then read from
+/// the carry, as it would be whole).
+fn completion(carry: &[u8], piece: &[u8]) -> usize {
+    let all = piece.len();
+    match carry.first() {
+        Some(b'"') => {
+            // Escaped when the body ends in an odd run of backslashes.
+            let run = carry[1..].iter().rev().take_while(|&&c| c == b'\\').count();
+            let mut escaped = run % 2 == 1;
+            for (k, &c) in piece.iter().enumerate() {
+                if escaped {
+                    escaped = false;
+                } else if c == b'\\' {
+                    escaped = true;
+                } else if c == b'"' {
+                    return k + 1;
+                }
+            }
+            all
+        }
+        Some(b'-' | b'0'..=b'9') => {
+            let n = piece
+                .iter()
+                .take_while(|c| matches!(c, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-'))
+                .count();
+            match piece.get(n) {
+                Some(b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r') => n + 1,
+                _ => all,
+            }
+        }
+        Some(&c) => match literal_word(c) {
+            Some(word) => word.len().saturating_sub(carry.len()).min(all),
+            None => all,
+        },
+        None => 0,
+    }
+}
+
+impl Cursor {
+    /// Reading the piece from `resume` on, the carry (`carry_len` bytes, the last `resume` of
+    /// them the piece's) being read.
+    fn on_to_piece(&mut self, carry_len: usize) {
+        self.offset += (carry_len - self.resume) as u64;
+        self.pos = self.resume;
+        self.in_piece = true;
+        self.scanned = (0, 0);
+    }
+
+    /// Before a token is read from the carry or after a skipped value: goes on to the piece
+    /// once the carry is read, and skips the value being skipped. False when the piece is
+    /// read first (its unread rest then kept).
+    #[inline(never)]
+    fn prepare(&mut self, carry: &mut Vec<u8>, piece: &[u8]) -> Result<bool, JsonError> {
+        loop {
+            if !self.in_piece && self.resume < piece.len() {
+                self.settle(carry);
+                if self.pos >= carry.len() {
+                    // The carried token is read: on in the piece.
+                    self.on_to_piece(carry.len());
+                    carry.clear();
+                }
+            }
+            let Some(depth) = self.skip_to else {
+                return Ok(true);
+            };
+            let done = if self.in_piece {
+                self.skip(piece, depth)?
+            } else {
+                self.skip(carry, depth)?
+            };
+            if done {
+                self.skip_to = None;
+            } else if self.in_piece || self.resume == piece.len() {
+                self.keep_rest(carry, piece);
+                return Ok(false);
+            }
+        }
+    }
+
+    /// Takes the whitespace, commas and colons that follow in `buf` (what may be left of the
+    /// carry after its token: the rest is a token, read whole before the piece is).
+    fn settle(&mut self, buf: &[u8]) {
+        loop {
+            self.pos = self.skip_ws(buf);
+            match (buf.get(self.pos), self.expect_now()) {
+                (Some(b','), Expect::CommaOrEnd) => {
+                    let in_array = self.stack.last().copied().unwrap_or(false);
+                    self.expect = Some(if in_array { Expect::Value } else { Expect::Key });
+                }
+                (Some(b':'), Expect::Colon) => self.expect = Some(Expect::Value),
+                _ => return,
+            }
+            self.pos += 1;
+        }
+    }
+
+    /// The piece is read as far as it goes: its unread rest (a cut token, or nothing) is
+    /// carried to the next one.
+    fn keep_rest(&mut self, carry: &mut Vec<u8>, piece: &[u8]) {
+        if !self.in_piece {
+            return;
+        }
+        let rest = piece.get(self.pos..).unwrap_or_default();
+        carry.clear();
+        carry.reserve_exact(rest.len());
+        carry.extend_from_slice(rest);
+        self.offset += self.pos as u64;
+        self.pos = 0;
+        self.in_piece = false;
+        self.resume = piece.len();
+        self.scanned = (0, 0);
+    }
+
+    fn skip_value(&mut self) {
         // After a key: its colon is still ahead, or was taken with it (a value is expected
         // inside an object only there).
         let after_key = match self.expect {
@@ -254,53 +530,58 @@ impl Tokenizer {
             Some(Expect::Value) => self.stack.last() == Some(&false),
             _ => false,
         };
-        if after_key {
-            self.skip_to = Some(self.stack.len());
+        if !after_key {
+            return;
         }
+        if self.expect == Some(Expect::Value) && self.scanned.0 == self.pos && self.scanned.1 > 0 {
+            // Inside an object: a `,` or `}` comes next.
+            self.pos = self.scanned.1;
+            self.expect = Some(Expect::CommaOrEnd);
+            return;
+        }
+        self.skip_to = Some(self.stack.len());
     }
 
-    /// Appends bytes of the document.
-    pub fn feed(&mut self, bytes: &[u8]) {
-        if self.pos > 0 {
-            self.buf.drain(..self.pos);
-            self.offset += self.pos as u64;
-            self.pos = 0;
-        }
-        // Exactly: the unread rest of a token plus one read (`client::READ_BUFFER`), not the
-        // double a growing `Vec` would take. Each scrape of a target held between scrapes
-        // starts empty, so the double was held by every target scraped at once.
-        self.buf.reserve_exact(bytes.len());
-        self.buf.extend_from_slice(bytes);
-    }
-
-    /// Checks that the document is complete once the input has ended.
-    pub fn finish(&mut self) -> Result<(), JsonError> {
+    fn finish(&mut self, buf: &[u8]) -> Result<(), JsonError> {
         // A bare top-level number at the very end is reported as truncated too: every PBS
         // response is an object.
         if self.expect_now() != Expect::Done {
             return Err(JsonError::Truncated);
         }
-        let end = self.skip_ws();
-        if end < self.buf.len() {
+        let end = self.skip_ws(buf);
+        if end < buf.len() {
             return Err(self.syntax(end, "data after the end of the document"));
         }
         Ok(())
     }
 
-    /// The next token, or `None` when more input is needed.
-    // Not an `Iterator`: each event borrows the tokenizer's buffer until the next call.
-    #[allow(clippy::should_implement_trait)]
-    pub fn next(&mut self) -> Result<Option<Event<'_>>, JsonError> {
-        if let Some(depth) = self.skip_to {
-            if !self.skip(depth)? {
-                return Ok(None);
-            }
-            self.skip_to = None;
+    /// The next token in `buf`, or `None` when it ends first; `buf` is then the piece when
+    /// `keep` is given, and its unread rest is kept there.
+    #[inline(always)]
+    fn next<'a>(
+        &mut self,
+        buf: &'a [u8],
+        scratch: &'a mut String,
+        keep: Option<&mut Vec<u8>>,
+    ) -> Result<Option<Event<'a>>, JsonError> {
+        let found = self.token(buf, scratch);
+        if let (Ok(None), Some(carry)) = (&found, keep) {
+            self.keep_rest(carry, buf);
         }
+        found
+    }
+
+    /// The next token in `buf`, or `None` when it ends first.
+    #[inline(always)]
+    fn token<'a>(
+        &mut self,
+        buf: &'a [u8],
+        scratch: &'a mut String,
+    ) -> Result<Option<Event<'a>>, JsonError> {
         loop {
-            let i = self.skip_ws();
+            let i = self.skip_ws(buf);
             self.pos = i;
-            let Some(&b) = self.buf.get(i) else {
+            let Some(&b) = buf.get(i) else {
                 return Ok(None);
             };
             match self.expect_now() {
@@ -318,23 +599,23 @@ impl Tokenizer {
                         let in_array = self.stack.last().copied().unwrap_or(false);
                         self.expect = Some(if in_array { Expect::Value } else { Expect::Key });
                     }
-                    b']' | b'}' => return self.close(i, b),
+                    b']' | b'}' => return self.close(buf, i, b),
                     _ => return Err(self.syntax(i, "expected ',' or the end of a container")),
                 },
                 Expect::KeyOrEnd | Expect::Key => {
                     if b == b'}' && self.expect_now() == Expect::KeyOrEnd {
-                        return self.close(i, b);
+                        return self.close(buf, i, b);
                     }
                     if b != b'"' {
                         return Err(self.syntax(i, "expected a key"));
                     }
-                    return self.string(i, true);
+                    return self.member(buf, scratch, i);
                 }
                 Expect::ValueOrEnd | Expect::Value => {
                     if b == b']' && self.expect_now() == Expect::ValueOrEnd {
-                        return self.close(i, b);
+                        return self.close(buf, i, b);
                     }
-                    return self.value(i, b);
+                    return self.value(buf, scratch, i, b);
                 }
             }
         }
@@ -344,9 +625,9 @@ impl Tokenizer {
         self.expect.unwrap_or(Expect::Value)
     }
 
-    fn skip_ws(&self) -> usize {
+    fn skip_ws(&self, buf: &[u8]) -> usize {
         let mut i = self.pos;
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.buf.get(i) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = buf.get(i) {
             i += 1;
         }
         i
@@ -361,11 +642,11 @@ impl Tokenizer {
 
     /// State after a complete value (at `pos`). Compact JSON: a comma right after it is taken
     /// now, which leaves the state the next call would reach.
-    #[inline]
-    fn after_value(&mut self) {
+    #[inline(always)]
+    fn after_value(&mut self, buf: &[u8]) {
         self.expect = Some(match self.stack.last() {
             None => Expect::Done,
-            Some(&in_array) if self.buf.get(self.pos) == Some(&b',') => {
+            Some(&in_array) if buf.get(self.pos) == Some(&b',') => {
                 self.pos += 1;
                 if in_array { Expect::Value } else { Expect::Key }
             }
@@ -373,7 +654,7 @@ impl Tokenizer {
         });
     }
 
-    fn close(&mut self, i: usize, b: u8) -> Result<Option<Event<'_>>, JsonError> {
+    fn close(&mut self, buf: &[u8], i: usize, b: u8) -> Result<Option<Event<'static>>, JsonError> {
         let is_array = b == b']';
         match self.stack.last() {
             Some(&top) if top == is_array => {}
@@ -381,7 +662,7 @@ impl Tokenizer {
         }
         self.stack.pop();
         self.pos = i + 1;
-        self.after_value();
+        self.after_value(buf);
         Ok(Some(if is_array {
             Event::EndArray
         } else {
@@ -389,7 +670,7 @@ impl Tokenizer {
         }))
     }
 
-    fn open(&mut self, i: usize, is_array: bool) -> Result<Option<Event<'_>>, JsonError> {
+    fn open(&mut self, i: usize, is_array: bool) -> Result<Option<Event<'static>>, JsonError> {
         if self.stack.len() >= MAX_DEPTH {
             return Err(JsonError::TooDeep);
         }
@@ -404,28 +685,35 @@ impl Tokenizer {
         }
     }
 
-    fn value(&mut self, i: usize, b: u8) -> Result<Option<Event<'_>>, JsonError> {
+    #[inline(always)]
+    fn value<'a>(
+        &mut self,
+        buf: &'a [u8],
+        scratch: &'a mut String,
+        i: usize,
+        b: u8,
+    ) -> Result<Option<Event<'a>>, JsonError> {
         match b {
             b'{' => self.open(i, false),
             b'[' => self.open(i, true),
-            b'"' => self.string(i, false),
+            b'"' => self.string(buf, scratch, i),
             b'-' | b'0'..=b'9' => {
-                let Some(end) = self.number_end(i)? else {
+                let Some(end) = self.number_end(buf, i)? else {
                     return Ok(None);
                 };
                 self.pos = end;
-                self.after_value();
-                Ok(Some(Event::Number(Text(&self.buf[i..end]))))
+                self.after_value(buf);
+                Ok(Some(Event::Number(Text(&buf[i..end]))))
             }
-            b't' => self.literal(i, b"true", Event::Bool(true)),
-            b'f' => self.literal(i, b"false", Event::Bool(false)),
-            b'n' => self.literal(i, b"null", Event::Null),
+            b't' => self.literal(buf, i, b"true", Event::Bool(true)),
+            b'f' => self.literal(buf, i, b"false", Event::Bool(false)),
+            b'n' => self.literal(buf, i, b"null", Event::Null),
             _ => Err(self.syntax(i, "expected a value")),
         }
     }
 
-    fn need_more(&self, start: usize) -> Result<Option<Event<'_>>, JsonError> {
-        if self.buf.len() - start > MAX_TOKEN {
+    fn need_more(&self, buf: &[u8], start: usize) -> Result<Option<Event<'static>>, JsonError> {
+        if buf.len() - start > MAX_TOKEN {
             return Err(JsonError::TokenTooLong);
         }
         Ok(None)
@@ -433,22 +721,23 @@ impl Tokenizer {
 
     fn literal(
         &mut self,
+        buf: &[u8],
         i: usize,
         word: &'static [u8],
         ev: Event<'static>,
-    ) -> Result<Option<Event<'_>>, JsonError> {
-        let Some(end) = self.literal_end(i, word)? else {
+    ) -> Result<Option<Event<'static>>, JsonError> {
+        let Some(end) = self.literal_end(buf, i, word)? else {
             return Ok(None);
         };
         self.pos = end;
-        self.after_value();
+        self.after_value(buf);
         Ok(Some(ev))
     }
 
     /// The end of the literal `word` at `i`, `None` when only a prefix of it is here yet.
     #[inline]
-    fn literal_end(&self, i: usize, word: &[u8]) -> Result<Option<usize>, JsonError> {
-        let have = self.buf.get(i..).unwrap_or_default();
+    fn literal_end(&self, buf: &[u8], i: usize, word: &[u8]) -> Result<Option<usize>, JsonError> {
+        let have = buf.get(i..).unwrap_or_default();
         let n = have.len().min(word.len());
         if have[..n] != word[..n] {
             return Err(self.syntax(i, "invalid literal"));
@@ -458,52 +747,119 @@ impl Tokenizer {
 
     /// The end of the number at `i` against the JSON grammar ([`scan_number`]), `None` when it
     /// may go on past the bytes we have. Longer than [`MAX_TOKEN`] is an error whether it came
-    /// in one piece or many (cut, [`Tokenizer::need_more`] finds it).
+    /// in one piece or many (cut, [`Cursor::need_more`] finds it).
     #[inline]
-    fn number_end(&self, i: usize) -> Result<Option<usize>, JsonError> {
-        match scan_number(self.buf.get(i..).unwrap_or_default()) {
+    fn number_end(&self, buf: &[u8], i: usize) -> Result<Option<usize>, JsonError> {
+        match scan_number(buf.get(i..).unwrap_or_default()) {
             Ok(Scan::End(n)) if n > MAX_TOKEN => Err(JsonError::TokenTooLong),
             Ok(Scan::End(n)) => Ok(Some(i + n)),
-            Ok(Scan::NeedMore) => self.need_more(i).map(|_| None),
+            Ok(Scan::NeedMore) => self.need_more(buf, i).map(|_| None),
             Err(what) => Err(self.syntax(i, what)),
         }
     }
 
-    // Inlined: a call per key and string value cost more than scanning a short one.
+    // Inlined: a call per string value cost more than scanning a short one.
     #[inline(always)]
-    fn string(&mut self, i: usize, is_key: bool) -> Result<Option<Event<'_>>, JsonError> {
-        let Some((end, escaped)) = self.string_end(i)? else {
+    fn string<'a>(
+        &mut self,
+        buf: &'a [u8],
+        scratch: &'a mut String,
+        i: usize,
+    ) -> Result<Option<Event<'a>>, JsonError> {
+        let Some((end, escaped)) = self.decoded_string(buf, scratch, i)? else {
             return Ok(None);
         };
-        if escaped {
-            self.scratch.clear();
-            if let Err((off, what)) = unescape(&self.buf[i + 1..end], &mut self.scratch) {
-                return Err(self.syntax(i + 1 + off, what));
-            }
-        }
         self.pos = end + 1;
-        if is_key {
-            // Compact JSON: the colon comes right after the key.
-            self.expect = Some(if self.buf.get(self.pos) == Some(&b':') {
-                self.pos += 1;
-                Expect::Value
-            } else {
-                Expect::Colon
-            });
-        } else {
-            self.after_value();
-        }
-        let text: &[u8] = if escaped {
-            self.scratch.as_bytes()
-        } else {
-            &self.buf[i + 1..end]
+        self.after_value(buf);
+        // Validated by `string_end`.
+        Ok(Some(Event::Str(Text(string_text(
+            buf, scratch, i, end, escaped,
+        )))))
+    }
+
+    /// The key whose opening quote is at `i`, with its value when that is a scalar of the
+    /// common kind ([`Event::Member`]): a string of [`plain_string_end`]'s without escapes, a
+    /// number of [`plain_number_end`]'s, a literal, each complete in the buffer. Anything else
+    /// (including a value in error) is left for the next call, which finds it as it would
+    /// after a lone key, errors and their offsets included.
+    #[inline(always)]
+    fn member<'a>(
+        &mut self,
+        buf: &'a [u8],
+        scratch: &'a mut String,
+        i: usize,
+    ) -> Result<Option<Event<'a>>, JsonError> {
+        let Some((end, escaped)) = self.decoded_string(buf, scratch, i)? else {
+            return Ok(None);
         };
-        Ok(Some(if is_key {
-            Event::Key(text)
+        // Compact JSON: the colon comes right after the key, the value right after it.
+        let v = end + 2;
+        let value = if buf.get(end + 1) == Some(&b':') {
+            match buf.get(v) {
+                Some(b'"') => match plain_string_end(buf, v) {
+                    Some((close, false)) => Some((close + 1, b'"')),
+                    Some((close, true)) => {
+                        self.scanned = (v, close + 1);
+                        None
+                    }
+                    None => None,
+                },
+                Some(&c @ (b'-' | b'0'..=b'9')) => plain_number_end(buf, v).map(|e| (e, c)),
+                Some(&c) => literal_here(buf, v).map(|e| (e, c)),
+                None => None,
+            }
         } else {
-            // Validated by `string_end`.
-            Event::Str(Text(text))
-        }))
+            None
+        };
+        let Some((value_end, first)) = value else {
+            (self.pos, self.expect) = if buf.get(end + 1) == Some(&b':') {
+                (v, Some(Expect::Value))
+            } else {
+                (end + 1, Some(Expect::Colon))
+            };
+            return Ok(Some(Event::Key(string_text(buf, scratch, i, end, escaped))));
+        };
+        self.pos = value_end;
+        self.after_value(buf);
+        let scalar = match first {
+            b'"' => Scalar::Str(Text(&buf[v + 1..value_end - 1])),
+            b't' => Scalar::Bool(true),
+            b'f' => Scalar::Bool(false),
+            b'n' => Scalar::Null,
+            _ => Scalar::Num(Text(&buf[v..value_end])),
+        };
+        Ok(Some(Event::Member(
+            string_text(buf, scratch, i, end, escaped),
+            scalar,
+        )))
+    }
+
+    /// The end of the string at `i` ([`Cursor::string_end`]), its escapes decoded into
+    /// `scratch` when it has any.
+    #[inline(always)]
+    fn decoded_string(
+        &self,
+        buf: &[u8],
+        scratch: &mut String,
+        i: usize,
+    ) -> Result<Option<(usize, bool)>, JsonError> {
+        let found = self.string_end(buf, i)?;
+        if let Some((end, true)) = found {
+            self.unescape_to_scratch(buf, scratch, i, end)?;
+        }
+        Ok(found)
+    }
+
+    /// Decodes the escapes of the string from `i` to `end` (its quotes) into `scratch`.
+    fn unescape_to_scratch(
+        &self,
+        buf: &[u8],
+        scratch: &mut String,
+        i: usize,
+        end: usize,
+    ) -> Result<(), JsonError> {
+        scratch.clear();
+        unescape(&buf[i + 1..end], scratch).map_err(|(off, what)| self.syntax(i + 1 + off, what))
     }
 
     /// Finds and validates the string whose opening quote is at `i`: the offset of its closing
@@ -511,29 +867,29 @@ impl Tokenizer {
     ///
     /// One pass a word at a time over text with well-formed escapes (PBS' UPIDs are full of
     /// `\\x3a`); anything else (a bad or cut escape, a byte above 0x7f in a string with escapes)
-    /// is left to [`Tokenizer::string_end_exact`], so errors and their offsets never depend on
+    /// is left to [`Cursor::string_end_exact`], so errors and their offsets never depend on
     /// which path found them.
     #[inline(always)]
-    fn string_end(&self, i: usize) -> Result<Option<(usize, bool)>, JsonError> {
-        match plain_string_end(&self.buf, i) {
+    fn string_end(&self, buf: &[u8], i: usize) -> Result<Option<(usize, bool)>, JsonError> {
+        match plain_string_end(buf, i) {
             Some(found) => Ok(Some(found)),
-            None => self.string_end_general(i),
+            None => self.string_end_general(buf, i),
         }
     }
 
-    /// [`Tokenizer::string_end`] past its fast case: UTF-8 text, strings cut by the end of the
+    /// [`Cursor::string_end`] past its fast case: UTF-8 text, strings cut by the end of the
     /// buffer, errors. A complete validator by itself (grammar, UTF-8, [`MAX_TOKEN`], the exact
-    /// errors and offsets, through [`Tokenizer::string_end_exact`] where it must), so
-    /// [`Tokenizer::skip_run`] calls it directly on a key [`member_run`] left.
+    /// errors and offsets, through [`Cursor::string_end_exact`] where it must), so
+    /// [`Cursor::skip_run`] calls it directly on a key [`member_run`] left.
     #[inline(never)]
-    fn string_end_general(&self, i: usize) -> Result<Option<(usize, bool)>, JsonError> {
-        let body = &self.buf[i + 1..];
+    fn string_end_general(&self, buf: &[u8], i: usize) -> Result<Option<(usize, bool)>, JsonError> {
+        let body = &buf[i + 1..];
         let mut j = 0;
         let mut high = false;
         let mut escaped = false;
         let end = loop {
             let Some(stop) = string_stop(body, j) else {
-                return self.need_more(i).map(|_| None);
+                return self.need_more(buf, i).map(|_| None);
             };
             j = stop;
             match body[j] {
@@ -542,7 +898,7 @@ impl Tokenizer {
                     escaped = true;
                     match escape_len(&body[j..]) {
                         Some(n) => j += n,
-                        None => return self.string_end_exact(i),
+                        None => return self.string_end_exact(buf, i),
                     }
                 }
                 c if c >= 0x80 => {
@@ -553,25 +909,25 @@ impl Tokenizer {
             }
         };
         if escaped && high {
-            return self.string_end_exact(i);
+            return self.string_end_exact(buf, i);
         }
         if end - i > MAX_TOKEN {
             return Err(JsonError::TokenTooLong);
         }
-        if high && std::str::from_utf8(&self.buf[i + 1..end]).is_err() {
+        if high && std::str::from_utf8(&buf[i + 1..end]).is_err() {
             return Err(self.syntax(i, "invalid UTF-8 in string"));
         }
         Ok(Some((end, escaped)))
     }
 
-    /// [`Tokenizer::string_end`] the plain way: find the end, then validate what lies between.
+    /// [`Cursor::string_end`] the plain way: find the end, then validate what lies between.
     /// The reference for the errors and their offsets.
     #[cold]
-    fn string_end_exact(&self, i: usize) -> Result<Option<(usize, bool)>, JsonError> {
-        let body = &self.buf[i + 1..];
+    fn string_end_exact(&self, buf: &[u8], i: usize) -> Result<Option<(usize, bool)>, JsonError> {
+        let body = &buf[i + 1..];
         let (stop, high) = string_stop_exact(body);
         let Some(stop) = stop else {
-            return self.need_more(i).map(|_| None);
+            return self.need_more(buf, i).map(|_| None);
         };
         let end;
         let escaped = match body[stop] {
@@ -582,7 +938,7 @@ impl Tokenizer {
             b'\\' => {
                 match find_escaped_end(&body[stop..]) {
                     Ok(Some(n)) => end = i + 1 + stop + n,
-                    Ok(None) => return self.need_more(i).map(|_| None),
+                    Ok(None) => return self.need_more(buf, i).map(|_| None),
                     Err(off) => {
                         return Err(self.syntax(i + 1 + stop + off, "control character in string"));
                     }
@@ -594,7 +950,7 @@ impl Tokenizer {
         if end - i > MAX_TOKEN {
             return Err(JsonError::TokenTooLong);
         }
-        let raw = &self.buf[i + 1..end];
+        let raw = &buf[i + 1..end];
         if escaped {
             if let Err((off, what)) = unescape(raw, &mut Discard) {
                 return Err(self.syntax(i + 1 + off, what));
@@ -609,7 +965,7 @@ impl Tokenizer {
     /// the same errors, without events. True once the value that began at depth `depth` is
     /// complete; false when more input is needed. The containers opened inside the value live
     /// in a bit set while the loop runs (`MAX_DEPTH` is 64), and in `stack` between feeds.
-    fn skip(&mut self, depth: usize) -> Result<bool, JsonError> {
+    fn skip(&mut self, buf: &[u8], depth: usize) -> Result<bool, JsonError> {
         let mut arrays = 0u64;
         let mut level = 0usize;
         for &is_array in self.stack.get(depth..).unwrap_or_default() {
@@ -623,7 +979,7 @@ impl Tokenizer {
             arrays,
             level,
         };
-        let done = self.skip_run(&mut at);
+        let done = self.skip_run(buf, &mut at);
         for k in 0..at.level {
             self.stack.push(at.arrays >> k & 1 == 1);
         }
@@ -635,17 +991,16 @@ impl Tokenizer {
     /// Skips the number or literal at `i` (first byte `b`): where it ends, `None` when it may
     /// go on past the bytes we have.
     #[inline(always)]
-    fn skip_scalar(&self, i: usize, b: u8) -> Result<Option<usize>, JsonError> {
+    fn skip_scalar(&self, buf: &[u8], i: usize, b: u8) -> Result<Option<usize>, JsonError> {
         match literal_word(b) {
-            Some(word) => self.literal_end(i, word),
-            None => self.number_end(i),
+            Some(word) => self.literal_end(buf, i, word),
+            None => self.number_end(buf, i),
         }
     }
 
-    /// The loop of [`Tokenizer::skip`], on `at` (levels above `stack`).
+    /// The loop of [`Cursor::skip`], on `at` (levels above `stack`).
     #[inline(never)]
-    fn skip_run(&self, at: &mut Skipping) -> Result<bool, JsonError> {
-        let buf = &self.buf[..];
+    fn skip_run(&self, buf: &[u8], at: &mut Skipping) -> Result<bool, JsonError> {
         let Skipping {
             mut i,
             mut expect,
@@ -680,7 +1035,7 @@ impl Tokenizer {
                             // scanned twice, up to its `e` by the run and by `scan_number`).
                             match buf.get(i) {
                                 Some(&c @ (b'-' | b'0'..=b'9' | b't' | b'f' | b'n')) => {
-                                    match self.skip_scalar(i, c) {
+                                    match self.skip_scalar(buf, i, c) {
                                         Ok(Some(end)) => i = end,
                                         Ok(None) => break Ok(false),
                                         Err(e) => break Err(e),
@@ -694,7 +1049,7 @@ impl Tokenizer {
                         }
                         false
                     }
-                    b'"' => match self.string_end(i) {
+                    b'"' => match self.string_end(buf, i) {
                         Ok(Some((end, _))) => {
                             i = end + 1;
                             false
@@ -706,16 +1061,28 @@ impl Tokenizer {
                         if outer + level >= MAX_DEPTH {
                             break Err(JsonError::TooDeep);
                         }
-                        let is_array = b == b'[';
-                        arrays = arrays & !(1 << level) | u64::from(is_array) << level;
-                        level += 1;
-                        i += 1;
-                        expect = if is_array {
-                            Expect::ValueOrEnd
+                        // An object of `member_run`'s members only (an item of a snapshot's
+                        // `files`): one step, as a scalar is.
+                        let flat = if b == b'{' {
+                            flat_object_end(buf, i)
                         } else {
-                            Expect::KeyOrEnd
+                            None
                         };
-                        continue;
+                        if let Some(end) = flat {
+                            i = end;
+                            false
+                        } else {
+                            let is_array = b == b'[';
+                            arrays = arrays & !(1 << level) | u64::from(is_array) << level;
+                            level += 1;
+                            i += 1;
+                            expect = if is_array {
+                                Expect::ValueOrEnd
+                            } else {
+                                Expect::KeyOrEnd
+                            };
+                            continue;
+                        }
                     }
                     b']' if expect == Expect::ValueOrEnd => true,
                     _ => break Err(self.syntax(i, "expected a value")),
@@ -743,7 +1110,7 @@ impl Tokenizer {
                             continue;
                         }
                         // Not of `member_run`'s kind: its key's scan found it uncommon.
-                        match self.string_end_general(i) {
+                        match self.string_end_general(buf, i) {
                             Ok(Some((end, _))) => {
                                 i = end + 1;
                                 expect = Expect::Colon;
@@ -803,9 +1170,26 @@ impl Tokenizer {
     }
 }
 
+/// The text of the string from `i` to `end` (its quotes) in `buf`: in `scratch` when it had
+/// escapes ([`Cursor::unescape_to_scratch`]).
+#[inline(always)]
+fn string_text<'a>(
+    buf: &'a [u8],
+    scratch: &'a str,
+    i: usize,
+    end: usize,
+    escaped: bool,
+) -> &'a [u8] {
+    if escaped {
+        scratch.as_bytes()
+    } else {
+        &buf[i + 1..end]
+    }
+}
+
 /// The end (closing quote) of the string whose opening quote is at `i` and whether it has
 /// escapes, when it is the common kind: all here, printable ASCII with well-formed escapes, no
-/// longer than [`MAX_TOKEN`]. `None` for anything else (then [`Tokenizer::string_end`] looks
+/// longer than [`MAX_TOKEN`]. `None` for anything else (then [`Cursor::string_end`] looks
 /// closer). Eight bytes at a time over the buffer itself.
 #[inline(always)]
 fn plain_string_end(buf: &[u8], i: usize) -> Option<(usize, bool)> {
@@ -836,7 +1220,7 @@ fn escape_len(s: &[u8]) -> Option<usize> {
 }
 
 /// In an array, from `i` where a value is expected: skips the numbers and literals that
-/// follow, each with its comma, as [`Tokenizer::skip_run`] would step over them (the same
+/// follow, each with its comma, as [`Cursor::skip_run`] would step over them (the same
 /// numbers of [`plain_number_end`], literals complete in `buf`). Returns where it stopped and
 /// whether a value ended there (`true`: a `,` or the end of the container is expected next;
 /// `false`: a value is, at `i` itself when nothing was skipped).
@@ -869,7 +1253,7 @@ fn scalar_run(buf: &[u8], mut i: usize) -> (usize, bool) {
 
 /// In an object, from `i` where a key is expected (`expect`): skips the members that follow
 /// whose values are strings, numbers or literals, each with its comma, as
-/// [`Tokenizer::skip_run`] would step over them (strings of [`plain_string_end`]'s kind,
+/// [`Cursor::skip_run`] would step over them (strings of [`plain_string_end`]'s kind,
 /// numbers of [`plain_number_end`]'s, literals complete in `buf`, no whitespace). Returns
 /// where it stopped and what is expected there (`(i, expect)` when nothing was skipped).
 #[inline(never)]
@@ -901,10 +1285,25 @@ fn member_run(buf: &[u8], mut i: usize, mut expect: Expect) -> (usize, Expect) {
     }
 }
 
+/// The end (after its `}`) of the object whose `{` is at `i` when it is empty or all of it is
+/// members [`member_run`] steps over, complete in `buf`; `None` for anything else (then
+/// [`Cursor::skip_run`] opens it as usual and finds what it is).
+#[inline(always)]
+fn flat_object_end(buf: &[u8], i: usize) -> Option<usize> {
+    let first = i + 1;
+    if buf.get(first) == Some(&b'}') {
+        return Some(first + 1);
+    }
+    match member_run(buf, first, Expect::KeyOrEnd) {
+        (end, Expect::CommaOrEnd) if buf.get(end) == Some(&b'}') => Some(end + 1),
+        _ => None,
+    }
+}
+
 /// The end of the number at `i` when it is of the common kind: no exponent, all of it and the
 /// byte after it here, no longer than [`MAX_TOKEN`] (the number pair of [`plain_string_end`]).
 /// `None` for anything else: exponents, numbers cut at the buffer end and overlong ones are left
-/// to [`scan_number`] ([`Tokenizer::number_end`]).
+/// to [`scan_number`] ([`Cursor::number_end`]).
 #[inline(always)]
 fn plain_number_end(buf: &[u8], i: usize) -> Option<usize> {
     let end = number_body_end(buf, i)?;
@@ -915,7 +1314,7 @@ fn plain_number_end(buf: &[u8], i: usize) -> Option<usize> {
 }
 
 /// The end of the literal (`true`, `false`, `null`) at `i` when all of it is here; `None` for
-/// anything else, left to [`Tokenizer::literal_end`].
+/// anything else, left to [`Cursor::literal_end`].
 #[inline(always)]
 fn literal_here(buf: &[u8], i: usize) -> Option<usize> {
     let word = literal_word(*buf.get(i)?)?;
@@ -956,7 +1355,7 @@ fn number_body_end(buf: &[u8], i: usize) -> Option<usize> {
     (end > int_end + 1).then_some(end)
 }
 
-/// Where [`Tokenizer::skip_run`] is: the next byte, what it expects there, and the containers
+/// Where [`Cursor::skip_run`] is: the next byte, what it expects there, and the containers
 /// open inside the skipped value (bit k set: level k is an array).
 #[derive(Debug, Clone, Copy)]
 struct Skipping {
@@ -1217,12 +1616,23 @@ mod tests {
         let mut out = Vec::new();
         for piece in doc.chunks(step.max(1)) {
             t.feed(piece);
-            while let Some(ev) = t.next()? {
-                out.push(format!("{ev:?}"));
+            while let Some(ev) = t.next(piece)? {
+                push_split(&mut out, ev);
             }
         }
         t.finish()?;
         Ok(out)
+    }
+
+    /// Pushes `ev` as text, a [`Event::Member`] as the key's and the value's events.
+    fn push_split(out: &mut Vec<String>, ev: Event<'_>) {
+        match ev {
+            Event::Member(k, v) => {
+                out.push(format!("{:?}", Event::Key(k)));
+                out.push(format!("{:?}", v.event()));
+            }
+            ev => out.push(format!("{ev:?}")),
+        }
     }
 
     #[test]
@@ -1292,6 +1702,67 @@ mod tests {
         }
     }
 
+    /// Pieces are read where they lie: what is copied is a cut token and the bytes that
+    /// complete it, never a piece.
+    #[test]
+    fn only_a_cut_token_is_carried() {
+        let item = r#"{"name":"abc\"def","n":-12.5e+3,"t":true,"l":[1 ,2] , "z":null}"#;
+        let doc = format!("{{\"data\":[{}]}}", vec![item; 50].join(","));
+        let whole = events(doc.as_bytes(), doc.len()).unwrap();
+        for step in [7, 31, 64, 100] {
+            let mut t = Tokenizer::new();
+            let mut got = Vec::new();
+            for piece in doc.as_bytes().chunks(step) {
+                t.feed(piece);
+                // The cut token (at most 12 bytes here) and what completes it.
+                assert!(t.carry.len() <= 24, "{step}: {}", t.carry.len());
+                while let Some(ev) = t.next(piece).unwrap() {
+                    push_split(&mut got, ev);
+                }
+                assert!(t.carry.len() <= 12, "{step}: {}", t.carry.len());
+            }
+            t.finish().unwrap();
+            assert_eq!(got, whole, "{step}");
+        }
+    }
+
+    #[test]
+    fn a_key_and_its_scalar_value_are_one_event() {
+        let doc = br#"{"a":1,"b":"s","c":true,"d":null,"e":"\n","f":[2],"g" :3,"h":1e5,"i":{}}"#;
+        let mut t = Tokenizer::new();
+        t.feed(doc);
+        let mut got = Vec::new();
+        while let Some(ev) = t.next(doc).unwrap() {
+            got.push(format!("{ev:?}"));
+        }
+        t.finish().unwrap();
+        assert_eq!(
+            got,
+            [
+                "StartObject",
+                r#"Member([97], Num("1"))"#,
+                r#"Member([98], Str("s"))"#,
+                "Member([99], Bool(true))",
+                "Member([100], Null)",
+                // Escaped, in brackets, spaced, an exponent: the key alone, then the value.
+                "Key([101])",
+                r#"Str("\n")"#,
+                "Key([102])",
+                "StartArray",
+                r#"Number("2")"#,
+                "EndArray",
+                "Key([103])",
+                r#"Number("3")"#,
+                "Key([104])",
+                r#"Number("1e5")"#,
+                "Key([105])",
+                "StartObject",
+                "EndObject",
+                "EndObject",
+            ]
+        );
+    }
+
     /// Like [`events`], but the value of every key starting with `x` is skipped.
     fn skipping(doc: &[u8], step: usize) -> (Vec<String>, Result<(), JsonError>) {
         let mut t = Tokenizer::new();
@@ -1299,7 +1770,13 @@ mod tests {
         for piece in doc.chunks(step.max(1)) {
             t.feed(piece);
             loop {
-                match t.next() {
+                match t.next(piece) {
+                    Ok(Some(Event::Member(k, v))) => {
+                        out.push(format!("{:?}", Event::Key(k)));
+                        if !k.starts_with(b"x") {
+                            out.push(format!("{:?}", v.event()));
+                        }
+                    }
                     Ok(Some(ev)) => {
                         let skip = matches!(ev, Event::Key(k) if k.starts_with(b"x"));
                         out.push(format!("{ev:?}"));
@@ -1324,7 +1801,14 @@ mod tests {
         // Depth inside a skipped value (0: not skipping); `pending`: the next value is skipped.
         let (mut depth, mut pending) = (0usize, false);
         let end = loop {
-            match t.next() {
+            match t.next(doc) {
+                Ok(Some(Event::Member(k, v))) if depth == 0 => {
+                    out.push(format!("{:?}", Event::Key(k)));
+                    if !k.starts_with(b"x") {
+                        out.push(format!("{:?}", v.event()));
+                    }
+                }
+                Ok(Some(Event::Member(..))) => {}
                 Ok(Some(ev)) => {
                     if pending || depth > 0 {
                         pending = false;
@@ -1538,13 +2022,10 @@ mod tests {
                 });
             }
             for cut in 1..=doc.len() {
-                let t = Tokenizer {
-                    buf: doc[..cut].to_vec(),
-                    ..Tokenizer::default()
-                };
+                let (t, buf) = (Cursor::default(), &doc[..cut]);
                 assert_eq!(
-                    t.string_end(0),
-                    t.string_end_exact(0),
+                    t.string_end(buf, 0),
+                    t.string_end_exact(buf, 0),
                     "{:?}",
                     String::from_utf8_lossy(&doc[..cut])
                 );

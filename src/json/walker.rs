@@ -4,7 +4,7 @@
 //! reads ([`Reads`]); the values of all other keys are skipped by the tokenizer at memory speed,
 //! still validated, and never reach the sink.
 
-use super::tokenizer::{Event, JsonError, Text, Tokenizer};
+use super::tokenizer::{Event, JsonError, Scalar, Tokenizer};
 
 /// The part of a document a [`Sink`] reads. Arrays are transparent: the items of an array are
 /// read as the array is. The values of keys not listed in a `Keys` are skipped: validated, but
@@ -19,20 +19,53 @@ pub enum Reads {
 }
 
 impl Reads {
+    /// The lengths of the keys listed, bit `n` for a length `n` (63 for any longer).
+    fn lengths(&self) -> u64 {
+        match self {
+            Reads::All => u64::MAX,
+            Reads::Keys(keys) => keys
+                .iter()
+                .fold(0, |set, (k, _)| set | 1 << k.len().min(63)),
+        }
+    }
+
     /// How the value of `key` is read, `None` when it is skipped; with the listed name of the
     /// key and its index in the list when there is one (the key need not be copied then).
     // Always inlined, as `short_eq`: once per key of every document, and the static build
     // (opt-level "s") would otherwise call both.
+    ///
+    /// The list is searched from `hint` on, round to where it began, and `hint` is left after
+    /// the key found: the members of an object come in the same order in every item of a list,
+    /// so the next key read is most often the next one listed, found at the first comparison.
+    ///
+    /// `lengths` is [`Reads::lengths`]: a key of no listed length is not compared at all.
     #[inline(always)]
-    fn key(&'static self, key: &[u8]) -> Option<(Option<Listed>, &'static Reads)> {
-        match self {
-            Reads::All => Some((None, self)),
-            Reads::Keys(keys) => keys
-                .iter()
-                .enumerate()
-                .find(|(_, (k, _))| short_eq(k.as_bytes(), key))
-                .map(|(at, (k, r))| (Some(Listed { name: k, at }), r)),
+    fn key(
+        &'static self,
+        key: &[u8],
+        hint: &mut usize,
+        lengths: u64,
+    ) -> Option<(Option<Listed>, &'static Reads)> {
+        let keys = match self {
+            Reads::All => return Some((None, self)),
+            Reads::Keys(keys) => keys,
+        };
+        if lengths >> key.len().min(63) & 1 == 0 {
+            return None;
         }
+        let mut at = if *hint < keys.len() { *hint } else { 0 };
+        for _ in 0..keys.len() {
+            let (name, reads) = &keys[at];
+            if short_eq(name.as_bytes(), key) {
+                *hint = at + 1;
+                return Some((Some(Listed { name, at }), reads));
+            }
+            at += 1;
+            if at == keys.len() {
+                at = 0;
+            }
+        }
+        None
     }
 }
 
@@ -100,6 +133,12 @@ struct Frame {
     name: Option<Listed>,
     /// The current key (objects) when not listed; its capacity is reused.
     key: String,
+    /// Where [`Reads::key`] starts looking for the next key (objects).
+    hint: usize,
+    /// `reads.lengths()`, computed when `reads` changes (the frame of a list's items reads the
+    /// same keys for every item).
+    lengths: u64,
+    lengths_of: &'static Reads,
     /// The current element index (arrays).
     index: u32,
     /// Elements seen so far (arrays).
@@ -114,6 +153,9 @@ impl Default for Frame {
             is_array: false,
             name: None,
             key: String::new(),
+            hint: 0,
+            lengths: u64::MAX,
+            lengths_of: &ALL,
             index: 0,
             count: 0,
         }
@@ -211,77 +253,6 @@ impl Path<'_> {
     }
 }
 
-/// A scalar value.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Scalar<'a> {
-    /// A string.
-    Str(Text<'a>),
-    /// A number as its JSON text.
-    Num(Text<'a>),
-    /// `true`/`false`.
-    Bool(bool),
-    /// `null`.
-    Null,
-}
-
-impl<'a> Scalar<'a> {
-    /// The string, if this is one.
-    pub fn as_str(&self) -> Option<&'a str> {
-        match self {
-            Scalar::Str(s) => Some(s.as_str()),
-            _ => None,
-        }
-    }
-
-    /// The string's bytes (valid UTF-8), if this is one: no second UTF-8 check.
-    pub fn str_bytes(&self) -> Option<&'a [u8]> {
-        match self {
-            Scalar::Str(s) => Some(s.as_bytes()),
-            _ => None,
-        }
-    }
-
-    /// A non-negative integer, exactly as sent (byte counts never pass through `f64`).
-    pub fn as_u64(&self) -> Option<u64> {
-        match self {
-            Scalar::Num(n) => n.as_u64(),
-            _ => None,
-        }
-    }
-
-    /// An integer; a float is truncated and saturates, as PBS' own casts do.
-    pub fn as_i64(&self) -> Option<i64> {
-        match self {
-            Scalar::Num(n) => n.as_i64().or_else(|| {
-                n.as_str()
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|f| f.is_finite())
-                    .map(|f| f as i64)
-            }),
-            _ => None,
-        }
-    }
-
-    /// A number as `f64`.
-    pub fn as_f64(&self) -> Option<f64> {
-        match self {
-            Scalar::Num(n) => n.as_str().parse().ok(),
-            _ => None,
-        }
-    }
-
-    /// A boolean, accepting PBS' `1`/`0` too.
-    pub fn as_bool(&self) -> Option<bool> {
-        match self {
-            Scalar::Bool(b) => Some(*b),
-            Scalar::Num(n) if n.as_bytes() == b"1" => Some(true),
-            Scalar::Num(n) if n.as_bytes() == b"0" => Some(false),
-            _ => None,
-        }
-    }
-}
-
 /// An endpoint's extractor: told every scalar and every closed container.
 pub trait Sink {
     /// A scalar at `path` (its last segment is the key or index it sits at).
@@ -335,55 +306,44 @@ impl JsonReader {
         self.tokenizer.feed(bytes);
         let frames = &mut self.frames;
         let depth = &mut self.depth;
-        while let Some(ev) = self.tokenizer.next()? {
-            match ev {
-                Event::Key(k) => {
-                    let f = &mut frames[*depth - 1];
-                    let (name, child) = match f.reads.key(k) {
-                        Some(read) => read,
-                        None if !self.read_everything => {
-                            self.tokenizer.skip_value();
-                            continue;
-                        }
-                        None => (None, &ALL),
-                    };
-                    f.child = child;
-                    f.name = name;
-                    if name.is_none() {
-                        f.key.clear();
-                        // The tokenizer hands out valid UTF-8 only.
-                        f.key.push_str(std::str::from_utf8(k).unwrap_or(""));
-                    }
-                }
+        while let Some(ev) = self.tokenizer.next(bytes)? {
+            // One place for each step, not one per kind of event: `feed` is built once per
+            // sink, and the sink's `scalar` is inlined where it is called.
+            let (key, value) = match ev {
+                Event::Key(k) => (Some(k), None),
+                Event::Member(k, v) => (Some(k), Some(v)),
+                Event::Str(s) => (None, Some(Scalar::Str(s))),
+                Event::Number(n) => (None, Some(Scalar::Num(n))),
+                Event::Bool(b) => (None, Some(Scalar::Bool(b))),
+                Event::Null => (None, Some(Scalar::Null)),
                 Event::StartObject | Event::StartArray => {
-                    advance(frames, *depth);
-                    let reads = match depth.checked_sub(1).map(|d| &frames[d]) {
-                        None => sink.reads(),
-                        Some(parent) if parent.is_array => parent.reads,
-                        Some(parent) => parent.child,
+                    let top = if *depth == 0 {
+                        Some(sink.reads())
+                    } else {
+                        None
                     };
-                    if *depth == frames.len() {
-                        frames.push(Frame::default());
-                    }
-                    let f = &mut frames[*depth];
-                    f.reads = reads;
-                    f.is_array = ev == Event::StartArray;
-                    f.name = None;
-                    f.key.clear();
-                    f.count = 0;
-                    f.index = 0;
-                    *depth += 1;
+                    open(frames, depth, top, ev == Event::StartArray);
+                    continue;
                 }
                 Event::EndObject | Event::EndArray => {
                     *depth -= 1;
                     sink.close(&Path {
                         frames: &frames[..*depth],
                     });
+                    continue;
                 }
-                Event::Str(s) => scalar(frames, *depth, sink, Scalar::Str(s)),
-                Event::Number(n) => scalar(frames, *depth, sink, Scalar::Num(n)),
-                Event::Bool(b) => scalar(frames, *depth, sink, Scalar::Bool(b)),
-                Event::Null => scalar(frames, *depth, sink, Scalar::Null),
+            };
+            if let Some(k) = key {
+                if !enter_key(&mut frames[*depth - 1], k, self.read_everything) {
+                    // A lone key: its value comes next, skipped (a member's was read).
+                    if value.is_none() {
+                        self.tokenizer.skip_value();
+                    }
+                    continue;
+                }
+            }
+            if let Some(v) = value {
+                scalar(frames, *depth, sink, v);
             }
         }
         Ok(())
@@ -407,6 +367,52 @@ impl JsonReader {
     pub fn finish(&mut self) -> Result<(), JsonError> {
         self.tokenizer.finish()
     }
+}
+
+/// Opens a container at `depth` (`top`: the sink's `Reads`, at the top level).
+#[inline(never)]
+fn open(frames: &mut Vec<Frame>, depth: &mut usize, top: Option<&'static Reads>, is_array: bool) {
+    advance(frames, *depth);
+    let reads = match depth.checked_sub(1).map(|d| &frames[d]) {
+        None => top.unwrap_or(&ALL),
+        Some(parent) if parent.is_array => parent.reads,
+        Some(parent) => parent.child,
+    };
+    if *depth == frames.len() {
+        frames.push(Frame::default());
+    }
+    let f = &mut frames[*depth];
+    f.reads = reads;
+    f.is_array = is_array;
+    f.name = None;
+    f.key.clear();
+    f.count = 0;
+    f.hint = 0;
+    if !std::ptr::eq(f.lengths_of, reads) {
+        f.lengths = reads.lengths();
+        f.lengths_of = reads;
+    }
+    f.index = 0;
+    *depth += 1;
+}
+
+/// Makes `key` the current key of the object `f` when its value is read (true), else leaves
+/// `f` as it is (false: the value is skipped).
+#[inline(always)]
+fn enter_key(f: &mut Frame, key: &[u8], read_everything: bool) -> bool {
+    let (name, child) = match f.reads.key(key, &mut f.hint, f.lengths) {
+        Some(read) => read,
+        None if !read_everything => return false,
+        None => (None, &ALL),
+    };
+    f.child = child;
+    f.name = name;
+    if name.is_none() {
+        f.key.clear();
+        // The tokenizer hands out valid UTF-8 only.
+        f.key.push_str(std::str::from_utf8(key).unwrap_or(""));
+    }
+    true
 }
 
 /// Moves the innermost array (if the innermost container is one) to its next element.
