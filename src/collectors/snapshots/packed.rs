@@ -10,22 +10,22 @@
 //! packed form, made once those are free, fills a few contiguous pages instead
 //! (`scripts/footprint.sh`, DESIGN.md "Targets held idle").
 
-use super::{GroupAgg, Kept, NO_TIME, Namespace, ShortStr, Store, Verification};
+use super::{GroupAgg, Kept, Namespace, ShortStr, Store, Verification};
 
 /// What a released target's snapshots collector keeps; empty (no block) when nothing is packed.
 #[derive(Default)]
 pub(super) struct Packed {
     /// Every datastore, in order.
-    stores: Box<[StoreRec]>,
+    stores: Vec<StoreRec>,
     /// Every datastore's namespaces, in order.
-    namespaces: Box<[NamespaceRec]>,
+    namespaces: Vec<NamespaceRec>,
     /// Every namespace's groups, in order.
-    groups: Box<[GroupRec]>,
+    groups: Vec<GroupRec>,
     /// Store names, then for each namespace its name, then for each group its key and newest
     /// comment, in record order; records give the lengths.
-    text: Box<str>,
+    text: String,
     /// Each group's kept snapshots, newest first, in record order.
-    history: Box<[Kept]>,
+    history: Vec<Kept>,
 }
 
 /// A datastore: its name and how many of the following namespace records are its own.
@@ -34,8 +34,8 @@ struct StoreRec {
     name_len: u32,
     /// Its namespace records.
     namespaces: u32,
-    /// [`Store::read_at`], [`NO_TIME`] for none.
-    read_at: i64,
+    /// [`Store::read_at`].
+    read_at: Option<i64>,
     /// [`Store::live`].
     live: bool,
 }
@@ -120,7 +120,7 @@ impl Packed {
             p.0.push(StoreRec {
                 name_len: len32(&s.name)?,
                 namespaces: u32::try_from(s.namespaces.len()).ok()?,
-                read_at: s.read_at.unwrap_or(NO_TIME),
+                read_at: s.read_at,
                 live: s.live,
             });
             p.3.push_str(&s.name);
@@ -139,12 +139,13 @@ impl Packed {
                 }
             }
         }
+        // Every list was made with its exact length.
         Some(Packed {
-            stores: p.0.into_boxed_slice(),
-            namespaces: p.1.into_boxed_slice(),
-            groups: p.2.into_boxed_slice(),
-            text: p.3.into_boxed_str(),
-            history: p.4.into_boxed_slice(),
+            stores: p.0,
+            namespaces: p.1,
+            groups: p.2,
+            text: p.3,
+            history: p.4,
         })
     }
 
@@ -183,7 +184,7 @@ impl Packed {
             stores.push(Store {
                 name,
                 namespaces: ns,
-                read_at: (s.read_at != NO_TIME).then_some(s.read_at),
+                read_at: s.read_at,
                 live: s.live,
             });
         }
@@ -206,15 +207,11 @@ impl<'a> Cursor<'a> {
 
 impl GroupRec {
     fn new(g: &GroupAgg) -> Option<GroupRec> {
-        let flags = [
-            (g.read_known, READ_KNOWN),
-            (g.live, LIVE),
-            (g.in_list, IN_LIST),
-            (g.stale, STALE),
-            (g.valid, VALID),
-        ]
-        .iter()
-        .fold(0, |f, &(on, bit)| if on { f | bit } else { f });
+        let flags = (u8::from(g.read_known) * READ_KNOWN)
+            | (u8::from(g.live) * LIVE)
+            | (u8::from(g.in_list) * IN_LIST)
+            | (u8::from(g.stale) * STALE)
+            | (u8::from(g.valid) * VALID);
         Some(GroupRec {
             read_as: g.read_as,
             newest: g.newest,
@@ -270,6 +267,7 @@ impl GroupRec {
 
 #[cfg(test)]
 mod tests {
+    use super::super::NO_TIME;
     use super::*;
 
     /// Every field of a group, for comparison (`listed` aside: not kept, see [`GroupRec`]).
@@ -388,6 +386,11 @@ mod tests {
             + 2 * long.len()
             + "ct2".len();
         assert_eq!(p.text.len(), text);
+        // Exact-size blocks: nothing was grown.
+        assert_eq!(
+            (p.text.capacity(), p.groups.capacity(), p.history.capacity()),
+            (text, 3, 4)
+        );
         let back = p.unpack();
         assert_eq!(all(&back), all(&stores));
         // The scrape-time form as new: exact-size lists, cursors at the start, history
