@@ -630,6 +630,12 @@ fn report_multi(args: &Args, binary: &PathBuf) -> Result<bool, String> {
     let idle = stat(&|m| mib(m.idle.rss_kib));
     let held1 = stat(&|m| mib(m.held1.rss_kib));
     let held = stat(&|m| mib(m.held.rss_kib));
+    let anon = |f: &dyn Fn(&Multi) -> u64| stat(&|m| mib(f(m)));
+    let (idle_anon, held1_anon, held_anon) = (
+        anon(&|m| m.idle.anon_kib),
+        anon(&|m| m.held1.anon_kib),
+        anon(&|m| m.held.anon_kib),
+    );
     let met = |ok: bool| if ok { "met" } else { "**NOT met**" };
     println!();
     println!(
@@ -655,6 +661,12 @@ fn report_multi(args: &Args, binary: &PathBuf) -> Result<bool, String> {
         idle.show(2),
         held1.show(2),
         held.show(2)
+    );
+    println!(
+        "| of which anonymous, RssAnon (heap, stacks; the rest is the binary's file pages) (MiB) | {} → {} → {} | | |",
+        idle_anon.show(2),
+        held1_anon.show(2),
+        held_anon.show(2)
     );
     println!(
         "| RSS added per target held idle, (held {} − idle) / {} (KiB) | {} | ≤ {MULTI_HELD_KIB_PER_TARGET} | {} |",

@@ -99,10 +99,12 @@ impl Collection {
             Some(_) => self.small_buffers(),
             None => self.free_buffers(),
         };
-        let mut out = buffers.unwrap_or_else(|| scraper.new_output());
-        scraper.swap_output(&mut out);
+        let buffers = buffers.unwrap_or_else(|| scraper.new_output());
+        scraper.lend_output(buffers);
         scraper.collect(deadline).await;
-        scraper.swap_output(&mut out);
+        let mut out = scraper
+            .take_output()
+            .unwrap_or_else(|| scraper.new_output());
         if let Some(good) = kept {
             out.keep_from(good);
         }

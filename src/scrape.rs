@@ -124,8 +124,10 @@ pub enum Reach {
 pub struct Scraper {
     client: PbsClient,
     slots: Vec<Slot>,
-    /// Where [`Scraper::scrape`] writes; see [`Scraper::swap_output`].
-    output: Output,
+    /// Where [`Scraper::scrape`] writes: a set lent by [`Scraper::lend_output`], else one made
+    /// by the first scrape. None between the collections of a `Collection`, which keeps the
+    /// results, so a target held idle keeps no empty set.
+    output: Option<Output>,
     /// Which other exporter's families are written too.
     compat: Compat,
     inventory: Inventory,
@@ -181,7 +183,7 @@ impl Scraper {
             })
             .collect();
         Scraper {
-            output: empty_output(&slots, compat),
+            output: None,
             client,
             slots,
             compat,
@@ -226,14 +228,19 @@ impl Scraper {
         &self.client
     }
 
-    /// Renders the last scrape's exposition; see [`Output::render`].
+    /// Renders the last scrape's exposition; see [`Output::render`]. Nothing before a scrape
+    /// or after [`Scraper::take_output`].
     pub fn render(&self, cursor: &mut RenderCursor, out: &mut Vec<u8>, limit: usize) -> bool {
-        self.output.render(cursor, out, limit)
+        self.output
+            .as_ref()
+            .is_some_and(|o| o.render(cursor, out, limit))
     }
 
     /// Appends the whole exposition of the last scrape to `out`.
     pub fn render_all(&self, out: &mut Vec<u8>) {
-        self.output.render_all(out);
+        if let Some(o) = &self.output {
+            o.render_all(out);
+        }
     }
 
     /// An empty output for this scraper's collectors.
@@ -241,18 +248,24 @@ impl Scraper {
         empty_output(&self.slots, self.compat)
     }
 
-    /// Exchanges the scraper's output with `other`: hand it a buffer set to scrape into, take
-    /// the result out, and the scraper keeps no second set of its own.
-    pub fn swap_output(&mut self, other: &mut Output) {
-        std::mem::swap(&mut self.output, other);
+    /// Hands the scraper a buffer set (from [`Scraper::new_output`] or a result no longer
+    /// read) for the next scrape to write into.
+    pub fn lend_output(&mut self, out: Output) {
+        self.output = Some(out);
+    }
+
+    /// Takes the scraper's output out (the last scrape's result): the scraper keeps no set of
+    /// its own until the next is lent or made.
+    pub fn take_output(&mut self) -> Option<Output> {
+        self.output.take()
     }
 
     /// Frees what a scrape in progress needs and an idle target does not: the PBS connection
     /// (TLS state included) and the client's buffers ([`PbsClient::release_idle`]), the
-    /// datastore inventory and `/version`'s fields, all rebuilt by every scrape, and what the
-    /// collectors keep only for reuse ([`collectors::free_reuse`]). What the collectors need from
-    /// scrape to scrape (aggregates, log state), the failure-log state and the last up/down
-    /// state are kept.
+    /// datastore inventory and `/version`'s fields, all rebuilt by every scrape, an output set
+    /// left by a cancelled collection, and what the collectors keep only for reuse
+    /// ([`collectors::free_reuse`]). What the collectors need from scrape to scrape
+    /// (aggregates, log state), the failure-log state and the last up/down state are kept.
     pub fn release_idle(&mut self) {
         for s in &mut self.slots {
             collectors::free_reuse(&mut s.state);
@@ -260,6 +273,8 @@ impl Scraper {
         self.client.release_idle();
         self.inventory.release();
         self.version = Version::default();
+        // A set left by a collection that was cancelled.
+        self.output = None;
     }
 
     /// Moves what the collectors keep into new allocations ([`collectors::repack`]), for a
@@ -320,7 +335,9 @@ impl Scraper {
     /// The second half of a scrape: runs the collectors (when PBS answered the probe) and
     /// writes the whole output.
     pub async fn collect(&mut self, deadline: Instant) {
-        let out = &mut self.output;
+        let out = self
+            .output
+            .get_or_insert_with(|| empty_output(&self.slots, self.compat));
         out.core.clear();
         if let Some(c) = &mut out.compat {
             c.clear();

@@ -21,6 +21,8 @@
 //! finished snapshots, from the same stream, and writes a few series per snapshot (`pbs_snapshot_*`,
 //! group labels plus `backup_time`): memory grows with N × groups, still never with snapshots.
 
+mod packed;
+
 use super::groups::{Group, GroupList};
 use super::short_str::ShortStr;
 use super::snapshot_refresh::{self, Refresh, VERIFY_LOOKBACK, VerifyEnds};
@@ -220,16 +222,6 @@ impl Kept {
 }
 
 impl GroupAgg {
-    /// A copy in new allocations.
-    fn repacked(&self) -> GroupAgg {
-        GroupAgg {
-            key: self.key.clone(),
-            newest_comment: self.newest_comment.clone(),
-            history: self.history.clone(),
-            ..*self
-        }
-    }
-
     /// From a key in valid UTF-8 (as the tokenizer gives it).
     fn new(backup_type: &[u8], backup_id: &[u8]) -> GroupAgg {
         GroupAgg {
@@ -396,7 +388,7 @@ impl GroupAgg {
 }
 
 /// The groups of one namespace, kept between scrapes (strings keep their capacity between
-/// scrapes; a release frees the reuse buffers and a repack copies the rest to exact size).
+/// scrapes; a target held idle keeps them packed, [`packed`]).
 #[derive(Default)]
 struct Namespace {
     name: String,
@@ -408,16 +400,6 @@ struct Namespace {
 }
 
 impl Namespace {
-    /// A copy in exact-size allocations.
-    fn repacked(&self) -> Namespace {
-        Namespace {
-            name: self.name.as_str().into(),
-            groups: self.groups.iter().map(GroupAgg::repacked).collect(),
-            live: self.live,
-            cursor: 0,
-        }
-    }
-
     /// Index of the group, looking where the previous one was found first.
     fn find(&mut self, backup_type: &[u8], backup_id: &[u8]) -> Option<usize> {
         let same = |g: &GroupAgg| g.is(backup_type, backup_id);
@@ -559,16 +541,6 @@ struct Store {
 }
 
 impl Store {
-    /// A copy in exact-size allocations.
-    fn repacked(&self) -> Store {
-        Store {
-            name: self.name.as_str().into(),
-            namespaces: self.namespaces.iter().map(Namespace::repacked).collect(),
-            read_at: self.read_at,
-            live: self.live,
-        }
-    }
-
     /// Index of the namespace, added on first sight; `hint` is where it was last time.
     fn namespace(&mut self, name: &str, hint: usize) -> usize {
         if self.namespaces.get(hint).is_some_and(|n| n.name == name) {
@@ -697,6 +669,8 @@ pub struct State {
     snapshot: Snapshot,
     group: Group,
     stores: Vec<Store>,
+    /// `stores` while the target is held idle (then `stores` is empty), see [`packed`].
+    packed: packed::Packed,
     verify: VerifyEnds,
     /// natrontech's per-`backup-id` figures (`--compat natrontech`).
     ids: SnapshotIds,
@@ -709,15 +683,23 @@ impl super::IdleState for State {
         self.verify.release();
         *self = State {
             stores: std::mem::take(&mut self.stores),
+            packed: std::mem::take(&mut self.packed),
             verify: std::mem::take(&mut self.verify),
             ..State::default()
         };
     }
 
-    /// The aggregates (a few blocks per group) into new exact-size allocations.
+    /// The aggregates (a few blocks per namespace, and per group with long texts or a
+    /// history) into a handful of exact-size blocks, unpacked by the next scrape.
     fn repack(&mut self) {
-        // Copied before the old ones are freed, so the copies do not land in their places.
-        self.stores = self.stores.iter().map(Store::repacked).collect();
+        if self.stores.is_empty() {
+            return;
+        }
+        // Packed before the old blocks are freed, so the new ones do not land in their places.
+        if let Some(p) = packed::Packed::new(&self.stores) {
+            self.packed = p;
+            self.stores = Vec::new();
+        }
     }
 }
 
@@ -736,11 +718,15 @@ pub async fn collect(ctx: &mut Ctx<'_>, state: &mut State, out: &mut Families) {
         .settings
         .snapshot_history
         .min(super::MAX_SNAPSHOT_HISTORY);
+    if !state.packed.is_empty() {
+        state.stores = std::mem::take(&mut state.packed).unpack();
+    }
     let State {
         path,
         snapshot: item,
         group,
         stores,
+        packed: _,
         verify,
         ids,
     } = state;
@@ -1138,6 +1124,12 @@ mod tests {
         super::super::IdleState::free_reuse(&mut state);
         assert_eq!(state.path.capacity(), 0, "the buffers go");
         super::super::IdleState::repack(&mut state);
+        assert!(
+            state.stores.is_empty() && !state.packed.is_empty(),
+            "packed"
+        );
+        // As the next scrape does first.
+        state.stores = std::mem::take(&mut state.packed).unpack();
         assert_eq!(write(&state), before);
         // What the next groups list compares with is kept: an unchanged group is not read
         // again, a changed one is.

@@ -13,6 +13,8 @@
 //! the last trim keep is moved into new allocations ([`Collection::repack_idle`]): their blocks
 //! were allocated between the buffers of the scrapes that ran with theirs, each pinning its
 //! pages; the copies, made once those buffers are free (and merged by a first trim), fill few.
+//! Before the last trim, the chunks glibc's thread cache holds among free memory go back to
+//! the heap ([`malloc_trim::evict_thread_cache`]): each would keep its page resident.
 //!
 //! The default target (`/metrics` with `PBS_ENDPOINT`) takes no [`Release`]: it keeps its
 //! connection and buffers, so its steady state allocates nothing.
@@ -72,6 +74,8 @@ impl InProgress {
             for c in self.0.released.take().iter().filter_map(Weak::upgrade) {
                 c.repack_idle();
             }
+            // The thread cache's chunks, left among the freed buffers, would pin their pages.
+            malloc_trim::evict_thread_cache();
             malloc_trim::trim();
         }
     }

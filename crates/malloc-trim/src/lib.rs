@@ -7,16 +7,87 @@
 //! page of every arena (`madvise(MADV_DONTNEED)` in the middle of the heap, `sbrk` at its
 //! top) without moving a live block.
 //!
+//! `malloc_trim` does not reach the chunks glibc keeps in the calling thread's cache (tcache):
+//! up to 7 freed chunks of each of 64 sizes (up to 1032 bytes), ~235 KB when full, left wherever
+//! the last frees put them. Each pins its page and keeps the free chunks on both sides from
+//! merging, so they stay resident too; measured in pbs-exporter with ten targets held idle
+//! after concurrent scrapes, 0.6 MiB of RSS compared with the cache switched off
+//! (`GLIBC_TUNABLES=glibc.malloc.tcache_count=0`). [`evict_thread_cache`] moves the cached
+//! chunks that lie among free memory back to the heap's free lists, for the next trim.
+//!
 //! This is the one FFI call of pbs-exporter, kept in its own crate so the exporter itself stays
 //! `#![forbid(unsafe_code)]`. On other C libraries (musl returns freed memory by itself) it does
 //! nothing.
 #![no_std]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+use core::hint::black_box;
 
 /// Returns the free heap pages to the OS; true when memory was released. Costs a walk over
 /// the heap's free chunks (well under a millisecond for a few MiB): call it when the process
 /// has just become idle, not on a hot path.
 pub fn trim() -> bool {
     imp::trim()
+}
+
+/// Bins of glibc's thread cache: chunk sizes 32, 48, …, 1040 bytes.
+const CACHE_BINS: usize = 64;
+/// Chunks a bin keeps (glibc's default `tcache_count`).
+const PER_BIN: usize = 7;
+/// A request above the cache's largest (1032 bytes): a chunk grown to it and freed goes to the
+/// heap's free lists.
+const ABOVE_CACHE: usize = 1100;
+
+/// Takes the chunks out of the calling thread's cache that lie before free memory, and gives
+/// them back to the heap's free lists, where they merge with it. For each bin, takes 7 chunks
+/// (the cached ones first) and grows each past the cache's sizes: in place (`realloc` into the
+/// free chunk after it) it is kept to be freed as a large chunk; moved (the chunk after it is in
+/// use), its old chunk went back to the cache, is taken out again and held, and goes back to
+/// the cache at the end. A chunk followed by another cached one is evicted by the next pass,
+/// once that one is gone; passes repeat while they hold fewer chunks back (at most
+/// 8). So the cache keeps only chunks followed by a live block, whose page stays
+/// resident anyway. Only malloc, realloc and free, in the calling thread (~2,000 calls a pass,
+/// well under 0.1 ms): with another allocator or other cache settings it changes nothing.
+pub fn evict_thread_cache() {
+    let mut held = usize::MAX;
+    for _ in 0..MAX_PASSES {
+        let now = evict_pass();
+        if now >= held {
+            break;
+        }
+        held = now;
+    }
+}
+
+/// Passes of [`evict_thread_cache`] at most: runs of cached chunks are short.
+const MAX_PASSES: usize = 8;
+
+/// One pass over the bins; returns how many chunks it held back (put back in the cache).
+fn evict_pass() -> usize {
+    let mut kept = 0;
+    for bin in 0..CACHE_BINS {
+        // glibc's chunk for a request of n bytes is n + 8 rounded up to 16, at least 32.
+        let request = 24 + 16 * bin;
+        let mut grown: [Vec<u8>; PER_BIN] = Default::default();
+        let mut held: [Vec<u8>; PER_BIN] = Default::default();
+        for (g, h) in grown.iter_mut().zip(held.iter_mut()) {
+            let mut v = black_box(Vec::<u8>::with_capacity(request));
+            let at = v.as_ptr();
+            v.reserve_exact(ABOVE_CACHE);
+            if v.as_ptr() == at {
+                *g = v;
+            } else {
+                drop(v);
+                *h = black_box(Vec::with_capacity(request));
+                kept += 1;
+            }
+        }
+        drop(black_box(grown));
+        drop(black_box(held));
+    }
+    kept
 }
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -43,18 +114,26 @@ mod imp {
 #[cfg(test)]
 mod tests {
     extern crate std;
+    use std::sync::Mutex;
     use std::vec::Vec;
+
+    /// Both tests read the process' RSS: one at a time.
+    static SERIAL: Mutex<()> = Mutex::new(());
+
+    /// The process' RSS. smaps_rollup walks the page tables: exact, where /proc/self/status'
+    /// VmRSS may lag.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    fn rss_kib() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap();
+        let line = status.lines().find(|l| l.starts_with("Rss:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
 
     /// Freed pages in the middle of the heap (below a block still alive) come back to the OS.
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[test]
     fn free_pages_below_a_live_block_are_returned() {
-        // smaps_rollup walks the page tables: exact, where /proc/self/status' VmRSS may lag.
-        fn rss_kib() -> u64 {
-            let status = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap();
-            let line = status.lines().find(|l| l.starts_with("Rss:")).unwrap();
-            line.split_whitespace().nth(1).unwrap().parse().unwrap()
-        }
+        let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         // 4 MiB in 64 KiB blocks (below glibc's mmap threshold: on the heap), touched; the
         // last one, above the others, stays alive while they are freed.
         let mut blocks: Vec<Vec<u8>> = (0..64).map(|_| std::vec![2u8; 64 * 1024]).collect();
@@ -68,5 +147,37 @@ mod tests {
             "RSS {before} KiB -> {after} KiB: expected at least 2 MiB returned"
         );
         assert_eq!(pin[63], 2);
+    }
+
+    /// Chunks left in the thread cache, one per page among freed memory, stay resident after a
+    /// plain `malloc_trim`, and go once they are evicted.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[test]
+    fn cached_chunks_among_free_memory_stop_pinning_pages_once_evicted() {
+        let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        // Each bin's chunks, every one after 8 KiB of touched filler, then a live block above.
+        let mut filler = Vec::new();
+        let mut small = Vec::new();
+        for bin in 0..super::CACHE_BINS {
+            for _ in 0..super::PER_BIN {
+                filler.push(std::vec![1u8; 8 * 1024]);
+                small.push(std::vec![1u8; 24 + 16 * bin]);
+            }
+        }
+        let pin = std::vec![3u8; 64 * 1024];
+        drop(filler);
+        // Freed last, into the thread cache (what does not fit goes to the free lists).
+        drop(small);
+        super::trim();
+        let plain = rss_kib();
+        super::evict_thread_cache();
+        assert!(super::trim());
+        let evicted = rss_kib();
+        // 448 cached chunks, about one page each; half of that is plenty of margin.
+        assert!(
+            evicted + 896 <= plain,
+            "RSS {plain} KiB after malloc_trim, {evicted} KiB after the eviction too"
+        );
+        assert_eq!(pin[0], 3);
     }
 }
