@@ -33,7 +33,7 @@ pub enum Event<'a> {
     /// An object key and its scalar value in one call (the two events `Key` then the value),
     /// when the colon follows the key's closing quote directly, the value follows the colon
     /// directly, and the value is, in the bytes being read (the piece, or the carry):
-    /// a string of printable ASCII without escapes, all there (`plain_string_end`); a
+    /// a string of bytes 0x20 to 0x7f without escapes, all there (`plain_string_end`); a
     /// number without an exponent and with a byte after it there (`plain_number_end`); or a
     /// literal all there. Every other key comes as `Key` alone, its value as the events that
     /// follow: `"k" :v` and `"k": v`, strings with escapes or bytes above 0x7f, numbers with
