@@ -503,8 +503,8 @@ impl Tokenizer {
 ///
 /// It must agree with the scanners that then read the carry: a string's end as
 /// [`find_escaped_end`] finds it (a backslash escapes the next byte: [`escape_len`]'s escapes
-/// and the bad ones alike), a number's characters a superset of [`scan_number`]'s, which ends
-/// a number at any other byte. Where it took too few, [`Cursor::cut`] finds the carried token
+/// and the bad ones alike), a number's characters [`number_char`]'s, a superset of
+/// [`scan_number`]'s, which ends a number at any other byte. Where it took too few, [`Cursor::cut`] finds the carried token
 /// still cut and [`Cursor::carry_all`] reads the piece from the carry whole.
 fn completion(carry: &[u8], piece: &[u8], string: &mut CutString) -> usize {
     let all = piece.len();
@@ -527,10 +527,7 @@ fn completion(carry: &[u8], piece: &[u8], string: &mut CutString) -> usize {
             all
         }
         Some(b'-' | b'0'..=b'9') => {
-            let n = piece
-                .iter()
-                .take_while(|c| matches!(c, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-'))
-                .count();
+            let n = piece.iter().take_while(|&&c| number_char(c)).count();
             match piece.get(n) {
                 Some(b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r') => n + 1,
                 _ => all,
@@ -614,28 +611,23 @@ impl Cursor {
         }
     }
 
-    /// Whether the token at `pos` in the carry needs more bytes, as the scanners that read it
-    /// find ([`Cursor::string_end`], [`Cursor::number_end`], [`Cursor::literal_end`]; an
-    /// error is not a cut): what [`completion`] must have ruled out when bytes of the piece
-    /// are left. Each carried token is checked once, when it completes.
+    /// Whether the token at `pos` in the carry may need more bytes, as the scanners that read
+    /// it find: a string as [`Cursor::string_end_general`] (the complete string validator)
+    /// finds it; a number when all the bytes left are [`number_char`]s (which [`scan_number`]
+    /// needs before it can ask for more); a literal shorter than its word (as
+    /// [`Cursor::literal_end`]). What [`completion`] must have ruled out when bytes of the
+    /// piece are left; each carried token is checked once, when it completes. (No scanner
+    /// inlined here: the static binary's size budget.)
     #[inline(never)]
     fn cut(&self, buf: &[u8]) -> bool {
         let i = self.pos;
-        let (key, value) = match self.expect_now() {
-            Expect::Key | Expect::KeyOrEnd => (true, false),
-            Expect::Value | Expect::ValueOrEnd => (false, true),
-            _ => (false, false),
-        };
-        let end = match buf.get(i) {
-            Some(b'"') if key || value => self.string_end(buf, i).map(|e| e.map(|(e, _)| e)),
-            Some(b'-' | b'0'..=b'9') if value => self.number_end(buf, i),
-            Some(&b) if value => match literal_word(b) {
-                Some(word) => self.literal_end(buf, i, word),
-                None => return false,
-            },
-            _ => return false,
-        };
-        matches!(end, Ok(None))
+        let rest = buf.get(i..).unwrap_or_default();
+        match rest.first() {
+            Some(b'"') => matches!(self.string_end_general(buf, i), Ok(None)),
+            Some(&b) if number_char(b) => rest.iter().all(|&c| number_char(c)),
+            Some(&b) => literal_word(b).is_some_and(|word| rest.len() < word.len()),
+            None => false,
+        }
     }
 
     /// [`completion`]'s fallback: the rest of the piece is appended to the carry, which is
@@ -1765,6 +1757,13 @@ fn scan_number(s: &[u8]) -> Result<Scan, &'static str> {
         return Ok(Scan::NeedMore);
     }
     Ok(Scan::End(j))
+}
+
+/// A byte a number can hold (a superset of [`scan_number`]'s grammar, which ends a number at
+/// any other byte).
+#[inline(always)]
+fn number_char(c: u8) -> bool {
+    matches!(c, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
 }
 
 /// The end of the run of digits starting at `j`, eight bytes at a time (PBS' timestamps, sizes
