@@ -1,4 +1,5 @@
-//! `parse_count snapshots|datastore FILE N`: parses a saved PBS body N times, in 16 KiB pieces like the client's reads,
+//! `parse_count snapshots|datastore FILE N`: parses a saved PBS body N times, in 16 KiB pieces
+//! (twice the client's reads, `client::READ_BUFFER`; DESIGN.md's counts are for these pieces),
 //! through a collector's `from_json`, for instruction counts under callgrind (the machine is
 //! shared, so wall time is noise; instructions are not). Per parse: the count with N = 6 less
 //! the count with N = 1, over 5 (start-up and reading the file cancel out).

@@ -67,7 +67,7 @@ const GC_FIELDS: [(&str, Family); 7] = [
 
 /// What [`UsageSink`] reads of `/status/datastore-usage`: most of its bytes are each datastore's
 /// `history`, skipped unread.
-static USAGE_READS: Reads = Reads::Keys(&[(
+pub(crate) static USAGE_READS: Reads = Reads::Keys(&[(
     "data",
     Reads::Keys(&[
         ("store", Reads::All),

@@ -40,7 +40,7 @@ pub(super) struct Group {
 }
 
 /// What [`GroupSink`] reads of `/groups` (not, for one, the `files` of each group's last backup).
-static GROUP_READS: Reads = Reads::Keys(&[(
+pub(crate) static GROUP_READS: Reads = Reads::Keys(&[(
     "data",
     Reads::Keys(&[
         ("backup-type", Reads::All),

@@ -80,7 +80,7 @@ struct Item {
     end: Option<i64>,
 }
 
-static TASK_READS: Reads = Reads::Keys(&[(
+pub(crate) static TASK_READS: Reads = Reads::Keys(&[(
     "data",
     Reads::Keys(&[
         ("worker_type", Reads::All),

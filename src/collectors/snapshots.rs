@@ -578,7 +578,7 @@ fn decimal(n: i64, buf: &mut [u8; 20]) -> &str {
 }
 /// What [`SnapshotSink`] reads of `/snapshots`: most of each item's bytes are its `files`, the
 /// verification task's UPID and the owner, skipped unread.
-static SNAPSHOT_READS: Reads = Reads::Keys(&[("data", Reads::Keys(ITEM))]);
+pub(crate) static SNAPSHOT_READS: Reads = Reads::Keys(&[("data", Reads::Keys(ITEM))]);
 
 /// The fields of an item that are read; the sink tells them apart by their place in this list
 /// ([`Path::listed`]), given by the constants below.

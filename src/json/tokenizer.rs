@@ -30,10 +30,14 @@ pub enum Event<'a> {
     Bool(bool),
     /// `null`.
     Null,
-    /// An object key and its value when that is a scalar (a string without escapes, a number
-    /// or a literal) complete in the buffer: the two events `Key` then the value in one call.
-    /// A key whose value is anything else (or not all here yet) comes as `Key` alone, and its
-    /// value as the events that follow.
+    /// An object key and its scalar value in one call (the two events `Key` then the value),
+    /// when the colon follows the key's closing quote directly, the value follows the colon
+    /// directly, and the value is, in the bytes being read (the piece, or the carry):
+    /// a string of bytes 0x20 to 0x7f without escapes, all there (`plain_string_end`); a
+    /// number without an exponent and with a byte after it there (`plain_number_end`); or a
+    /// literal all there. Every other key comes as `Key` alone, its value as the events that
+    /// follow: `"k" :v` and `"k": v`, strings with escapes or bytes above 0x7f, numbers with
+    /// an exponent or ending the bytes read, containers, values cut or in error.
     Member(&'a [u8], Scalar<'a>),
 }
 
@@ -270,6 +274,12 @@ impl std::fmt::Display for JsonError {
 
 impl std::error::Error for JsonError {}
 
+/// What is expected after a comma in an array (`true`) or an object.
+#[inline(always)]
+fn after_comma(in_array: bool) -> Expect {
+    if in_array { Expect::Value } else { Expect::Key }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Expect {
     /// Any value.
@@ -300,7 +310,9 @@ enum Scan {
 ///
 /// Each piece of the document is read where it lies ([`Tokenizer::next`] is given it): only a
 /// token cut by the end of a piece is kept (`carry`), and completed with the few bytes of the
-/// next piece that end it, so no piece is copied whole.
+/// next piece that end it. A piece is copied whole only when the cut token does not end in it
+/// (a long string over small pieces, or a token of another kind); it is then read from the
+/// carry.
 #[derive(Debug, Default)]
 pub struct Tokenizer {
     /// The unread rest of the last piece (a cut token) and the start of the next one that
@@ -331,6 +343,27 @@ struct Cursor {
     /// returned alone: where it starts and ends (after its closing quote), so that
     /// `skip_value` steps over it without a second scan.
     scanned: (usize, usize),
+    /// The length of the piece last fed: `next` must be given the same bytes.
+    fed: usize,
+    /// The error that ended the document: every later call returns it (until `reset`).
+    failed: Option<JsonError>,
+    /// A carried string the scanners found cut.
+    string: CutString,
+}
+
+/// A string carried from piece to piece (its token cut by a piece's end), so that each of its
+/// bytes is looked at a bounded number of times however small the pieces.
+#[derive(Debug, Default)]
+struct CutString {
+    /// Made for the token carried now (else the fields below are another's).
+    known: bool,
+    /// Its bytes so far end in an unpaired backslash ([`completion`] goes on from there).
+    escaped: bool,
+    /// The scanners found it cut, and neither its closing quote nor a control character came
+    /// in since: they would find it cut again ([`Cursor::prepare`] does not ask them). A
+    /// control character is the one error a cut string can show before its end (bad escapes
+    /// and UTF-8 are found once it ends).
+    still_cut: bool,
 }
 
 impl Tokenizer {
@@ -360,21 +393,59 @@ impl Tokenizer {
 
     /// Starts the next piece of the document: call [`Tokenizer::next`] with the same bytes
     /// until it returns `None`.
+    ///
+    /// After an error (or a piece not read until `None`), the document is over: the piece is
+    /// ignored, and `next` and `finish` return an error at the same offset from then on (a
+    /// new document needs `reset`).
     pub fn feed(&mut self, piece: &[u8]) {
         let at = &mut self.at;
         at.scanned = (0, 0);
-        if at.pos > 0 {
-            self.carry.drain(..at.pos);
-            at.offset += at.pos as u64;
+        at.fed = piece.len();
+        if at.in_piece && at.failed.is_none() {
+            let e = at.syntax(
+                at.pos,
+                "a piece fed after an error or before the last was read",
+            );
+            at.fail(&e);
+        }
+        if at.failed.is_some() {
+            return;
+        }
+        // Reading the carry: `pos` is in it (a read token and what settled after it).
+        let read = at.pos.min(self.carry.len());
+        if read > 0 {
+            self.carry.drain(..read);
+            at.offset += read as u64;
             at.pos = 0;
         }
         if self.carry.is_empty() {
             at.in_piece = true;
             return;
         }
-        // Exactly what completes the cut token: memory is that token, not a piece more.
-        let n = completion(&self.carry, piece);
-        self.carry.reserve_exact(n);
+        self.complete_carry(piece);
+    }
+
+    /// Appends to the carried token the bytes of `piece` that complete it.
+    // Out of line: inlined into the walker's loop with `feed`, it cost 2 % of a snapshot
+    // list's instructions (callgrind).
+    #[inline(never)]
+    fn complete_carry(&mut self, piece: &[u8]) {
+        let at = &mut self.at;
+        if !at.string.known {
+            // Cut where the scanners stopped: a string among them ends in an odd run of
+            // backslashes when the last escapes its successor.
+            let run = self.carry.iter().skip(1).rev();
+            at.string = CutString {
+                known: true,
+                escaped: run.take_while(|&&c| c == b'\\').count() % 2 == 1,
+                still_cut: true,
+            };
+        }
+        // Exactly what completes the cut token: memory is that token (at most twice its
+        // length: the carry grows as a `Vec` does, so a string fed a byte a piece is not
+        // copied once per byte), not a piece more.
+        let n = completion(&self.carry, piece, &mut at.string);
+        self.carry.reserve(n);
         self.carry.extend_from_slice(&piece[..n]);
         at.in_piece = false;
         at.resume = n;
@@ -382,7 +453,18 @@ impl Tokenizer {
 
     /// Checks that the document is complete once the input has ended.
     pub fn finish(&mut self) -> Result<(), JsonError> {
-        self.at.finish(&self.carry)
+        let at = &mut self.at;
+        if at.in_piece && at.failed.is_none() {
+            let e = at.syntax(
+                at.pos,
+                "the input ended after an error or before it was read",
+            );
+            at.fail(&e);
+        }
+        if let Some(e) = &at.failed {
+            return Err(e.clone());
+        }
+        at.finish(&self.carry)
     }
 
     /// The next token of `piece` (the bytes last given to [`Tokenizer::feed`]), or `None` when
@@ -393,8 +475,15 @@ impl Tokenizer {
         let Tokenizer { carry, scratch, at } = self;
         // Most tokens are in the piece, outside a skipped value: nothing to do first.
         let plain = at.in_piece && at.skip_to.is_none();
-        if !plain && !at.prepare(carry, piece)? {
-            return Ok(None);
+        if !plain {
+            match at.prepare(carry, piece) {
+                Ok(true) => {}
+                Ok(false) => return Ok(None),
+                Err(e) => {
+                    at.fail(&e);
+                    return Err(e);
+                }
+            }
         }
         // The piece's unread rest is kept when it ends (only the carry is read otherwise).
         let (buf, keep) = if at.in_piece {
@@ -411,29 +500,34 @@ impl Tokenizer {
 /// them when that ends it (`,`, `]`, `}`, whitespace); a literal's missing letters. All of the
 /// piece when the token does not end in it or is of another kind (the piece is then read from
 /// the carry, as it would be whole).
-fn completion(carry: &[u8], piece: &[u8]) -> usize {
+///
+/// It must agree with the scanners that then read the carry: a string's end as
+/// [`find_escaped_end`] finds it (a backslash escapes the next byte: [`escape_len`]'s escapes
+/// and the bad ones alike), a number's characters [`number_char`]'s, a superset of
+/// [`scan_number`]'s, which ends a number at any other byte. Where it took too few, [`Cursor::cut`] finds the carried token
+/// still cut and [`Cursor::carry_all`] reads the piece from the carry whole.
+fn completion(carry: &[u8], piece: &[u8], string: &mut CutString) -> usize {
     let all = piece.len();
     match carry.first() {
         Some(b'"') => {
-            // Escaped when the body ends in an odd run of backslashes.
-            let run = carry[1..].iter().rev().take_while(|&&c| c == b'\\').count();
-            let mut escaped = run % 2 == 1;
+            // One pass over the piece's bytes, the escape carried over from the last.
+            let mut escaped = string.escaped;
             for (k, &c) in piece.iter().enumerate() {
+                string.still_cut &= c >= 0x20;
                 if escaped {
                     escaped = false;
                 } else if c == b'\\' {
                     escaped = true;
                 } else if c == b'"' {
+                    string.still_cut = false;
                     return k + 1;
                 }
             }
+            string.escaped = escaped;
             all
         }
         Some(b'-' | b'0'..=b'9') => {
-            let n = piece
-                .iter()
-                .take_while(|c| matches!(c, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-'))
-                .count();
+            let n = piece.iter().take_while(|&&c| number_char(c)).count();
             match piece.get(n) {
                 Some(b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r') => n + 1,
                 _ => all,
@@ -451,7 +545,9 @@ impl Cursor {
     /// Reading the piece from `resume` on, the carry (`carry_len` bytes, the last `resume` of
     /// them the piece's) being read.
     fn on_to_piece(&mut self, carry_len: usize) {
-        self.offset += (carry_len - self.resume) as u64;
+        // `resume` bytes of the piece were appended to the carry (checked, as all positions
+        // here: no call sequence of the public API may panic).
+        self.offset += carry_len.saturating_sub(self.resume) as u64;
         self.pos = self.resume;
         self.in_piece = true;
         self.scanned = (0, 0);
@@ -459,9 +555,28 @@ impl Cursor {
 
     /// Before a token is read from the carry or after a skipped value: goes on to the piece
     /// once the carry is read, and skips the value being skipped. False when the piece is
-    /// read first (its unread rest then kept).
+    /// used up first (its unread rest then kept).
     #[inline(never)]
     fn prepare(&mut self, carry: &mut Vec<u8>, piece: &[u8]) -> Result<bool, JsonError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        if piece.len() != self.fed {
+            return Err(self.syntax(0, "next given other bytes than the piece fed"));
+        }
+        if !self.in_piece
+            && self.resume == piece.len()
+            && self.pos == 0
+            && carry.first() == Some(&b'"')
+            && self.string.known
+            && self.string.still_cut
+            && carry.len() <= MAX_TOKEN
+        {
+            // A carried string the piece does not end, with nothing in it to refuse: the
+            // scanners would go over all of it again to find it cut (as `need_more`, which
+            // refuses it past `MAX_TOKEN`), once per piece.
+            return Ok(false);
+        }
         loop {
             if !self.in_piece && self.resume < piece.len() {
                 self.settle(carry);
@@ -469,6 +584,10 @@ impl Cursor {
                     // The carried token is read: on in the piece.
                     self.on_to_piece(carry.len());
                     carry.clear();
+                } else if self.cut(carry) {
+                    // `completion` took too few bytes: reading the carry would stop early
+                    // with bytes of the piece unread.
+                    self.carry_all(carry, piece);
                 }
             }
             let Some(depth) = self.skip_to else {
@@ -484,8 +603,50 @@ impl Cursor {
             } else if self.in_piece || self.resume == piece.len() {
                 self.keep_rest(carry, piece);
                 return Ok(false);
+            } else if self.pos < carry.len() {
+                // Stopped inside the carry with bytes of the piece left: `cut` rules that
+                // out; were it wrong, this loop would not end without taking them all.
+                self.carry_all(carry, piece);
             }
         }
+    }
+
+    /// Whether the token at `pos` in the carry may need more bytes, as the scanners that read
+    /// it find: a string as [`Cursor::string_end_general`] (the complete string validator)
+    /// finds it; a number when all the bytes left are [`number_char`]s (which [`scan_number`]
+    /// needs before it can ask for more); a literal shorter than its word (as
+    /// [`Cursor::literal_end`]). What [`completion`] must have ruled out when bytes of the
+    /// piece are left; each carried token is checked once, when it completes. (No scanner
+    /// inlined here: the static binary's size budget.)
+    #[inline(never)]
+    fn cut(&self, buf: &[u8]) -> bool {
+        let i = self.pos;
+        let rest = buf.get(i..).unwrap_or_default();
+        match rest.first() {
+            Some(b'"') => matches!(self.string_end_general(buf, i), Ok(None)),
+            Some(&b) if number_char(b) => rest.iter().all(|&c| number_char(c)),
+            Some(&b) => literal_word(b).is_some_and(|word| rest.len() < word.len()),
+            None => false,
+        }
+    }
+
+    /// [`completion`]'s fallback: the rest of the piece is appended to the carry, which is
+    /// then read whole (as a piece the token does not end in is).
+    #[cold]
+    fn carry_all(&mut self, carry: &mut Vec<u8>, piece: &[u8]) {
+        debug_assert!(
+            self.resume >= piece.len(),
+            "completion() and the scanners disagree: {:?} then {:?}",
+            String::from_utf8_lossy(carry),
+            String::from_utf8_lossy(piece.get(self.resume..).unwrap_or_default()),
+        );
+        carry.extend_from_slice(piece.get(self.resume..).unwrap_or_default());
+        self.resume = piece.len();
+        self.string = CutString {
+            known: true,
+            escaped: false,
+            still_cut: false,
+        };
     }
 
     /// Takes the whitespace, commas and colons that follow in `buf` (what may be left of the
@@ -496,7 +657,7 @@ impl Cursor {
             match (buf.get(self.pos), self.expect_now()) {
                 (Some(b','), Expect::CommaOrEnd) => {
                     let in_array = self.stack.last().copied().unwrap_or(false);
-                    self.expect = Some(if in_array { Expect::Value } else { Expect::Key });
+                    self.expect = Some(after_comma(in_array));
                 }
                 (Some(b':'), Expect::Colon) => self.expect = Some(Expect::Value),
                 _ => return,
@@ -512,13 +673,17 @@ impl Cursor {
             return;
         }
         let rest = piece.get(self.pos..).unwrap_or_default();
+        // A new cut token (the string state is made by the next `feed`: here, even its one
+        // store per piece costs 0.4 % of a snapshot list, the backslashes counted 1.6 %).
+        self.string.known = false;
         carry.clear();
         carry.reserve_exact(rest.len());
         carry.extend_from_slice(rest);
         self.offset += self.pos as u64;
         self.pos = 0;
         self.in_piece = false;
-        self.resume = piece.len();
+        // The piece fed (`piece` itself unless `next` was given other bytes).
+        self.resume = self.fed;
         self.scanned = (0, 0);
     }
 
@@ -565,10 +730,23 @@ impl Cursor {
         keep: Option<&mut Vec<u8>>,
     ) -> Result<Option<Event<'a>>, JsonError> {
         let found = self.token(buf, scratch);
+        // Not a word about errors here: a test of the result per token costs 6 % of a
+        // snapshot list's instructions (callgrind). An error leaves the state as it was
+        // before the token (a second call finds it again), and `in_piece` set in the piece,
+        // which `feed` and `finish` take as the end of the document.
         if let (Ok(None), Some(carry)) = (&found, keep) {
             self.keep_rest(carry, buf);
         }
         found
+    }
+
+    /// The document is over: `e` is returned from now on (`next` goes through
+    /// [`Cursor::prepare`], which returns it).
+    #[cold]
+    fn fail(&mut self, e: &JsonError) {
+        self.failed = Some(e.clone());
+        self.in_piece = false;
+        self.skip_to = None;
     }
 
     /// The next token in `buf`, or `None` when it ends first.
@@ -597,7 +775,7 @@ impl Cursor {
                     b',' => {
                         self.pos += 1;
                         let in_array = self.stack.last().copied().unwrap_or(false);
-                        self.expect = Some(if in_array { Expect::Value } else { Expect::Key });
+                        self.expect = Some(after_comma(in_array));
                     }
                     b']' | b'}' => return self.close(buf, i, b),
                     _ => return Err(self.syntax(i, "expected ',' or the end of a container")),
@@ -648,7 +826,7 @@ impl Cursor {
             None => Expect::Done,
             Some(&in_array) if buf.get(self.pos) == Some(&b',') => {
                 self.pos += 1;
-                if in_array { Expect::Value } else { Expect::Key }
+                after_comma(in_array)
             }
             Some(_) => Expect::CommaOrEnd,
         });
@@ -705,9 +883,11 @@ impl Cursor {
                 self.after_value(buf);
                 Ok(Some(Event::Number(Text(&buf[i..end]))))
             }
-            b't' => self.literal(buf, i, b"true", Event::Bool(true)),
-            b'f' => self.literal(buf, i, b"false", Event::Bool(false)),
-            b'n' => self.literal(buf, i, b"null", Event::Null),
+            b't' | b'f' | b'n' => {
+                // One of them (this arm rather than `literal`'s `None` costs no instruction).
+                let (word, value) = literal(b).unwrap_or((b"null", Scalar::Null));
+                self.literal(buf, i, word, value.event())
+            }
             _ => Err(self.syntax(i, "expected a value")),
         }
     }
@@ -795,17 +975,13 @@ impl Cursor {
         // Compact JSON: the colon comes right after the key, the value right after it.
         let v = end + 2;
         let value = if buf.get(end + 1) == Some(&b':') {
-            match buf.get(v) {
-                Some(b'"') => match plain_string_end(buf, v) {
-                    Some((close, false)) => Some((close + 1, b'"')),
-                    Some((close, true)) => {
-                        self.scanned = (v, close + 1);
-                        None
-                    }
-                    None => None,
-                },
-                Some(&c @ (b'-' | b'0'..=b'9')) => plain_number_end(buf, v).map(|e| (e, c)),
-                Some(&c) => literal_here(buf, v).map(|e| (e, c)),
+            match plain_value_end(buf, v) {
+                Some((value_end, first, false)) => Some((value_end, first)),
+                Some((value_end, _, true)) => {
+                    // A string with escapes: the key alone, the string found already.
+                    self.scanned = (v, value_end);
+                    None
+                }
                 None => None,
             }
         } else {
@@ -823,10 +999,10 @@ impl Cursor {
         self.after_value(buf);
         let scalar = match first {
             b'"' => Scalar::Str(Text(&buf[v + 1..value_end - 1])),
-            b't' => Scalar::Bool(true),
-            b'f' => Scalar::Bool(false),
-            b'n' => Scalar::Null,
-            _ => Scalar::Num(Text(&buf[v..value_end])),
+            _ => match literal(first) {
+                Some((_, value)) => value,
+                None => Scalar::Num(Text(&buf[v..value_end])),
+            },
         };
         Ok(Some(Event::Member(
             string_text(buf, scratch, i, end, escaped),
@@ -1094,7 +1270,7 @@ impl Cursor {
                             Some(top) => arrays >> top & 1 == 1,
                             None => self.stack.last().copied().unwrap_or(false),
                         };
-                        expect = if in_array { Expect::Value } else { Expect::Key };
+                        expect = after_comma(in_array);
                         continue;
                     }
                     b']' | b'}' => true,
@@ -1153,11 +1329,7 @@ impl Cursor {
             // Compact JSON: the comma comes right after the value.
             if buf.get(i) == Some(&b',') {
                 i += 1;
-                expect = if arrays >> top & 1 == 1 {
-                    Expect::Value
-                } else {
-                    Expect::Key
-                };
+                expect = after_comma(arrays >> top & 1 == 1);
             }
         };
         *at = Skipping {
@@ -1269,12 +1441,7 @@ fn member_run(buf: &[u8], mut i: usize, mut expect: Expect) -> (usize, Expect) {
             return (key_end + 1, Expect::Colon);
         }
         let v = key_end + 2;
-        let end = match buf.get(v) {
-            Some(b'"') => plain_string_end(buf, v).map(|(end, _)| end + 1),
-            Some(b'-' | b'0'..=b'9') => plain_number_end(buf, v),
-            _ => literal_here(buf, v),
-        };
-        let Some(end) = end else {
+        let Some((end, _, _)) = plain_value_end(buf, v) else {
             return (v, Expect::Value);
         };
         if buf.get(end) != Some(&b',') {
@@ -1313,6 +1480,20 @@ fn plain_number_end(buf: &[u8], i: usize) -> Option<usize> {
     }
 }
 
+/// The end (past it) of the value at `v` when it is a scalar of the kind taken with its key
+/// in one step ([`Cursor::member`], [`member_run`]): a string of [`plain_string_end`]'s (and
+/// whether it has escapes), a number of [`plain_number_end`]'s, a literal all here; with its
+/// first byte. `None` for anything else.
+#[inline(always)]
+fn plain_value_end(buf: &[u8], v: usize) -> Option<(usize, u8, bool)> {
+    let first = *buf.get(v)?;
+    match first {
+        b'"' => plain_string_end(buf, v).map(|(close, escaped)| (close + 1, first, escaped)),
+        b'-' | b'0'..=b'9' => plain_number_end(buf, v).map(|end| (end, first, false)),
+        _ => literal_here(buf, v).map(|end| (end, first, false)),
+    }
+}
+
 /// The end of the literal (`true`, `false`, `null`) at `i` when all of it is here; `None` for
 /// anything else, left to [`Cursor::literal_end`].
 #[inline(always)]
@@ -1321,15 +1502,21 @@ fn literal_here(buf: &[u8], i: usize) -> Option<usize> {
     (buf.get(i..i + word.len())? == word).then_some(i + word.len())
 }
 
-/// The literal that begins with `b`, if one does.
+/// The literal that begins with `b`, if one does: its text and its value.
 #[inline(always)]
-fn literal_word(b: u8) -> Option<&'static [u8]> {
+fn literal(b: u8) -> Option<(&'static [u8], Scalar<'static>)> {
     match b {
-        b't' => Some(b"true"),
-        b'f' => Some(b"false"),
-        b'n' => Some(b"null"),
+        b't' => Some((b"true", Scalar::Bool(true))),
+        b'f' => Some((b"false", Scalar::Bool(false))),
+        b'n' => Some((b"null", Scalar::Null)),
         _ => None,
     }
+}
+
+/// The text of the literal that begins with `b`, if one does.
+#[inline(always)]
+fn literal_word(b: u8) -> Option<&'static [u8]> {
+    literal(b).map(|(word, _)| word)
 }
 
 /// Where the sign, integer part and fraction of the number at `i` end, when they are valid
@@ -1572,6 +1759,13 @@ fn scan_number(s: &[u8]) -> Result<Scan, &'static str> {
     Ok(Scan::End(j))
 }
 
+/// A byte a number can hold (a superset of [`scan_number`]'s grammar, which ends a number at
+/// any other byte).
+#[inline(always)]
+fn number_char(c: u8) -> bool {
+    matches!(c, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+}
+
 /// The end of the run of digits starting at `j`, eight bytes at a time (PBS' timestamps, sizes
 /// and usage ratios are runs of 10 to 17 digits). A byte is flagged when it is above `9` (adding
 /// 0x46 sets its high bit), below `0` (subtracting 0x30 borrows into it) or above 0x7f; the
@@ -1612,7 +1806,11 @@ mod tests {
 
     /// Tokenizes `doc` fed in pieces of `step` bytes; returns the events as text.
     pub(crate) fn events(doc: &[u8], step: usize) -> Result<Vec<String>, JsonError> {
-        let mut t = Tokenizer::new();
+        events_with(&mut Tokenizer::new(), doc, step)
+    }
+
+    /// [`events`] with the tokenizer `t`.
+    fn events_with(t: &mut Tokenizer, doc: &[u8], step: usize) -> Result<Vec<String>, JsonError> {
         let mut out = Vec::new();
         for piece in doc.chunks(step.max(1)) {
             t.feed(piece);
@@ -1724,6 +1922,194 @@ mod tests {
             t.finish().unwrap();
             assert_eq!(got, whole, "{step}");
         }
+    }
+
+    /// After an error the document is over: feeding more never panics (the carry is not
+    /// drained by a position in the piece), and every later call returns an error at the
+    /// same offset.
+    #[test]
+    fn an_error_ends_the_document() {
+        let doc = b"[1,x]";
+        let want = JsonError::Syntax {
+            at: 3,
+            what: "expected a value",
+        };
+        for step in 1..=doc.len() {
+            let mut t = Tokenizer::new();
+            let mut err = None;
+            let mut last: &[u8] = b"";
+            'pieces: for piece in doc.chunks(step) {
+                t.feed(piece);
+                last = piece;
+                loop {
+                    match t.next(piece) {
+                        Ok(Some(_)) => {}
+                        Ok(None) => break,
+                        Err(e) => {
+                            err = Some(e);
+                            break 'pieces;
+                        }
+                    }
+                }
+            }
+            assert_eq!(err.as_ref(), Some(&want), "{step}");
+            // The error's piece read again: the same error.
+            assert_eq!(t.next(last), Err(want.clone()), "{step}");
+            // Any later piece, and the end of the input: an error at the same offset.
+            let over = JsonError::Syntax {
+                at: 3,
+                what: "a piece fed after an error or before the last was read",
+            };
+            t.feed(b"]");
+            assert_eq!(t.next(b"]"), Err(over.clone()), "{step}");
+            assert_eq!(t.next(b"]"), Err(over.clone()), "{step}");
+            assert_eq!(t.finish(), Err(over.clone()), "{step}");
+            // A new document reads as usual.
+            t.reset();
+            assert_eq!(
+                events_with(&mut t, b"[1]", 2).unwrap(),
+                ["StartArray", r#"Number("1")"#, "EndArray"]
+            );
+        }
+    }
+
+    /// The public calls in any order and with any bytes: answers or errors, never a panic
+    /// (release builds abort on one).
+    #[test]
+    fn misuse_never_panics() {
+        // A piece fed before the last one was read, `next` given other bytes than fed.
+        let mut t = Tokenizer::new();
+        t.feed(b"[1,2");
+        assert_eq!(t.next(b"[1,2"), Ok(Some(Event::StartArray)));
+        t.feed(b",3]");
+        assert!(matches!(
+            t.next(b",3]"),
+            Err(JsonError::Syntax { at: 1, .. })
+        ));
+        t.reset();
+        t.feed(b"[\"ab");
+        assert_eq!(t.next(b"[\"ab"), Ok(Some(Event::StartArray)));
+        assert_eq!(t.next(b"[\"ab"), Ok(None));
+        t.feed(b"c\"]");
+        assert!(matches!(t.next(b"c\"]..."), Err(JsonError::Syntax { .. })));
+        assert!(t.finish().is_err());
+        // Random sequences of calls on pieces of a few documents.
+        let docs: [&[u8]; 4] = [
+            br#"{"a":[1,"x\"y",{"b":nul"#,
+            br#"{"k":"v","x":{"d":[1e5,true]},"s":"\u00e9"}"#,
+            b"[12345, \"abc\\\\\", -0.5e-3]",
+            b"{\"x\":[\"\xc3\xa9\x01\"]}",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rand = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut t = Tokenizer::new();
+        let mut fed: &[u8] = b"";
+        for _ in 0..20_000 {
+            let doc = docs[rand(docs.len())];
+            let (a, b) = (rand(doc.len() + 1), rand(doc.len() + 1));
+            let other = &doc[a.min(b)..a.max(b)];
+            match rand(10) {
+                0..=2 => {
+                    fed = other;
+                    t.feed(fed);
+                }
+                3..=6 => {
+                    let _ = t.next(fed);
+                }
+                7 => {
+                    let _ = t.next(other);
+                }
+                8 => t.skip_value(),
+                _ => match rand(3) {
+                    0 => t.reset(),
+                    _ => {
+                        let _ = t.finish();
+                    }
+                },
+            }
+        }
+    }
+
+    /// Were `completion` to take too few bytes of the next piece, the carried token would be
+    /// found cut with bytes left: debug builds stop there, others read the piece from the
+    /// carry whole, with the events of the whole document, read or skipped.
+    #[test]
+    fn a_short_completion_is_caught() {
+        fn run(skip: bool) -> Vec<String> {
+            let (a, b) = (&br#"{"x":"ab"#[..], &br#"cdef","y":[12,3]}"#[..]);
+            let mut t = Tokenizer::new();
+            let mut out = Vec::new();
+            for piece in [a, b] {
+                t.feed(piece);
+                if piece == b {
+                    // As if `completion` had stopped two bytes short of the quote.
+                    t.carry.truncate(t.carry.len() - 2);
+                    t.at.resume -= 2;
+                }
+                while let Some(ev) = t.next(piece).unwrap() {
+                    push_split(&mut out, ev);
+                    if skip && matches!(ev, Event::Key(b"x")) {
+                        t.skip_value();
+                    }
+                }
+            }
+            t.finish().unwrap();
+            out
+        }
+        for skip in [false, true] {
+            let got = std::panic::catch_unwind(|| run(skip));
+            if cfg!(debug_assertions) {
+                assert!(got.is_err(), "{skip}");
+                continue;
+            }
+            let mut want = vec!["StartObject", "Key([120])", r#"Str("abcdef")"#];
+            if skip {
+                want.pop();
+            }
+            want.extend([
+                "Key([121])",
+                "StartArray",
+                r#"Number("12")"#,
+                r#"Number("3")"#,
+            ]);
+            want.extend(["EndArray", "EndObject"]);
+            assert_eq!(got.unwrap(), want, "{skip}");
+        }
+    }
+
+    /// A long string fed a byte a piece (each byte looked at a bounded number of times, not
+    /// the whole carried string again per piece) gives the events it gives fed whole, read or
+    /// skipped, escapes, UTF-8 and errors included.
+    #[test]
+    fn a_long_string_a_byte_a_piece() {
+        // Each part as JSON text and decoded.
+        let part = |k: usize| match k % 997 {
+            0 => ("\\\\", "\\"),
+            1 => ("\\\"", "\""),
+            2 => ("\\u00e9", "\u{e9}"),
+            3 => ("\u{e9}", "\u{e9}"),
+            _ => ("a", "a"),
+        };
+        let body: String = (0..60_000).map(|k| part(k).0).collect();
+        let text: String = (0..60_000).map(|k| part(k).1).collect();
+        let doc = format!(r#"{{"s":"{body}","x":"{body}","k":["{body}"]}}"#);
+        let whole = events(doc.as_bytes(), doc.len()).unwrap();
+        assert_eq!(whole[2], format!("{:?}", Event::Str(Text::from(&*text))));
+        assert_eq!(events(doc.as_bytes(), 1).unwrap(), whole);
+        assert_eq!(skipping(doc.as_bytes(), 1), filtered(doc.as_bytes()));
+        // A control character late in it: the same error at the same offset.
+        let bad = format!("[\"{}\u{1}\"]", &body[..50_000]);
+        let err = events(bad.as_bytes(), bad.len());
+        assert!(
+            matches!(err, Err(JsonError::Syntax { at: 50_002, .. })),
+            "{err:?}"
+        );
+        assert_eq!(events(bad.as_bytes(), 1), err);
     }
 
     #[test]
@@ -2111,6 +2497,56 @@ mod tests {
                         "{n} {step}"
                     );
                     assert_eq!(skipping(doc.as_bytes(), step).1, want, "{n} {step}");
+                }
+            }
+        }
+    }
+
+    /// The fuzz targets run with `-max_len=65536`, so no token of theirs passes `MAX_TOKEN`:
+    /// a string, a key and a number just under and over it, read or skipped, give the same
+    /// events and the same outcome (`TokenTooLong` after the same events) fed whole and cut.
+    #[test]
+    fn overlong_tokens_are_refused_however_cut() {
+        for n in [MAX_TOKEN - 1, MAX_TOKEN, MAX_TOKEN + 1] {
+            let text = "b".repeat(n);
+            let digits = "7".repeat(n);
+            // A string of `n` bytes with its quotes: refused from `MAX_TOKEN` bytes of text.
+            let string_ok = n < MAX_TOKEN;
+            let number_ok = n <= MAX_TOKEN;
+            let docs = [
+                (format!(r#"{{"a":1,"s":["{text}"],"b":2}}"#), string_ok),
+                (format!(r#"{{"a":1,"{text}":1}}"#), string_ok),
+                (format!(r#"{{"a":1,"x":"{text}","b":2}}"#), string_ok),
+                (format!(r#"{{"a":1,"x":[1,"{text}"],"b":2}}"#), string_ok),
+                (
+                    format!(r#"{{"a":1,"x":{{"k":"{text}"}},"b":2}}"#),
+                    string_ok,
+                ),
+                (format!(r#"{{"a":1,"n":[1,{digits}],"b":2}}"#), number_ok),
+                (format!(r#"{{"a":1,"x":{digits},"b":2}}"#), number_ok),
+                (format!(r#"{{"a":1,"x":[1,{digits}],"b":2}}"#), number_ok),
+            ];
+            for (doc, ok) in docs {
+                let doc = doc.as_bytes();
+                let whole = skipping(doc, doc.len());
+                assert_eq!(
+                    whole.1.is_ok(),
+                    ok,
+                    "{n} {}",
+                    String::from_utf8_lossy(&doc[..12])
+                );
+                if !ok {
+                    assert_eq!(whole.1, Err(JsonError::TokenTooLong));
+                }
+                // Reading everything (no `x` key skipped) agrees too.
+                assert_eq!(whole, filtered(doc), "{n}");
+                for step in [1000, 4096, 8192, 30_000, MAX_TOKEN - 1, MAX_TOKEN + 3] {
+                    assert_eq!(
+                        skipping(doc, step),
+                        whole,
+                        "{n} {step} {}",
+                        String::from_utf8_lossy(&doc[..12])
+                    );
                 }
             }
         }

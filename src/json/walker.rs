@@ -19,6 +19,17 @@ pub enum Reads {
 }
 
 impl Reads {
+    /// True when no `Keys` list in the tree names a key twice: [`Reads::key`] finds a key from
+    /// where the last one was found, so of two entries it would take either.
+    fn names_once(&self) -> bool {
+        match self {
+            Reads::All => true,
+            Reads::Keys(keys) => keys.iter().enumerate().all(|(at, (name, reads))| {
+                keys[..at].iter().all(|(other, _)| other != name) && reads.names_once()
+            }),
+        }
+    }
+
     /// The lengths of the keys listed, bit `n` for a length `n` (63 for any longer).
     fn lengths(&self) -> u64 {
         match self {
@@ -389,6 +400,7 @@ fn open(frames: &mut Vec<Frame>, depth: &mut usize, top: Option<&'static Reads>,
     f.count = 0;
     f.hint = 0;
     if !std::ptr::eq(f.lengths_of, reads) {
+        debug_assert!(reads.names_once(), "a key listed twice in {reads:?}");
         f.lengths = reads.lengths();
         f.lengths_of = reads;
     }
@@ -519,6 +531,31 @@ mod tests {
         fn reads(&self) -> &'static Reads {
             &PICKY
         }
+    }
+
+    /// Every collector's `Reads` names each key once per list (`Reads::key` searches from a
+    /// hint, so a second entry of a name would be found or not by where the search began).
+    #[test]
+    fn no_list_names_a_key_twice() {
+        use crate::collectors::{datastore, groups, snapshot_refresh, snapshots};
+        let all: [&Reads; 5] = [
+            &PICKY,
+            &datastore::USAGE_READS,
+            &groups::GROUP_READS,
+            &snapshots::SNAPSHOT_READS,
+            &snapshot_refresh::TASK_READS,
+        ];
+        for reads in all {
+            assert!(reads.names_once(), "{reads:?}");
+        }
+        static TWICE: Reads = Reads::Keys(&[
+            ("data", Reads::Keys(&[("a", Reads::All), ("b", Reads::All)])),
+            (
+                "x",
+                Reads::Keys(&[("a", Reads::All), ("b", Reads::All), ("a", Reads::All)]),
+            ),
+        ]);
+        assert!(!TWICE.names_once());
     }
 
     #[test]
