@@ -51,6 +51,10 @@ const ABOVE_CACHE: usize = 1100;
 /// resident anyway. Only malloc, realloc and free, in the calling thread (~2,000 calls a pass,
 /// well under 0.1 ms): with another allocator or other cache settings it changes nothing.
 pub fn evict_thread_cache() {
+    // glibc's cache only: elsewhere (musl) there is nothing to evict, and trim() is a no-op.
+    if !cfg!(all(target_os = "linux", target_env = "gnu")) {
+        return;
+    }
     let mut held = usize::MAX;
     for _ in 0..MAX_PASSES {
         let now = evict_pass();

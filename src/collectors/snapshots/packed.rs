@@ -225,7 +225,8 @@ impl GroupRec {
             comment_len: len32(g.newest_comment.as_str())?,
             type_len: g.type_len,
             newest_state: g.newest_state,
-            history_len: g.history_len,
+            // What is packed (`kept`), so the history list and the records cannot disagree.
+            history_len: u8::try_from(g.kept().len()).ok()?,
             history_cap: u8::try_from(g.history.len()).ok()?,
             flags,
         })
