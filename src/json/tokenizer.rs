@@ -1238,9 +1238,12 @@ impl Cursor {
                             break Err(JsonError::TooDeep);
                         }
                         // An object of `member_run`'s members only (an item of a snapshot's
-                        // `files`): one step, as a scalar is.
+                        // `files`), or an array of them (`files` itself, when its objects'
+                        // level is allowed too): one step, as a scalar is.
                         let flat = if b == b'{' {
                             flat_object_end(buf, i)
+                        } else if outer + level + 1 < MAX_DEPTH {
+                            flat_array_end(buf, i)
                         } else {
                             None
                         };
@@ -1464,6 +1467,28 @@ fn flat_object_end(buf: &[u8], i: usize) -> Option<usize> {
     match member_run(buf, first, Expect::KeyOrEnd) {
         (end, Expect::CommaOrEnd) if buf.get(end) == Some(&b'}') => Some(end + 1),
         _ => None,
+    }
+}
+
+/// The end (after its `]`) of the array whose `[` is at `i` when it is empty or all of it is
+/// objects of [`flat_object_end`]'s kind, compact, complete in `buf`; `None` for anything else
+/// (then [`Cursor::skip_run`] opens it as usual and finds what it is).
+#[inline(never)]
+fn flat_array_end(buf: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    if buf.get(j) == Some(&b']') {
+        return Some(j + 1);
+    }
+    loop {
+        if buf.get(j) != Some(&b'{') {
+            return None;
+        }
+        j = flat_object_end(buf, j)?;
+        match buf.get(j)? {
+            b',' => j += 1,
+            b']' => return Some(j + 1),
+            _ => return None,
+        }
     }
 }
 
@@ -2324,7 +2349,34 @@ mod tests {
             b"{\"x\":{\"abcdefg\":\"1234567\xc3\xa9\",\"k\":\"abcdefgh\x1f\"}}",
             b"{\"x\":{\"k\":\"abcdefg\\u00e9\xc3\"}}",
             deep.as_bytes(),
+            // Arrays of such objects (a snapshot's `files` itself), and what ends the one step.
+            br#"{"x":[{"f":"a.blob","c":"none","s":428},{"f":"b"}],"y":[],"z":[{},{"a":1}]}"#,
+            br#"{"x":[{"f":"a"},{"f":"b"},[1]],"y":[{"f":"a"},1]}"#,
+            br#"{"x":[{"f":"a"},{"f":"b","g":{"h":[1]}}],"y":2}"#,
+            br#"{"x":[{"f":"a"} ,{"f":"b"}],"y":[ {"f":"a"}]}"#,
+            br#"{"x":[{"f":"a\u00e9"},{"f":1e5},{"f":"\/"}],"y":[{"f":"x"}"]}"#,
+            br#"{"x":[{"f":"a"},]}"#,
+            br#"{"x":[{"f":"a"}}"#,
+            br#"{"x":[{"f":"a"},{"f":"b"}"#,
+            br#"{"x":[{"f":"a"},{"f":"b"},"#,
+            br#"{"x":[{"f":"a"},{"f":"b""#,
+            br#"{"x":[{"f":"a"},{"f":"b"}]]"#,
+            b"{\"x\":[{\"f\":\"a\"},{\"f\":\"b\x01\"}]}",
         ];
+        // Flat arrays where their objects reach `MAX_DEPTH` or just do not.
+        let deep_flat: Vec<String> = (60..=63)
+            .map(|n| {
+                format!(
+                    "{{\"x\":{}[{{\"a\":1}},{{}}]{},\"y\":1}}",
+                    "[".repeat(n),
+                    "]".repeat(n)
+                )
+            })
+            .collect();
+        let docs = docs
+            .iter()
+            .copied()
+            .chain(deep_flat.iter().map(|d| d.as_bytes()));
         for doc in docs {
             let want = filtered(doc);
             for step in 1..=doc.len() {
