@@ -252,7 +252,7 @@ pub fn tokenize_skipping<'p>(
                     let skipped = matches!(ev, Event::Key(k) if skip(&String::from_utf8_lossy(k)));
                     events.push(ev.into());
                     if skipped {
-                        t.skip_value();
+                        t.skip_value(piece);
                     }
                 }
                 Ok(None) => break,

@@ -387,8 +387,13 @@ impl Tokenizer {
     /// its tokens are validated exactly as `next` would (same errors at the same offsets), but
     /// nothing is decoded or returned; `next` then continues after the value. Strings are
     /// scanned a word at a time, and their UTF-8 is checked only when a byte is not ASCII.
-    pub fn skip_value(&mut self) {
+    ///
+    /// `piece` is the one `next` is reading: an object of plain members or an array of them
+    /// (a snapshot's `files`) that lies whole in it is stepped over at once; any other value
+    /// is skipped by the next call to `next`.
+    pub fn skip_value(&mut self, piece: &[u8]) {
         self.at.skip_value();
+        self.at.skip_flat(piece);
     }
 
     /// Starts the next piece of the document: call [`Tokenizer::next`] with the same bytes
@@ -705,6 +710,31 @@ impl Cursor {
             return;
         }
         self.skip_to = Some(self.stack.len());
+    }
+
+    /// After [`Cursor::skip_value`]: when the value to skip lies in the piece being read
+    /// and is a container [`flat_object_end`] or [`flat_array_end`] steps over (within
+    /// [`MAX_DEPTH`], as the skip loop would open it), it is skipped now, without the skip
+    /// loop's round (`prepare`, the levels set up and put back).
+    fn skip_flat(&mut self, piece: &[u8]) {
+        if self.skip_to.is_none()
+            || !self.in_piece
+            || self.expect != Some(Expect::Value)
+            || piece.len() != self.fed
+        {
+            return;
+        }
+        let depth = self.stack.len();
+        let end = match piece.get(self.pos) {
+            Some(b'{') if depth < MAX_DEPTH => flat_object_end(piece, self.pos),
+            Some(b'[') if depth + 1 < MAX_DEPTH => flat_array_end(piece, self.pos),
+            _ => None,
+        };
+        if let Some(end) = end {
+            self.pos = end;
+            self.skip_to = None;
+            self.after_value(piece);
+        }
     }
 
     fn finish(&mut self, buf: &[u8]) -> Result<(), JsonError> {
@@ -2049,7 +2079,7 @@ mod tests {
                 7 => {
                     let _ = t.next(other);
                 }
-                8 => t.skip_value(),
+                8 => t.skip_value(other),
                 _ => match rand(3) {
                     0 => t.reset(),
                     _ => {
@@ -2079,7 +2109,7 @@ mod tests {
                 while let Some(ev) = t.next(piece).unwrap() {
                     push_split(&mut out, ev);
                     if skip && matches!(ev, Event::Key(b"x")) {
-                        t.skip_value();
+                        t.skip_value(piece);
                     }
                 }
             }
@@ -2192,7 +2222,7 @@ mod tests {
                         let skip = matches!(ev, Event::Key(k) if k.starts_with(b"x"));
                         out.push(format!("{ev:?}"));
                         if skip {
-                            t.skip_value();
+                            t.skip_value(piece);
                         }
                     }
                     Ok(None) => break,

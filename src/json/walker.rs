@@ -348,7 +348,7 @@ impl JsonReader {
                 if !enter_key(&mut frames[*depth - 1], k, self.read_everything) {
                     // A lone key: its value comes next, skipped (a member's was read).
                     if value.is_none() {
-                        self.tokenizer.skip_value();
+                        self.tokenizer.skip_value(bytes);
                     }
                     continue;
                 }
