@@ -298,6 +298,16 @@ enum Expect {
     Done,
 }
 
+/// What [`Cursor::unread_member`] did with a member not read.
+enum Unread {
+    /// Stepped over: the next key's opening quote is here (`pos` too).
+    Next(usize),
+    /// Stepped over: the object's `}` is here.
+    End(usize),
+    /// Left as it is: the key comes out (its reader skips the value).
+    Kept,
+}
+
 /// Outcome of scanning a token at the start of the unread bytes.
 enum Scan {
     /// The token ends at this offset (exclusive).
@@ -476,7 +486,25 @@ impl Tokenizer {
     /// the piece is read (a token it ends in the middle of is kept for the next one).
     // Not an `Iterator`: each event borrows the piece or the tokenizer until the next call.
     #[allow(clippy::should_implement_trait)]
+    #[inline]
     pub fn next<'a>(&'a mut self, piece: &'a [u8]) -> Result<Option<Event<'a>>, JsonError> {
+        self.next_in(piece, u64::MAX)
+    }
+
+    /// [`Tokenizer::next`] in an object whose reader reads only keys of the lengths in
+    /// `lengths` (bit `n` for a length `n`, 63 for any longer; `u64::MAX`: any key). A key of
+    /// another length does not come out when its value is one [`Cursor::member`] steps over
+    /// (a plain scalar, an object of plain members or an array of them, in the bytes read) and
+    /// the next member or the object's end follows it: the value is skipped there (validated
+    /// as reading it would), without an event. Any other key comes out as `next` gives it (its
+    /// reader then skips the value: [`Tokenizer::skip_value`]). Lengths alone suffice for PBS:
+    /// the keys nobody reads there (`files`, `owner`, a verification's `upid`) have lengths no
+    /// key read beside them has.
+    pub fn next_in<'a>(
+        &'a mut self,
+        piece: &'a [u8],
+        lengths: u64,
+    ) -> Result<Option<Event<'a>>, JsonError> {
         let Tokenizer { carry, scratch, at } = self;
         // Most tokens are in the piece, outside a skipped value: nothing to do first.
         let plain = at.in_piece && at.skip_to.is_none();
@@ -496,7 +524,7 @@ impl Tokenizer {
         } else {
             (&carry[..], None)
         };
-        at.next(buf, scratch, keep)
+        at.next(buf, scratch, keep, lengths)
     }
 }
 
@@ -724,12 +752,7 @@ impl Cursor {
         {
             return;
         }
-        let depth = self.stack.len();
-        let end = match piece.get(self.pos) {
-            Some(b'{') if depth < MAX_DEPTH => flat_object_end(piece, self.pos),
-            Some(b'[') if depth + 1 < MAX_DEPTH => flat_array_end(piece, self.pos),
-            _ => None,
-        };
+        let end = self.flat_end(piece, self.pos);
         if let Some(end) = end {
             self.pos = end;
             self.skip_to = None;
@@ -758,8 +781,9 @@ impl Cursor {
         buf: &'a [u8],
         scratch: &'a mut String,
         keep: Option<&mut Vec<u8>>,
+        lengths: u64,
     ) -> Result<Option<Event<'a>>, JsonError> {
-        let found = self.token(buf, scratch);
+        let found = self.token(buf, scratch, lengths);
         // Not a word about errors here: a test of the result per token costs 6 % of a
         // snapshot list's instructions (callgrind). An error leaves the state as it was
         // before the token (a second call finds it again), and `in_piece` set in the piece,
@@ -779,12 +803,14 @@ impl Cursor {
         self.skip_to = None;
     }
 
-    /// The next token in `buf`, or `None` when it ends first.
+    /// The next token in `buf`, or `None` when it ends first (`lengths`: as
+    /// [`Tokenizer::next_in`]).
     #[inline(always)]
     fn token<'a>(
         &mut self,
         buf: &'a [u8],
         scratch: &'a mut String,
+        lengths: u64,
     ) -> Result<Option<Event<'a>>, JsonError> {
         loop {
             let i = self.skip_ws(buf);
@@ -817,7 +843,7 @@ impl Cursor {
                     if b != b'"' {
                         return Err(self.syntax(i, "expected a key"));
                     }
-                    return self.member(buf, scratch, i);
+                    return self.member(buf, scratch, i, lengths);
                 }
                 Expect::ValueOrEnd | Expect::Value => {
                     if b == b']' && self.expect_now() == Expect::ValueOrEnd {
@@ -992,52 +1018,108 @@ impl Cursor {
     /// number of [`plain_number_end`]'s, a literal, each complete in the buffer. Anything else
     /// (including a value in error) is left for the next call, which finds it as it would
     /// after a lone key, errors and their offsets included.
+    ///
+    /// A key of no length in `lengths` whose value is a scalar of [`plain_value_end`]'s kind
+    /// (escapes allowed) or a container [`Cursor::flat_end`] takes, followed by `,"` or `}`:
+    /// the member is stepped over, and the next key read (or the object's end returned).
     #[inline(always)]
     fn member<'a>(
         &mut self,
         buf: &'a [u8],
         scratch: &'a mut String,
-        i: usize,
+        mut i: usize,
+        lengths: u64,
     ) -> Result<Option<Event<'a>>, JsonError> {
-        let Some((end, escaped)) = self.decoded_string(buf, scratch, i)? else {
-            return Ok(None);
-        };
-        // Compact JSON: the colon comes right after the key, the value right after it.
-        let v = end + 2;
-        let value = if buf.get(end + 1) == Some(&b':') {
-            match plain_value_end(buf, v) {
-                Some((value_end, first, false)) => Some((value_end, first)),
-                Some((value_end, _, true)) => {
-                    // A string with escapes: the key alone, the string found already.
-                    self.scanned = (v, value_end);
-                    None
-                }
-                None => None,
-            }
-        } else {
-            None
-        };
-        let Some((value_end, first)) = value else {
-            (self.pos, self.expect) = if buf.get(end + 1) == Some(&b':') {
-                (v, Some(Expect::Value))
-            } else {
-                (end + 1, Some(Expect::Colon))
+        loop {
+            let Some((end, escaped)) = self.decoded_string(buf, scratch, i)? else {
+                return Ok(None);
             };
-            return Ok(Some(Event::Key(string_text(buf, scratch, i, end, escaped))));
+            let len = if escaped { scratch.len() } else { end - i - 1 };
+            if lengths >> len.min(63) & 1 == 0 {
+                match self.unread_member(buf, end) {
+                    Unread::Next(next) => {
+                        i = next;
+                        continue;
+                    }
+                    Unread::End(at) => return self.close(buf, at, b'}'),
+                    Unread::Kept => {}
+                }
+            }
+            // Compact JSON: the colon comes right after the key, the value right after it.
+            let v = end + 2;
+            let value = if buf.get(end + 1) == Some(&b':') {
+                match plain_value_end(buf, v) {
+                    Some((value_end, first, false)) => Some((value_end, first)),
+                    Some((value_end, _, true)) => {
+                        // A string with escapes: the key alone, the string found already.
+                        self.scanned = (v, value_end);
+                        None
+                    }
+                    None => None,
+                }
+            } else {
+                None
+            };
+            let Some((value_end, first)) = value else {
+                (self.pos, self.expect) = if buf.get(end + 1) == Some(&b':') {
+                    (v, Some(Expect::Value))
+                } else {
+                    (end + 1, Some(Expect::Colon))
+                };
+                return Ok(Some(Event::Key(string_text(buf, scratch, i, end, escaped))));
+            };
+            self.pos = value_end;
+            self.after_value(buf);
+            let scalar = match first {
+                b'"' => Scalar::Str(Text(&buf[v + 1..value_end - 1])),
+                _ => match literal(first) {
+                    Some((_, value)) => value,
+                    None => Scalar::Num(Text(&buf[v..value_end])),
+                },
+            };
+            return Ok(Some(Event::Member(
+                string_text(buf, scratch, i, end, escaped),
+                scalar,
+            )));
+        }
+    }
+
+    /// The member whose key's closing quote is at `end`, not read: stepped over when
+    /// [`Cursor::member`] may (then `pos` and `expect` are at the next key).
+    #[inline(never)]
+    fn unread_member(&mut self, buf: &[u8], end: usize) -> Unread {
+        let v = end + 2;
+        if buf.get(end + 1) != Some(&b':') {
+            return Unread::Kept;
+        }
+        let after = match plain_value_end(buf, v) {
+            Some((value_end, _, _)) => Some(value_end),
+            None => self.flat_end(buf, v),
         };
-        self.pos = value_end;
-        self.after_value(buf);
-        let scalar = match first {
-            b'"' => Scalar::Str(Text(&buf[v + 1..value_end - 1])),
-            _ => match literal(first) {
-                Some((_, value)) => value,
-                None => Scalar::Num(Text(&buf[v..value_end])),
-            },
+        let Some(after) = after else {
+            return Unread::Kept;
         };
-        Ok(Some(Event::Member(
-            string_text(buf, scratch, i, end, escaped),
-            scalar,
-        )))
+        match buf.get(after..after + 2) {
+            Some(b",\"") => {
+                (self.pos, self.expect) = (after + 1, Some(Expect::Key));
+                Unread::Next(after + 1)
+            }
+            _ if buf.get(after) == Some(&b'}') => Unread::End(after),
+            _ => Unread::Kept,
+        }
+    }
+
+    /// The end of the container at `v` (a value inside the object being read) when it is an
+    /// object of plain members or an array of them, complete in `buf` and within
+    /// [`MAX_DEPTH`] as reading it would open it; `None` for anything else.
+    #[inline(never)]
+    fn flat_end(&self, buf: &[u8], v: usize) -> Option<usize> {
+        let depth = self.stack.len();
+        match buf.get(v) {
+            Some(b'{') if depth < MAX_DEPTH => flat_object_end(buf, v),
+            Some(b'[') if depth + 1 < MAX_DEPTH => flat_array_end(buf, v),
+            _ => None,
+        }
     }
 
     /// The end of the string at `i` ([`Cursor::string_end`]), its escapes decoded into
@@ -2236,6 +2318,16 @@ mod tests {
 
     /// The full events of `doc` with the values of `x…` keys left out, and the outcome.
     fn filtered(doc: &[u8]) -> (Vec<String>, Result<(), JsonError>) {
+        filtered_with(doc, &|k| k.starts_with(b"x"), false)
+    }
+
+    /// The full events of `doc` with the values of the keys `skip` names left out (and those
+    /// keys too with `drop_keys`), and the outcome.
+    fn filtered_with(
+        doc: &[u8],
+        skip: &dyn Fn(&[u8]) -> bool,
+        drop_keys: bool,
+    ) -> (Vec<String>, Result<(), JsonError>) {
         let mut t = Tokenizer::new();
         t.feed(doc);
         let mut out = Vec::new();
@@ -2244,8 +2336,10 @@ mod tests {
         let end = loop {
             match t.next(doc) {
                 Ok(Some(Event::Member(k, v))) if depth == 0 => {
-                    out.push(format!("{:?}", Event::Key(k)));
-                    if !k.starts_with(b"x") {
+                    if !(drop_keys && skip(k)) {
+                        out.push(format!("{:?}", Event::Key(k)));
+                    }
+                    if !skip(k) {
                         out.push(format!("{:?}", v.event()));
                     }
                 }
@@ -2260,13 +2354,50 @@ mod tests {
                         }
                         continue;
                     }
-                    pending = matches!(ev, Event::Key(k) if k.starts_with(b"x"));
-                    out.push(format!("{ev:?}"));
+                    pending = matches!(ev, Event::Key(k) if skip(k));
+                    if !(drop_keys && pending) {
+                        out.push(format!("{ev:?}"));
+                    }
                 }
                 Ok(None) => break t.finish(),
                 Err(e) => break Err(e),
             }
         };
+        (out, end)
+    }
+
+    /// `doc` in pieces of `step` through [`Tokenizer::next_in`] with the keys of one byte not
+    /// read: those that come out anyway are skipped as the walker skips them, and the events
+    /// shown without any key of one byte.
+    fn filtering(doc: &[u8], step: usize) -> (Vec<String>, Result<(), JsonError>) {
+        let lengths = !(1u64 << 1);
+        let unread = |k: &[u8]| k.len() == 1;
+        let mut t = Tokenizer::new();
+        let mut out = Vec::new();
+        for piece in doc.chunks(step.max(1)) {
+            t.feed(piece);
+            loop {
+                match t.next_in(piece, lengths) {
+                    Ok(Some(Event::Member(k, v))) => {
+                        if !unread(k) {
+                            out.push(format!("{:?}", Event::Key(k)));
+                            out.push(format!("{:?}", v.event()));
+                        }
+                    }
+                    Ok(Some(ev)) => {
+                        let skip = matches!(ev, Event::Key(k) if unread(k));
+                        if skip {
+                            t.skip_value(piece);
+                        } else {
+                            out.push(format!("{ev:?}"));
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => return (out, Err(e)),
+                }
+            }
+        }
+        let end = t.finish();
         (out, end)
     }
 
@@ -2392,6 +2523,21 @@ mod tests {
             br#"{"x":[{"f":"a"},{"f":"b""#,
             br#"{"x":[{"f":"a"},{"f":"b"}]]"#,
             b"{\"x\":[{\"f\":\"a\"},{\"f\":\"b\x01\"}]}",
+            // Unread members (keys of one byte, for `filtering`) stepped over or not, by what
+            // follows them.
+            br#"{"ab":1,"x":"v","y":2,"cd":[{"e":1}],"z":{"q":[]},"w":[{"a":"\u00e9"}]}"#,
+            br#"{"ab":{"x":1,"y":"s"},"cd":[{"x":1}],"x":true}"#,
+            br#"{"x":1 ,"y":2, "z":3,"ab":4}"#,
+            br#"{"x":1,}"#,
+            br#"{"x":1,"#,
+            br#"{"x":1,""#,
+            br#"{"x":1,"y"#,
+            br#"{"x":1]"#,
+            br#"[{"x":1}]"#,
+            br#"{"x":"a\"b","\u0079":2,"ab":{"x":[{"y":"z"}]}}"#,
+            br#"{"x":[{"y":1},{"z":2}],"ab":[{"y":{}}],"cd":1e5,"y":1e5}"#,
+            br#"{"x":1,"y":2,"ab":3}}"#,
+            br#"{"x":1,"y":"bad\q"}"#,
         ];
         // Flat arrays where their objects reach `MAX_DEPTH` or just do not.
         let deep_flat: Vec<String> = (60..=63)
@@ -2409,11 +2555,19 @@ mod tests {
             .chain(deep_flat.iter().map(|d| d.as_bytes()));
         for doc in docs {
             let want = filtered(doc);
+            // Keys of one byte not read, as `next_in` filters them (members stepped over).
+            let want_short = filtered_with(doc, &|k| k.len() == 1, true);
             for step in 1..=doc.len() {
                 assert_eq!(
                     skipping(doc, step),
                     want,
                     "{} in steps of {step}",
+                    String::from_utf8_lossy(doc)
+                );
+                assert_eq!(
+                    filtering(doc, step),
+                    want_short,
+                    "{} filtered in steps of {step}",
                     String::from_utf8_lossy(doc)
                 );
             }

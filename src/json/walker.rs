@@ -317,7 +317,10 @@ impl JsonReader {
         self.tokenizer.feed(bytes);
         let frames = &mut self.frames;
         let depth = &mut self.depth;
-        while let Some(ev) = self.tokenizer.next(bytes)? {
+        // Keys of no length the innermost object reads: stepped over by the tokenizer. Kept
+        // here, changed where the innermost container does.
+        let mut lengths = key_lengths(frames, *depth, self.read_everything);
+        while let Some(ev) = self.tokenizer.next_in(bytes, lengths)? {
             // One place for each step, not one per kind of event: `feed` is built once per
             // sink, and the sink's `scalar` is inlined where it is called.
             let (key, value) = match ev {
@@ -334,10 +337,12 @@ impl JsonReader {
                         None
                     };
                     open(frames, depth, top, ev == Event::StartArray);
+                    lengths = key_lengths(frames, *depth, self.read_everything);
                     continue;
                 }
                 Event::EndObject | Event::EndArray => {
                     *depth -= 1;
+                    lengths = key_lengths(frames, *depth, self.read_everything);
                     sink.close(&Path {
                         frames: &frames[..*depth],
                     });
@@ -377,6 +382,16 @@ impl JsonReader {
     /// Checks that the document ended complete.
     pub fn finish(&mut self) -> Result<(), JsonError> {
         self.tokenizer.finish()
+    }
+}
+
+/// The lengths of the keys the innermost container's [`Reads`] lists (any, outside every
+/// container or reading everything): [`Tokenizer::next_in`]'s filter.
+#[inline(always)]
+fn key_lengths(frames: &[Frame], depth: usize, read_everything: bool) -> u64 {
+    match depth.checked_sub(1).and_then(|d| frames.get(d)) {
+        Some(f) if !read_everything => f.lengths,
+        _ => u64::MAX,
     }
 }
 
