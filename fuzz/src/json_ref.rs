@@ -252,7 +252,7 @@ pub fn tokenize_skipping<'p>(
                     let skipped = matches!(ev, Event::Key(k) if skip(&String::from_utf8_lossy(k)));
                     events.push(ev.into());
                     if skipped {
-                        t.skip_value(piece);
+                        t.skip_value();
                     }
                 }
                 Ok(None) => break,
@@ -288,7 +288,7 @@ pub fn tokenize_filtering<'p>(
                 }
                 Ok(Some(ev)) => {
                     if matches!(ev, Event::Key(k) if unread(k)) {
-                        t.skip_value(piece);
+                        t.skip_value();
                     } else {
                         events.push(ev.into());
                     }

@@ -298,16 +298,6 @@ enum Expect {
     Done,
 }
 
-/// What [`Cursor::unread_member`] did with a member not read.
-enum Unread {
-    /// Stepped over: the next key's opening quote is here (`pos` too).
-    Next(usize),
-    /// Stepped over: the object's `}` is here.
-    End(usize),
-    /// Left as it is: the key comes out (its reader skips the value).
-    Kept,
-}
-
 /// Outcome of scanning a token at the start of the unread bytes.
 enum Scan {
     /// The token ends at this offset (exclusive).
@@ -349,10 +339,6 @@ struct Cursor {
     expect: Option<Expect>,
     /// While skipping a value (`skip_value`): the depth at which it ends.
     skip_to: Option<usize>,
-    /// A string value with escapes that [`Cursor::member`] found whole after a key it
-    /// returned alone: where it starts and ends (after its closing quote), so that
-    /// `skip_value` steps over it without a second scan.
-    scanned: (usize, usize),
     /// The length of the piece last fed: `next` must be given the same bytes.
     fed: usize,
     /// The error that ended the document: every later call returns it (until `reset`).
@@ -397,13 +383,8 @@ impl Tokenizer {
     /// its tokens are validated exactly as `next` would (same errors at the same offsets), but
     /// nothing is decoded or returned; `next` then continues after the value. Strings are
     /// scanned a word at a time, and their UTF-8 is checked only when a byte is not ASCII.
-    ///
-    /// `piece` is the one `next` is reading: an object of plain members or an array of them
-    /// (a snapshot's `files`) that lies whole in it is stepped over at once; any other value
-    /// is skipped by the next call to `next`.
-    pub fn skip_value(&mut self, piece: &[u8]) {
+    pub fn skip_value(&mut self) {
         self.at.skip_value();
-        self.at.skip_flat(piece);
     }
 
     /// Starts the next piece of the document: call [`Tokenizer::next`] with the same bytes
@@ -414,7 +395,6 @@ impl Tokenizer {
     /// new document needs `reset`).
     pub fn feed(&mut self, piece: &[u8]) {
         let at = &mut self.at;
-        at.scanned = (0, 0);
         at.fed = piece.len();
         if at.in_piece && at.failed.is_none() {
             let e = at.syntax(
@@ -583,7 +563,6 @@ impl Cursor {
         self.offset += carry_len.saturating_sub(self.resume) as u64;
         self.pos = self.resume;
         self.in_piece = true;
-        self.scanned = (0, 0);
     }
 
     /// Before a token is read from the carry or after a skipped value: goes on to the piece
@@ -717,7 +696,6 @@ impl Cursor {
         self.in_piece = false;
         // The piece fed (`piece` itself unless `next` was given other bytes).
         self.resume = self.fed;
-        self.scanned = (0, 0);
     }
 
     fn skip_value(&mut self) {
@@ -731,33 +709,7 @@ impl Cursor {
         if !after_key {
             return;
         }
-        if self.expect == Some(Expect::Value) && self.scanned.0 == self.pos && self.scanned.1 > 0 {
-            // Inside an object: a `,` or `}` comes next.
-            self.pos = self.scanned.1;
-            self.expect = Some(Expect::CommaOrEnd);
-            return;
-        }
         self.skip_to = Some(self.stack.len());
-    }
-
-    /// After [`Cursor::skip_value`]: when the value to skip lies in the piece being read
-    /// and is a container [`flat_object_end`] or [`flat_array_end`] steps over (within
-    /// [`MAX_DEPTH`], as the skip loop would open it), it is skipped now, without the skip
-    /// loop's round (`prepare`, the levels set up and put back).
-    fn skip_flat(&mut self, piece: &[u8]) {
-        if self.skip_to.is_none()
-            || !self.in_piece
-            || self.expect != Some(Expect::Value)
-            || piece.len() != self.fed
-        {
-            return;
-        }
-        let end = self.flat_end(piece, self.pos);
-        if let Some(end) = end {
-            self.pos = end;
-            self.skip_to = None;
-            self.after_value(piece);
-        }
     }
 
     fn finish(&mut self, buf: &[u8]) -> Result<(), JsonError> {
@@ -1036,13 +988,9 @@ impl Cursor {
             };
             let len = if escaped { scratch.len() } else { end - i - 1 };
             if lengths >> len.min(63) & 1 == 0 {
-                match self.unread_member(buf, end) {
-                    Unread::Next(next) => {
-                        i = next;
-                        continue;
-                    }
-                    Unread::End(at) => return self.close(buf, at, b'}'),
-                    Unread::Kept => {}
+                if let Some(next) = self.unread_member(buf, end) {
+                    i = next;
+                    continue;
                 }
             }
             // Compact JSON: the colon comes right after the key, the value right after it.
@@ -1050,12 +998,8 @@ impl Cursor {
             let value = if buf.get(end + 1) == Some(&b':') {
                 match plain_value_end(buf, v) {
                     Some((value_end, first, false)) => Some((value_end, first)),
-                    Some((value_end, _, true)) => {
-                        // A string with escapes: the key alone, the string found already.
-                        self.scanned = (v, value_end);
-                        None
-                    }
-                    None => None,
+                    // A string with escapes: the key alone.
+                    _ => None,
                 }
             } else {
                 None
@@ -1084,35 +1028,36 @@ impl Cursor {
         }
     }
 
-    /// The member whose key's closing quote is at `end`, not read: stepped over when
-    /// [`Cursor::member`] may (then `pos` and `expect` are at the next key).
+    /// The member whose key's closing quote is at `end`, not read: stepped over when its value
+    /// is a string or a container [`Cursor::flat_end`] takes and the next member follows
+    /// (`,"`); then `pos` and `expect` are at the next key, whose opening quote is returned.
     #[inline(never)]
-    fn unread_member(&mut self, buf: &[u8], end: usize) -> Unread {
+    fn unread_member(&mut self, buf: &[u8], end: usize) -> Option<usize> {
         let v = end + 2;
         if buf.get(end + 1) != Some(&b':') {
-            return Unread::Kept;
+            return None;
         }
-        let after = match plain_value_end(buf, v) {
-            Some((value_end, _, _)) => Some(value_end),
-            None => self.flat_end(buf, v),
+        // A string (the unread keys PBS sends have strings, objects of plain members and
+        // arrays of them); numbers and literals come out with their key.
+        let after = match buf.get(v) {
+            // The complete validator, out of line (an error is left to the key's reader).
+            Some(b'"') => match self.string_end_general(buf, v) {
+                Ok(Some((close, _))) => close + 1,
+                _ => return None,
+            },
+            _ => self.flat_end(buf, v)?,
         };
-        let Some(after) = after else {
-            return Unread::Kept;
-        };
-        match buf.get(after..after + 2) {
-            Some(b",\"") => {
-                (self.pos, self.expect) = (after + 1, Some(Expect::Key));
-                Unread::Next(after + 1)
-            }
-            _ if buf.get(after) == Some(&b'}') => Unread::End(after),
-            _ => Unread::Kept,
+        if buf.get(after..after + 2) != Some(b",\"") {
+            return None;
         }
+        (self.pos, self.expect) = (after + 1, Some(Expect::Key));
+        Some(after + 1)
     }
 
     /// The end of the container at `v` (a value inside the object being read) when it is an
     /// object of plain members or an array of them, complete in `buf` and within
     /// [`MAX_DEPTH`] as reading it would open it; `None` for anything else.
-    #[inline(never)]
+    #[inline(always)]
     fn flat_end(&self, buf: &[u8], v: usize) -> Option<usize> {
         let depth = self.stack.len();
         match buf.get(v) {
@@ -1350,12 +1295,9 @@ impl Cursor {
                             break Err(JsonError::TooDeep);
                         }
                         // An object of `member_run`'s members only (an item of a snapshot's
-                        // `files`), or an array of them (`files` itself, when its objects'
-                        // level is allowed too): one step, as a scalar is.
+                        // `files`): one step, as a scalar is.
                         let flat = if b == b'{' {
                             flat_object_end(buf, i)
-                        } else if outer + level + 1 < MAX_DEPTH {
-                            flat_array_end(buf, i)
                         } else {
                             None
                         };
@@ -1585,7 +1527,7 @@ fn flat_object_end(buf: &[u8], i: usize) -> Option<usize> {
 /// The end (after its `]`) of the array whose `[` is at `i` when it is empty or all of it is
 /// objects of [`flat_object_end`]'s kind, compact, complete in `buf`; `None` for anything else
 /// (then [`Cursor::skip_run`] opens it as usual and finds what it is).
-#[inline(never)]
+#[inline(always)]
 fn flat_array_end(buf: &[u8], i: usize) -> Option<usize> {
     let mut j = i + 1;
     if buf.get(j) == Some(&b']') {
@@ -2161,7 +2103,7 @@ mod tests {
                 7 => {
                     let _ = t.next(other);
                 }
-                8 => t.skip_value(other),
+                8 => t.skip_value(),
                 _ => match rand(3) {
                     0 => t.reset(),
                     _ => {
@@ -2191,7 +2133,7 @@ mod tests {
                 while let Some(ev) = t.next(piece).unwrap() {
                     push_split(&mut out, ev);
                     if skip && matches!(ev, Event::Key(b"x")) {
-                        t.skip_value(piece);
+                        t.skip_value();
                     }
                 }
             }
@@ -2304,7 +2246,7 @@ mod tests {
                         let skip = matches!(ev, Event::Key(k) if k.starts_with(b"x"));
                         out.push(format!("{ev:?}"));
                         if skip {
-                            t.skip_value(piece);
+                            t.skip_value();
                         }
                     }
                     Ok(None) => break,
@@ -2387,7 +2329,7 @@ mod tests {
                     Ok(Some(ev)) => {
                         let skip = matches!(ev, Event::Key(k) if unread(k));
                         if skip {
-                            t.skip_value(piece);
+                            t.skip_value();
                         } else {
                             out.push(format!("{ev:?}"));
                         }
