@@ -284,10 +284,27 @@ impl PbsClient {
         sink: &mut S,
         deadline: Instant,
     ) -> Result<(), PbsError> {
+        self.get(
+            path,
+            &mut |reader, piece| reader.feed(piece, sink),
+            deadline,
+        )
+        .await
+    }
+
+    /// [`get_json`](Self::get_json) for any sink: the request, the body reading and the error
+    /// wording exist once in the binary, not once per sink; only `feed` (the JSON reader
+    /// walking into that sink, inlined there) is built per sink, called once per body piece.
+    async fn get(
+        &mut self,
+        path: &str,
+        feed: &mut Feed<'_>,
+        deadline: Instant,
+    ) -> Result<(), PbsError> {
         let deadline = deadline.min(Instant::now() + self.timeout);
         let result = if let Some(w) = &self.watchdog {
             w.arm(deadline);
-            let result = self.exchange(path, sink, deadline).await;
+            let result = self.exchange(path, feed, deadline).await;
             let fired = self.watchdog.as_ref().is_some_and(Watchdog::disarm);
             match result {
                 // The request failed because the watchdog shut the socket down.
@@ -300,7 +317,7 @@ impl PbsClient {
                 other => other,
             }
         } else {
-            futures_lite::future::or(self.exchange(path, sink, deadline), timer(deadline)).await
+            futures_lite::future::or(self.exchange(path, feed, deadline), timer(deadline)).await
         };
         if let Err(e) = &result {
             if !matches!(
@@ -339,20 +356,20 @@ impl PbsClient {
 
     /// One request and response, retried once on a fresh connection when a kept-alive one turns
     /// out to have been closed by PBS.
-    async fn exchange<S: Sink + ?Sized>(
+    async fn exchange(
         &mut self,
         path: &str,
-        sink: &mut S,
+        feed: &mut Feed<'_>,
         deadline: Instant,
     ) -> Result<(), PbsError> {
         self.build_request(path);
         let reused = self.conn.is_some();
         match self.send_and_read_head(path, deadline).await {
-            Ok(head) => self.read_response(path, head, sink).await,
+            Ok(head) => self.read_response(path, head, feed).await,
             Err(HeadOrIo::Stale) if reused => {
                 self.disconnect();
                 match self.send_and_read_head(path, deadline).await {
-                    Ok(head) => self.read_response(path, head, sink).await,
+                    Ok(head) => self.read_response(path, head, feed).await,
                     Err(e) => Err(self.head_error(path, e)),
                 }
             }
@@ -421,11 +438,11 @@ impl PbsClient {
         }
     }
 
-    async fn read_response<S: Sink + ?Sized>(
+    async fn read_response(
         &mut self,
         path: &str,
         head: crate::http::head::ResponseHead,
-        sink: &mut S,
+        feed: &mut Feed<'_>,
     ) -> Result<(), PbsError> {
         let Some(conn) = self.conn.as_mut() else {
             return Err(PbsError::Protocol("connection lost".into()));
@@ -458,7 +475,7 @@ impl PbsClient {
         let result = loop {
             match body.next(conn).await {
                 Ok(Some(piece)) => {
-                    if let Err(e) = self.reader.feed(piece, sink) {
+                    if let Err(e) = feed(&mut self.reader, piece) {
                         break Err(json_error(&self.endpoint, path, &e));
                     }
                 }
@@ -571,6 +588,9 @@ impl PbsClient {
         }
     }
 }
+
+/// Hands one body piece to the JSON reader, which walks it into a sink.
+type Feed<'a> = dyn FnMut(&mut JsonReader, &[u8]) -> Result<(), JsonError> + 'a;
 
 enum HeadOrIo {
     Connect(PbsError),

@@ -4,7 +4,8 @@
 //! (`json`) → one collector per PBS area (`collectors`) → exposition writer (`exposition`) →
 //! the exporter's HTTP server.
 //!
-//! No `unsafe` here: the one FFI call (`malloc_trim`) lives in `crates/malloc-trim`.
+//! No `unsafe` here: the C allocator's calls (`malloc_trim`, and running the program again with
+//! glibc's thread cache off) live in `crates/malloc-trim`.
 
 #![forbid(unsafe_code)]
 

@@ -21,6 +21,9 @@ use std::process::ExitCode;
 use std::rc::Rc;
 
 fn main() -> ExitCode {
+    // Runs the exporter again with glibc's thread cache off (unless GLIBC_TUNABLES is set):
+    // targets held idle then keep fewer pages (DESIGN.md, "Allocator").
+    malloc_trim::without_thread_cache();
     let args: Args = argh::from_env();
     if args.version {
         println!("pbs-exporter {}", env!("CARGO_PKG_VERSION"));

@@ -188,6 +188,35 @@ fn insecure_mode_warns_loudly() {
     assert_eq!(exp.scrape().value("pbs_up", &[]), 1.0);
 }
 
+/// `GLIBC_TUNABLES` in the environment of the running exporter (its process, not its start).
+fn tunables_of(exp: &Exporter) -> Option<String> {
+    let env = std::fs::read(format!("/proc/{}/environ", exp.pid())).unwrap();
+    env.split(|&b| b == 0)
+        .find_map(|e| e.strip_prefix(b"GLIBC_TUNABLES="))
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+/// glibc's thread cache is off (the exporter runs itself again with the setting, keeping its
+/// arguments and process), unless `GLIBC_TUNABLES` was set, which is left as it is.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn glibc_thread_cache_is_off_unless_glibc_tunables_is_set() {
+    let sim = start_sim(Profile::DEMO, |_| {});
+    let exp = Exporter::start(&sim, &[], &["--loglevel", "info"]);
+    assert_eq!(
+        tunables_of(&exp).as_deref(),
+        Some("glibc.malloc.tcache_count=0")
+    );
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", exp.pid())).unwrap();
+    assert!(cmdline.ends_with(b"\0--loglevel\0info\0"), "{cmdline:?}");
+    assert_eq!(exp.scrape().value("pbs_up", &[]), 1.0);
+    for set in ["glibc.malloc.tcache_count=3", ""] {
+        let exp = Exporter::start(&sim, &[("GLIBC_TUNABLES", set)], &[]);
+        assert_eq!(tunables_of(&exp).as_deref(), Some(set));
+        assert_eq!(exp.scrape().value("pbs_up", &[]), 1.0);
+    }
+}
+
 #[test]
 fn version_flag() {
     let out = run(&[], &["--version"]);

@@ -14,7 +14,9 @@
 //! were allocated between the buffers of the scrapes that ran with theirs, each pinning its
 //! pages; the copies, made once those buffers are free (and merged by a first trim), fill few.
 //! Before the last trim, the chunks glibc's thread cache holds among free memory go back to
-//! the heap ([`malloc_trim::evict_thread_cache`]): each would keep its page resident.
+//! the heap ([`malloc_trim::evict_thread_cache`]): each would keep its page resident. The
+//! exporter runs with that cache off ([`malloc_trim::without_thread_cache`]), so this matters
+//! only when the user's `GLIBC_TUNABLES` keeps it.
 //!
 //! The default target (`/metrics` with `PBS_ENDPOINT`) takes no [`Release`]: it keeps its
 //! connection and buffers, so its steady state allocates nothing.

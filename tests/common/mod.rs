@@ -127,6 +127,12 @@ impl Exporter {
         expo::parse(&r.body)
     }
 
+    /// The exporter's process id.
+    #[allow(dead_code)]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends SIGHUP (reload).
     pub fn hup(&self) {
         unsafe_kill(self.child.id(), 1);
