@@ -1029,8 +1029,10 @@ impl Cursor {
     }
 
     /// The member whose key's closing quote is at `end`, not read: stepped over when its value
-    /// is a string or a container [`Cursor::flat_end`] takes and the next member follows
-    /// (`,"`); then `pos` and `expect` are at the next key, whose opening quote is returned.
+    /// is a string [`plain_string_end`] takes (printable ASCII, well-formed escapes, all here)
+    /// or a container [`Cursor::flat_end`] takes, and the next member follows (`,"`); then
+    /// `pos` and `expect` are at the next key, whose opening quote is returned. Anything else
+    /// (errors included) is left to the key's reader.
     #[inline(never)]
     fn unread_member(&mut self, buf: &[u8], end: usize) -> Option<usize> {
         let v = end + 2;
