@@ -116,6 +116,13 @@ fn evict_pass() -> usize {
 /// name back: the kernel names it after the path run (`exe`), so it is named after its
 /// `argv[0]` again (its last 15 bytes' worth, as the kernel keeps), for `pgrep`, `ps -C`,
 /// journald and the kernel's messages. Call it first thing in `main`, before any thread starts.
+///
+/// `/proc/self/exe` is the program the kernel started, which is not always this one: run
+/// through the dynamic loader explicitly (`ld-linux-x86-64.so.2 ./program ARGS`), it is the
+/// loader that runs again, with the program's arguments as its own (`--version` prints the
+/// loader's, a first argument is taken for the program to load); under valgrind without
+/// `--trace-children=yes` it runs again outside valgrind, uninstrumented (with it, valgrind
+/// follows it). Set `GLIBC_TUNABLES`, even empty, to keep it from running again.
 pub fn without_thread_cache() {
     imp::without_thread_cache()
 }
