@@ -12,14 +12,17 @@
 //!   byte, and after every key), fed in pieces: the outcome, including the exact error, is the
 //!   one of reading everything, and the events are those of reading everything without the
 //!   skipped values; in the differential check, they are serde_json's without the skipped values.
+//! * the key filter (`Tokenizer::next_in` with two key lengths of 0 to 7 not read, chosen by the
+//!   first byte), fed in pieces: the outcome is the one of reading everything, and the events
+//!   are those of reading everything without those keys and their values.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use pbs_exporter::json::tokenizer::{MAX_DEPTH, MAX_TOKEN};
 use pbs_exporter::json::{JsonError, Tokenizer};
 use pbs_exporter_fuzz::json_ref::{
-    Ev, NUMBER_TOKEN, as_serde_spells, reference, skips, tokenize, tokenize_skipping,
-    without_skipped,
+    Ev, NUMBER_TOKEN, as_serde_spells, reference, skips, tokenize, tokenize_filtering,
+    tokenize_skipping, without_keys, without_skipped,
 };
 use pbs_exporter_fuzz::split_size;
 
@@ -48,6 +51,11 @@ fuzz_target!(|data: &[u8]| {
     let (skip_all, end) = tokenize_skipping(&mut reused, doc.chunks(step.div_ceil(3)), all);
     assert_eq!(end, outcome, "skipping every value changed the outcome");
     assert_eq!(skip_all, without_skipped(&events, all), "skipping every value changed events");
+    let lengths = !(1u64 << (b & 7) | 1u64 << (b >> 3 & 7));
+    let unread = |k: &str| lengths >> k.len().min(63) & 1 == 0;
+    let (filtered, end) = tokenize_filtering(&mut Tokenizer::new(), doc.chunks(step), lengths);
+    assert_eq!(end, outcome, "the key filter changed the outcome");
+    assert_eq!(filtered, without_keys(&events, unread), "the key filter changed the events");
     // Balanced containers on success; never deeper than MAX_DEPTH.
     let mut depth = 0usize;
     for ev in &events {

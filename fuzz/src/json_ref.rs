@@ -264,10 +264,57 @@ pub fn tokenize_skipping<'p>(
     (events, end)
 }
 
+/// Like [`tokenize`], through `Tokenizer::next_in` with the key lengths `lengths` read (bit
+/// `n` for a length `n`): the keys of other lengths that come out anyway have their values
+/// skipped (`Tokenizer::skip_value`), as the walker does. The events leave out those keys, their
+/// values, and the members `next_in` stepped over: what [`without_keys`] leaves of reading
+/// everything.
+pub fn tokenize_filtering<'p>(
+    t: &mut Tokenizer,
+    pieces: impl IntoIterator<Item = &'p [u8]>,
+    lengths: u64,
+) -> (Vec<Ev>, Result<(), JsonError>) {
+    let unread = |k: &[u8]| lengths >> k.len().min(63) & 1 == 0;
+    let mut events = Vec::new();
+    for piece in pieces {
+        t.feed(piece);
+        loop {
+            match t.next_in(piece, lengths) {
+                Ok(Some(Event::Member(k, v))) => {
+                    if !unread(k) {
+                        events.push(Event::Key(k).into());
+                        events.push(v.event().into());
+                    }
+                }
+                Ok(Some(ev)) => {
+                    if matches!(ev, Event::Key(k) if unread(k)) {
+                        t.skip_value();
+                    } else {
+                        events.push(ev.into());
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => return (events, Err(e)),
+            }
+        }
+    }
+    let end = t.finish();
+    (events, end)
+}
+
 /// `events` without the values of the keys for which `skip` is true (the keys stay): what a
 /// skipping tokenizer returns. A value cut off by the end of `events` is dropped as far as it
 /// goes.
 pub fn without_skipped(events: &[Ev], skip: impl Fn(&str) -> bool) -> Vec<Ev> {
+    without(events, skip, false)
+}
+
+/// [`without_skipped`] that leaves out the keys too: what [`tokenize_filtering`] returns.
+pub fn without_keys(events: &[Ev], skip: impl Fn(&str) -> bool) -> Vec<Ev> {
+    without(events, skip, true)
+}
+
+fn without(events: &[Ev], skip: impl Fn(&str) -> bool, drop_keys: bool) -> Vec<Ev> {
     let mut out = Vec::new();
     // `pending`: the next value is skipped; `depth`: containers open inside a skipped value.
     let (mut pending, mut depth) = (false, 0usize);
@@ -282,7 +329,9 @@ pub fn without_skipped(events: &[Ev], skip: impl Fn(&str) -> bool) -> Vec<Ev> {
             continue;
         }
         pending = matches!(ev, Ev::Key(k) if skip(k));
-        out.push(ev.clone());
+        if !(pending && drop_keys) {
+            out.push(ev.clone());
+        }
     }
     out
 }

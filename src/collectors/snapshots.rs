@@ -581,23 +581,24 @@ fn decimal(n: i64, buf: &mut [u8; 20]) -> &str {
 pub(crate) static SNAPSHOT_READS: Reads = Reads::Keys(&[("data", Reads::Keys(ITEM))]);
 
 /// The fields of an item that are read; the sink tells them apart by their place in this list
-/// ([`Path::listed`]), given by the constants below.
+/// ([`Path::listed`]), given by the constants below. In the order PBS sends them, so that each
+/// key is found at the first comparison ([`Reads`] searches from after the last key found).
 static ITEM: &[(&str, Reads)] = &[
     ("backup-type", Reads::All),
     ("backup-id", Reads::All),
     ("backup-time", Reads::All),
     ("comment", Reads::All),
+    ("verification", Reads::Keys(&[("state", Reads::All)])),
     ("size", Reads::All),
     ("protected", Reads::All),
-    ("verification", Reads::Keys(&[("state", Reads::All)])),
 ];
 const BACKUP_TYPE: usize = 0;
 const BACKUP_ID: usize = 1;
 const BACKUP_TIME: usize = 2;
 const COMMENT: usize = 3;
-const SIZE: usize = 4;
-const PROTECTED: usize = 5;
-const VERIFICATION: usize = 6;
+const VERIFICATION: usize = 4;
+const SIZE: usize = 5;
+const PROTECTED: usize = 6;
 
 struct SnapshotSink<'a> {
     item: &'a mut Snapshot,

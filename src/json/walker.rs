@@ -304,6 +304,13 @@ impl JsonReader {
         }
     }
 
+    /// Whether the sink's [`Reads`] is ignored: only ever under fuzzing, so that elsewhere the
+    /// branches it takes are not built (`feed` is built once per sink).
+    #[inline(always)]
+    fn everything(&self) -> bool {
+        cfg!(fuzzing) && self.read_everything
+    }
+
     /// Frees the buffers (a target held idle); the next document allocates them again.
     pub fn release(&mut self) {
         *self = JsonReader {
@@ -315,9 +322,13 @@ impl JsonReader {
     /// Feeds bytes and delivers every value they complete to `sink`.
     pub fn feed<S: Sink + ?Sized>(&mut self, bytes: &[u8], sink: &mut S) -> Result<(), JsonError> {
         self.tokenizer.feed(bytes);
+        let everything = self.everything();
         let frames = &mut self.frames;
         let depth = &mut self.depth;
-        while let Some(ev) = self.tokenizer.next(bytes)? {
+        // Keys of no length the innermost object reads: stepped over by the tokenizer. Kept
+        // here, changed where the innermost container does.
+        let mut lengths = key_lengths(frames, *depth, everything);
+        while let Some(ev) = self.tokenizer.next_in(bytes, lengths)? {
             // One place for each step, not one per kind of event: `feed` is built once per
             // sink, and the sink's `scalar` is inlined where it is called.
             let (key, value) = match ev {
@@ -333,11 +344,12 @@ impl JsonReader {
                     } else {
                         None
                     };
-                    open(frames, depth, top, ev == Event::StartArray);
+                    lengths = open(frames, depth, top, ev == Event::StartArray, everything);
                     continue;
                 }
                 Event::EndObject | Event::EndArray => {
                     *depth -= 1;
+                    lengths = key_lengths(frames, *depth, everything);
                     sink.close(&Path {
                         frames: &frames[..*depth],
                     });
@@ -345,7 +357,7 @@ impl JsonReader {
                 }
             };
             if let Some(k) = key {
-                if !enter_key(&mut frames[*depth - 1], k, self.read_everything) {
+                if !enter_key(&mut frames[*depth - 1], k, everything) {
                     // A lone key: its value comes next, skipped (a member's was read).
                     if value.is_none() {
                         self.tokenizer.skip_value();
@@ -380,9 +392,27 @@ impl JsonReader {
     }
 }
 
-/// Opens a container at `depth` (`top`: the sink's `Reads`, at the top level).
+/// The lengths of the keys the innermost container's [`Reads`] lists (any, outside every
+/// container or reading everything): [`Tokenizer::next_in`]'s filter.
+// Out of line: `feed` is built once per sink (the static binary's size budget).
 #[inline(never)]
-fn open(frames: &mut Vec<Frame>, depth: &mut usize, top: Option<&'static Reads>, is_array: bool) {
+fn key_lengths(frames: &[Frame], depth: usize, read_everything: bool) -> u64 {
+    match depth.checked_sub(1).and_then(|d| frames.get(d)) {
+        Some(f) if !read_everything => f.lengths,
+        _ => u64::MAX,
+    }
+}
+
+/// Opens a container at `depth` (`top`: the sink's `Reads`, at the top level); returns its
+/// [`key_lengths`].
+#[inline(never)]
+fn open(
+    frames: &mut Vec<Frame>,
+    depth: &mut usize,
+    top: Option<&'static Reads>,
+    is_array: bool,
+    everything: bool,
+) -> u64 {
     advance(frames, *depth);
     let reads = match depth.checked_sub(1).map(|d| &frames[d]) {
         None => top.unwrap_or(&ALL),
@@ -406,6 +436,7 @@ fn open(frames: &mut Vec<Frame>, depth: &mut usize, top: Option<&'static Reads>,
     }
     f.index = 0;
     *depth += 1;
+    if everything { u64::MAX } else { f.lengths }
 }
 
 /// Makes `key` the current key of the object `f` when its value is read (true), else leaves
