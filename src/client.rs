@@ -284,41 +284,37 @@ impl PbsClient {
         sink: &mut S,
         deadline: Instant,
     ) -> Result<(), PbsError> {
-        self.get(
-            path,
-            &mut |reader, piece| reader.feed(piece, sink),
-            deadline,
-        )
-        .await
-    }
-
-    /// [`get_json`](Self::get_json) for any sink: the request, the body reading and the error
-    /// wording exist once in the binary, not once per sink; only `feed` (the JSON reader
-    /// walking into that sink, inlined there) is built per sink, called once per body piece.
-    async fn get(
-        &mut self,
-        path: &str,
-        feed: &mut Feed<'_>,
-        deadline: Instant,
-    ) -> Result<(), PbsError> {
+        // Only the body's reading into `sink` is built per sink; what comes before and after
+        // it (request, head, error wording) is in functions of its own, built once.
         let deadline = deadline.min(Instant::now() + self.timeout);
         let result = if let Some(w) = &self.watchdog {
             w.arm(deadline);
-            let result = self.exchange(path, feed, deadline).await;
-            let fired = self.watchdog.as_ref().is_some_and(Watchdog::disarm);
-            match result {
-                // The request failed because the watchdog shut the socket down.
-                Err(_) if fired => Err(PbsError::Timeout(String::new())),
-                // It finished just as the deadline passed: keep the answer, not the socket.
-                Ok(()) if fired => {
-                    self.disconnect();
-                    Ok(())
-                }
-                other => other,
-            }
+            let result = self.exchange(path, sink, deadline).await;
+            self.disarm(result)
         } else {
-            futures_lite::future::or(self.exchange(path, feed, deadline), timer(deadline)).await
+            futures_lite::future::or(self.exchange(path, sink, deadline), timer(deadline)).await
         };
+        self.ended(path, result)
+    }
+
+    /// Disarms the watchdog after a request and tells whether it fired.
+    fn disarm(&mut self, result: Result<(), PbsError>) -> Result<(), PbsError> {
+        let fired = self.watchdog.as_ref().is_some_and(Watchdog::disarm);
+        match result {
+            // The request failed because the watchdog shut the socket down.
+            Err(_) if fired => Err(PbsError::Timeout(String::new())),
+            // It finished just as the deadline passed: keep the answer, not the socket.
+            Ok(()) if fired => {
+                self.disconnect();
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// After a request: drops the connection unless PBS answered with an HTTP error, and words
+    /// a timeout.
+    fn ended(&mut self, path: &str, result: Result<(), PbsError>) -> Result<(), PbsError> {
         if let Err(e) = &result {
             if !matches!(
                 e,
@@ -356,20 +352,33 @@ impl PbsClient {
 
     /// One request and response, retried once on a fresh connection when a kept-alive one turns
     /// out to have been closed by PBS.
-    async fn exchange(
+    async fn exchange<S: Sink + ?Sized>(
         &mut self,
         path: &str,
-        feed: &mut Feed<'_>,
+        sink: &mut S,
         deadline: Instant,
     ) -> Result<(), PbsError> {
+        let head = self.request(path, deadline).await?;
+        if head.status != 200 {
+            return Err(self.error_response(path, head).await);
+        }
+        self.read_response(path, head, sink).await
+    }
+
+    /// Sends the request and reads the response head.
+    async fn request(
+        &mut self,
+        path: &str,
+        deadline: Instant,
+    ) -> Result<crate::http::head::ResponseHead, PbsError> {
         self.build_request(path);
         let reused = self.conn.is_some();
         match self.send_and_read_head(path, deadline).await {
-            Ok(head) => self.read_response(path, head, feed).await,
+            Ok(head) => Ok(head),
             Err(HeadOrIo::Stale) if reused => {
                 self.disconnect();
                 match self.send_and_read_head(path, deadline).await {
-                    Ok(head) => self.read_response(path, head, feed).await,
+                    Ok(head) => Ok(head),
                     Err(e) => Err(self.head_error(path, e)),
                 }
             }
@@ -438,44 +447,55 @@ impl PbsClient {
         }
     }
 
-    async fn read_response(
+    /// Reads the start of an error response's body for the message (the connection is kept
+    /// when the body ends in time), and words the error.
+    async fn error_response(
         &mut self,
         path: &str,
         head: crate::http::head::ResponseHead,
-        feed: &mut Feed<'_>,
+    ) -> PbsError {
+        let Some(conn) = self.conn.as_mut() else {
+            return PbsError::Protocol("connection lost".into());
+        };
+        let mut body = BodyReader::new(head.framing, ERROR_BODY_MAX);
+        self.error_text.clear();
+        let mut complete = false;
+        loop {
+            match body.next(conn).await {
+                Ok(Some(piece)) => {
+                    let room = ERROR_TEXT.saturating_sub(self.error_text.len());
+                    self.error_text
+                        .extend_from_slice(&piece[..piece.len().min(room)]);
+                }
+                Ok(None) => {
+                    complete = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        if !(complete && head.keep_alive) {
+            self.disconnect();
+        }
+        self.status_error(path, head.status)
+    }
+
+    /// Streams a 200 response's body through the JSON reader into `sink`.
+    async fn read_response<S: Sink + ?Sized>(
+        &mut self,
+        path: &str,
+        head: crate::http::head::ResponseHead,
+        sink: &mut S,
     ) -> Result<(), PbsError> {
         let Some(conn) = self.conn.as_mut() else {
             return Err(PbsError::Protocol("connection lost".into()));
         };
-        if head.status != 200 {
-            let mut body = BodyReader::new(head.framing, ERROR_BODY_MAX);
-            self.error_text.clear();
-            let mut complete = false;
-            loop {
-                match body.next(conn).await {
-                    Ok(Some(piece)) => {
-                        let room = ERROR_TEXT.saturating_sub(self.error_text.len());
-                        self.error_text
-                            .extend_from_slice(&piece[..piece.len().min(room)]);
-                    }
-                    Ok(None) => {
-                        complete = true;
-                        break;
-                    }
-                    Err(_) => break,
-                }
-            }
-            if !(complete && head.keep_alive) {
-                self.disconnect();
-            }
-            return Err(self.status_error(path, head.status));
-        }
         let mut body = BodyReader::new(head.framing, self.max_body);
         self.reader.reset();
         let result = loop {
             match body.next(conn).await {
                 Ok(Some(piece)) => {
-                    if let Err(e) = feed(&mut self.reader, piece) {
+                    if let Err(e) = self.reader.feed(piece, sink) {
                         break Err(json_error(&self.endpoint, path, &e));
                     }
                 }
@@ -485,24 +505,7 @@ impl PbsClient {
                         .finish()
                         .map_err(|e| json_error(&self.endpoint, path, &e));
                 }
-                Err(BodyError::TooLarge(n)) => {
-                    break Err(PbsError::Body(format!(
-                        "response of PBS at {} to GET {path} is larger than {n} bytes (--max-body-bytes)",
-                        self.endpoint
-                    )));
-                }
-                Err(BodyError::Truncated) => {
-                    break Err(PbsError::Body(format!(
-                        "response of PBS at {} to GET {path} was cut off (connection closed mid-body)",
-                        self.endpoint
-                    )));
-                }
-                Err(e) => {
-                    break Err(PbsError::Protocol(format!(
-                        "reading the response of PBS at {} to GET {path}: {e}",
-                        self.endpoint
-                    )));
-                }
+                Err(e) => break Err(body_error(&self.endpoint, path, e)),
             }
         };
         if result.is_err() || !head.keep_alive || !body.is_done() {
@@ -589,9 +592,6 @@ impl PbsClient {
     }
 }
 
-/// Hands one body piece to the JSON reader, which walks it into a sink.
-type Feed<'a> = dyn FnMut(&mut JsonReader, &[u8]) -> Result<(), JsonError> + 'a;
-
 enum HeadOrIo {
     Connect(PbsError),
     Stale,
@@ -603,6 +603,20 @@ fn json_error(ep: &Endpoint, path: &str, e: &JsonError) -> PbsError {
     PbsError::Body(format!(
         "response of PBS at {ep} to GET {path} is not valid JSON: {e}"
     ))
+}
+
+fn body_error(ep: &Endpoint, path: &str, e: BodyError) -> PbsError {
+    match e {
+        BodyError::TooLarge(n) => PbsError::Body(format!(
+            "response of PBS at {ep} to GET {path} is larger than {n} bytes (--max-body-bytes)"
+        )),
+        BodyError::Truncated => PbsError::Body(format!(
+            "response of PBS at {ep} to GET {path} was cut off (connection closed mid-body)"
+        )),
+        e => PbsError::Protocol(format!(
+            "reading the response of PBS at {ep} to GET {path}: {e}"
+        )),
+    }
 }
 
 /// A future that fails with a timeout at `deadline`.
