@@ -289,6 +289,33 @@ fn in_secure_mode_the_exporter_does_not_run_itself_again() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Run through the dynamic loader explicitly, the exporter does not run itself again: that
+/// would run the loader (`/proc/self/exe`) with the exporter's arguments as the loader's own.
+#[cfg(all(
+    target_os = "linux",
+    target_env = "gnu",
+    target_arch = "x86_64",
+    not(target_feature = "crt-static")
+))]
+#[test]
+fn run_through_the_dynamic_loader_it_does_not_run_itself_again() {
+    let loader = "/lib64/ld-linux-x86-64.so.2";
+    if !std::path::Path::new(loader).exists() {
+        eprintln!("skipped: no {loader}");
+        return;
+    }
+    let out = Command::new(loader)
+        .args([env!("CARGO_BIN_EXE_pbs-exporter"), "--version"])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        format!("pbs-exporter {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
 #[test]
 fn version_flag() {
     let out = run(&[], &["--version"]);

@@ -117,10 +117,10 @@ fn evict_pass() -> usize {
 /// `argv[0]` again (its last 15 bytes' worth, as the kernel keeps), for `pgrep`, `ps -C`,
 /// journald and the kernel's messages. Call it first thing in `main`, before any thread starts.
 ///
-/// `/proc/self/exe` is the program the kernel started, which is not always this one: run
-/// through the dynamic loader explicitly (`ld-linux-x86-64.so.2 ./program ARGS`), it is the
-/// loader that runs again, with the program's arguments as its own (`--version` prints the
-/// loader's, a first argument is taken for the program to load); under valgrind without
+/// `/proc/self/exe` is the program the kernel started, which is not always this one. Run
+/// through the dynamic loader explicitly (`ld-linux-x86-64.so.2 ./program ARGS`; seen as a
+/// dynamically linked program the kernel loaded no loader for, `AT_BASE` 0) it does not run
+/// again: the loader would, with the program's arguments as its own. Under valgrind without
 /// `--trace-children=yes` it runs again outside valgrind, uninstrumented (with it, valgrind
 /// follows it). Set `GLIBC_TUNABLES`, even empty, to keep it from running again.
 pub fn without_thread_cache() {
@@ -168,6 +168,8 @@ mod imp {
     const AT_SECURE: c_ulong = 23;
     /// `<elf.h>`: the path given to `execve`, a C string.
     const AT_EXECFN: c_ulong = 31;
+    /// `<elf.h>`: where the kernel loaded the program's dynamic loader (0: none).
+    const AT_BASE: c_ulong = 7;
     /// `<linux/prctl.h>`: sets the calling thread's name (`/proc/PID/comm`).
     const PR_SET_NAME: c_int = 15;
     /// The path the program runs itself again by.
@@ -211,7 +213,11 @@ mod imp {
             }
             return;
         }
-        if secure {
+        // Dynamically linked, but the kernel loaded no loader for it: the loader is the program
+        // the kernel started (`/proc/self/exe`), run explicitly (`ld-linux-x86-64.so.2 ./program`).
+        // SAFETY: getauxval has no preconditions.
+        let loader_run = !cfg!(target_feature = "crt-static") && unsafe { getauxval(AT_BASE) } == 0;
+        if secure || loader_run {
             return;
         }
         let mut env = Vec::new();
