@@ -261,18 +261,9 @@ fn in_secure_mode_the_exporter_does_not_run_itself_again() {
         copy,
     ];
     // Started at all (an endless loop of runs never gets to print its version).
-    let out = Command::new("timeout")
-        .args(["10"])
-        .args(setpriv)
-        .arg("--version")
-        .env_clear()
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap().trim(),
-        format!("pbs-exporter {}", env!("CARGO_PKG_VERSION"))
-    );
+    let mut cmd = Command::new("timeout");
+    cmd.args(["10"]).args(setpriv).arg("--version").env_clear();
+    prints_its_version(cmd.output().unwrap());
     let sim = start_sim(Profile::DEMO, |_| {});
     let exp = Exporter::start_via(&setpriv, &Exporter::env_for(&sim), &[]);
     let secure = std::fs::read(format!("/proc/{}/auxv", exp.pid())).unwrap();
@@ -304,22 +295,20 @@ fn run_through_the_dynamic_loader_it_does_not_run_itself_again() {
         eprintln!("skipped: no {loader}");
         return;
     }
-    let out = Command::new(loader)
-        .args([env!("CARGO_BIN_EXE_pbs-exporter"), "--version"])
-        .env_clear()
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap().trim(),
-        format!("pbs-exporter {}", env!("CARGO_PKG_VERSION"))
-    );
+    let mut cmd = Command::new(loader);
+    cmd.args([env!("CARGO_BIN_EXE_pbs-exporter"), "--version"])
+        .env_clear();
+    prints_its_version(cmd.output().unwrap());
 }
 
 #[test]
 fn version_flag() {
-    let out = run(&[], &["--version"]);
-    assert!(out.status.success());
+    prints_its_version(run(&[], &["--version"]));
+}
+
+/// `--version` ran: exit 0, the exporter's name and version.
+fn prints_its_version(out: Output) {
+    assert!(out.status.success(), "{out:?}");
     assert_eq!(
         String::from_utf8(out.stdout).unwrap().trim(),
         format!("pbs-exporter {}", env!("CARGO_PKG_VERSION"))
