@@ -42,9 +42,12 @@ def add(target, name, data):
 
 fixtures = sorted(f for f in os.listdir(FIXTURES) if f.endswith(".json"))
 
-# json_tokenizer: [split byte] + document.
+# json_tokenizer: [split byte, two key lengths not read (each % 64; 63: 63 or longer)] + document.
+# The fixtures' lengths include PBS's unread keys (files, owner: 5; upid: 4).
+UNREAD = [(5, 4), (5, 63), (4, 8), (0, 12), (3, 6), (1, 2)]
 for k, f in enumerate(fixtures):
-    add("json_tokenizer", f, bytes([[0, 3, 15, 127, 130, 200][k % 6]]) + compact(f))
+    split = [0, 3, 15, 127, 130, 200][k % 6]
+    add("json_tokenizer", f, bytes([split, *UNREAD[k % 6]]) + compact(f))
 for k, doc in enumerate(
     [
         rb'{"a":"x\"y\\z\u00e9\ud83d\ude00","n":-12.5e+3,"t":true,"f":false,"z":null,"e":[],"o":{}}',
@@ -55,7 +58,7 @@ for k, doc in enumerate(
         b"[" * 63 + b"]" * 63,
     ]
 ):
-    add("json_tokenizer", "hand-%d" % k, bytes([k * 7]) + doc)
+    add("json_tokenizer", "hand-%d" % k, bytes([k * 7, k, 63 - k]) + doc)
 
 # extractors: [endpoint + 5 * names, split byte] + body.
 ENDPOINTS = {

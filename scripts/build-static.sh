@@ -9,7 +9,9 @@
 # --max-bytes size limit (default 3145728 = 3 MiB); exit status 1 above it
 # -- ARGS     passed on to cargo build, e.g. -- --locked
 #
-# Prints "binary: PATH" and "size: ..." on stdout (other scripts read the "binary:" line).
+# Runs the binary with --version (exit status 1 unless it prints its version within 10 s).
+# Prints "binary: PATH", "starts: ..." and "size: ..." on stdout (other scripts read the
+# "binary:" line).
 # Honours CARGO_TARGET_DIR and any RUSTFLAGS already set (crt-static and the packed
 # relocations are appended).
 #
@@ -27,7 +29,7 @@ while [ $# -gt 0 ]; do
         --max-bytes) max_bytes="$2"; shift 2 ;;
         --max-bytes=*) max_bytes="${1#*=}"; shift ;;
         --) shift; cargo_args=("$@"); break ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) echo "build-static.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
@@ -56,6 +58,16 @@ if grep -q 'ld-linux' <(head -c 4096 "$bin" | tr -c '[:print:]' '\n'); then
     echo "build-static.sh: $bin has an ELF interpreter (dynamically linked), expected static" >&2
     exit 1
 fi
+
+# It must start: a linker writing relocations (DT_RELR) its static start-up code cannot apply
+# crashes before main. Run with an empty environment, so it also runs itself again with
+# glibc's thread cache off (malloc_trim::without_thread_cache), as it does in production.
+version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
+if ! started=$(timeout 10 env -i "$bin" --version 2>&1) || [ "$started" != "pbs-exporter $version" ]; then
+    echo "build-static.sh: FAIL: $bin --version printed '$started', expected 'pbs-exporter $version'" >&2
+    exit 1
+fi
+echo "starts: $started"
 
 bytes=$(stat -c %s "$bin")
 mib=$(awk -v b="$bytes" 'BEGIN { printf "%.2f", b / 1048576 }')

@@ -210,17 +210,105 @@ fn glibc_thread_cache_is_off_unless_glibc_tunables_is_set() {
     let cmdline = std::fs::read(format!("/proc/{}/cmdline", exp.pid())).unwrap();
     assert!(cmdline.ends_with(b"\0--loglevel\0info\0"), "{cmdline:?}");
     assert_eq!(exp.scrape().value("pbs_up", &[]), 1.0);
+    // Run again by the path /proc/self/exe, it is named after its program again, not "exe".
+    assert_eq!(comm_of(&exp), "pbs-exporter");
     for set in ["glibc.malloc.tcache_count=3", ""] {
         let exp = Exporter::start(&sim, &[("GLIBC_TUNABLES", set)], &[]);
         assert_eq!(tunables_of(&exp).as_deref(), Some(set));
         assert_eq!(exp.scrape().value("pbs_up", &[]), 1.0);
+        assert_eq!(comm_of(&exp), "pbs-exporter");
     }
+}
+
+/// The process name of the running exporter, as `pgrep`, `ps -C` and journald see it.
+fn comm_of(exp: &Exporter) -> String {
+    let comm = std::fs::read_to_string(format!("/proc/{}/comm", exp.pid())).unwrap();
+    comm.trim_end_matches('\n').to_string()
+}
+
+/// In secure mode (here: file capabilities, run by an unprivileged user) the exporter does not
+/// run itself again: glibc since 2.39 drops `GLIBC_TUNABLES` there, so it would run itself
+/// again forever. It starts, serves, and keeps its name (15 bytes of it, as the kernel keeps).
+/// Needs root, `setcap` (apt: libcap2-bin) and `setpriv` (util-linux); skipped without them.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn in_secure_mode_the_exporter_does_not_run_itself_again() {
+    let dir = std::env::temp_dir().join(format!("pbs-exporter-secure-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A name longer than the kernel keeps (15 bytes).
+    let copy = dir.join("pbs-exporter-with-caps");
+    std::fs::copy(env!("CARGO_BIN_EXE_pbs-exporter"), &copy).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    for p in [&dir, &copy] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let setcap = Command::new("setcap")
+        .arg("cap_net_bind_service=+ep")
+        .arg(&copy)
+        .output();
+    let setpriv_there = Command::new("setpriv").arg("--version").output().is_ok();
+    if !setpriv_there || !matches!(&setcap, Ok(o) if o.status.success()) {
+        eprintln!("skipped: setcap or setpriv missing or refused (root, libcap2-bin): {setcap:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+        return;
+    }
+    let copy = copy.to_str().unwrap();
+    let setpriv = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        copy,
+    ];
+    // Started at all (an endless loop of runs never gets to print its version).
+    let mut cmd = Command::new("timeout");
+    cmd.args(["10"]).args(setpriv).arg("--version").env_clear();
+    prints_its_version(cmd.output().unwrap());
+    let sim = start_sim(Profile::DEMO, |_| {});
+    let exp = Exporter::start_via(&setpriv, &Exporter::env_for(&sim), &[]);
+    let secure = std::fs::read(format!("/proc/{}/auxv", exp.pid())).unwrap();
+    let secure = secure
+        .chunks_exact(16)
+        .map(|kv| kv.split_at(8))
+        .find(|(k, _)| *k == 23u64.to_ne_bytes())
+        .map(|(_, v)| u64::from_ne_bytes(v.try_into().unwrap()));
+    assert_eq!(secure, Some(1), "not in secure mode");
+    assert_eq!(tunables_of(&exp), None);
+    assert_eq!(comm_of(&exp), "pbs-exporter-wi");
+    assert_eq!(exp.scrape().value("pbs_up", &[]), 1.0);
+    drop(exp);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Run through the dynamic loader explicitly, the exporter does not run itself again: that
+/// would run the loader (`/proc/self/exe`) with the exporter's arguments as the loader's own.
+#[cfg(all(
+    target_os = "linux",
+    target_env = "gnu",
+    target_arch = "x86_64",
+    not(target_feature = "crt-static")
+))]
+#[test]
+fn run_through_the_dynamic_loader_it_does_not_run_itself_again() {
+    let loader = "/lib64/ld-linux-x86-64.so.2";
+    if !std::path::Path::new(loader).exists() {
+        eprintln!("skipped: no {loader}");
+        return;
+    }
+    let mut cmd = Command::new(loader);
+    cmd.args([env!("CARGO_BIN_EXE_pbs-exporter"), "--version"])
+        .env_clear();
+    prints_its_version(cmd.output().unwrap());
 }
 
 #[test]
 fn version_flag() {
-    let out = run(&[], &["--version"]);
-    assert!(out.status.success());
+    prints_its_version(run(&[], &["--version"]));
+}
+
+/// `--version` ran: exit 0, the exporter's name and version.
+fn prints_its_version(out: Output) {
+    assert!(out.status.success(), "{out:?}");
     assert_eq!(
         String::from_utf8(out.stdout).unwrap().trim(),
         format!("pbs-exporter {}", env!("CARGO_PKG_VERSION"))

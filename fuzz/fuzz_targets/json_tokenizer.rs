@@ -1,4 +1,5 @@
-//! `json::Tokenizer`: the first byte picks a split size, the rest is the document.
+//! `json::Tokenizer`: the first byte picks a split size, the next two the key filter's
+//! lengths, the rest is the document.
 //!
 //! Asserts:
 //! * the events and the outcome (including the error) are the same fed whole, fed in pieces of
@@ -12,9 +13,10 @@
 //!   byte, and after every key), fed in pieces: the outcome, including the exact error, is the
 //!   one of reading everything, and the events are those of reading everything without the
 //!   skipped values; in the differential check, they are serde_json's without the skipped values.
-//! * the key filter (`Tokenizer::next_in` with two key lengths of 0 to 7 not read, chosen by the
-//!   first byte), fed in pieces: the outcome is the one of reading everything, and the events
-//!   are those of reading everything without those keys and their values.
+//! * the key filter (`Tokenizer::next_in` with two key lengths of 0 to 63 not read, 63 for
+//!   "63 bytes or longer", one from each of the second and third bytes), fed in pieces: the
+//!   outcome is the one of reading everything, and the events are those of reading everything
+//!   without those keys and their values.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -27,9 +29,10 @@ use pbs_exporter_fuzz::json_ref::{
 use pbs_exporter_fuzz::split_size;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&b, doc)) = data.split_first() else {
+    let [b, key_a, key_b, doc @ ..] = data else {
         return;
     };
+    let b = *b;
     let step = split_size(b);
 
     let whole = tokenize(&mut Tokenizer::new(), [doc]);
@@ -51,7 +54,7 @@ fuzz_target!(|data: &[u8]| {
     let (skip_all, end) = tokenize_skipping(&mut reused, doc.chunks(step.div_ceil(3)), all);
     assert_eq!(end, outcome, "skipping every value changed the outcome");
     assert_eq!(skip_all, without_skipped(&events, all), "skipping every value changed events");
-    let lengths = !(1u64 << (b & 7) | 1u64 << (b >> 3 & 7));
+    let lengths = !(1u64 << (key_a & 63) | 1u64 << (key_b & 63));
     let unread = |k: &str| lengths >> k.len().min(63) & 1 == 0;
     let (filtered, end) = tokenize_filtering(&mut Tokenizer::new(), doc.chunks(step), lengths);
     assert_eq!(end, outcome, "the key filter changed the outcome");

@@ -474,10 +474,13 @@ impl Tokenizer {
     /// [`Tokenizer::next`] in an object whose reader reads only keys of the lengths in
     /// `lengths` (bit `n` for a length `n`, 63 for any longer; `u64::MAX`: any key). A key of
     /// another length does not come out when its value is one [`Cursor::member`] steps over
-    /// (a plain scalar, an object of plain members or an array of them, in the bytes read) and
-    /// the next member or the object's end follows it: the value is skipped there (validated
-    /// as reading it would), without an event. Any other key comes out as `next` gives it (its
-    /// reader then skips the value: [`Tokenizer::skip_value`]). Lengths alone suffice for PBS:
+    /// (a string of printable ASCII with well-formed escapes, an object of plain members or an
+    /// array of them, complete in the bytes read) and the next member follows it (`,"`): the
+    /// member is skipped there (validated as reading it would), without an event. Numbers and
+    /// literals are not stepped over, nor is an object's last member: such a key comes out as
+    /// `next` gives it, with its value when that is a plain scalar ([`Event::Member`]), else
+    /// alone ([`Event::Key`]; its reader then skips the value: [`Tokenizer::skip_value`]), as
+    /// does any other key. Lengths alone suffice for PBS:
     /// the keys nobody reads there (`files`, `owner`, a verification's `upid`) have lengths no
     /// key read beside them has.
     pub fn next_in<'a>(
@@ -971,9 +974,11 @@ impl Cursor {
     /// (including a value in error) is left for the next call, which finds it as it would
     /// after a lone key, errors and their offsets included.
     ///
-    /// A key of no length in `lengths` whose value is a scalar of [`plain_value_end`]'s kind
-    /// (escapes allowed) or a container [`Cursor::flat_end`] takes, followed by `,"` or `}`:
-    /// the member is stepped over, and the next key read (or the object's end returned).
+    /// A key of no length in `lengths` whose value is a string [`plain_string_end`] takes
+    /// (escapes allowed) or a container [`Cursor::flat_end`] takes, followed by `,"`: the
+    /// member is stepped over ([`Cursor::unread_member`]) and the next key read. With a number
+    /// or a literal, or last in its object, the key comes out as above: with its value when
+    /// that is of the common kind, else alone.
     #[inline(always)]
     fn member<'a>(
         &mut self,

@@ -53,8 +53,16 @@ impl Exporter {
 
     /// Starts the exporter with exactly this environment (plus a loopback listen address).
     pub fn start_with(env: &[(String, String)], args: &[&str]) -> Exporter {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pbs-exporter"));
-        cmd.env_clear()
+        Self::start_via(&[env!("CARGO_BIN_EXE_pbs-exporter")], env, args)
+    }
+
+    /// Starts the exporter by the command line `via` (a program that ends up running the
+    /// exporter in the same process, and its arguments, the exporter's path last), with exactly
+    /// this environment (plus a loopback listen address).
+    pub fn start_via(via: &[&str], env: &[(String, String)], args: &[&str]) -> Exporter {
+        let mut cmd = Command::new(via[0]);
+        cmd.args(&via[1..])
+            .env_clear()
             .env("PBS_LISTEN_ADDRESS", "127.0.0.1:0")
             .envs(env.iter().map(|(k, v)| (k, v)))
             .args(args)

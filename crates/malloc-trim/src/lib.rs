@@ -105,33 +105,75 @@ fn evict_pass() -> usize {
 /// (`execve` of `/proc/self/exe`, with the same arguments, in the same process) with
 /// `GLIBC_TUNABLES=glibc.malloc.tcache_count=0` added to its environment: glibc reads its
 /// settings once, at start, from the environment. Does nothing when `GLIBC_TUNABLES` is set
-/// already, even empty (the user's settings stand, and the program runs again only once), when
-/// the program cannot be run again (no `/proc`, `execve` refused: it goes on as it is), and
-/// elsewhere than on glibc. Call it first thing in `main`, before any thread starts.
+/// already, even empty (the user's settings stand), when the program cannot be run again (no
+/// `/proc`, `execve` refused: it goes on as it is), and elsewhere than on glibc.
+///
+/// Never runs the program more than once more: not in secure mode (the kernel's `AT_SECURE`:
+/// setuid, setgid or file capabilities such as `setcap cap_net_bind_service=+ep`), where glibc
+/// since 2.39 drops `GLIBC_TUNABLES` from the environment at start (so the setting could never
+/// be seen), and not when this process is itself the one run again (the kernel's `AT_EXECFN`
+/// is `/proc/self/exe`), whatever became of the environment. The process run again gets its
+/// name back: the kernel names it after the path run (`exe`), so it is named after its
+/// `argv[0]` again (its last 15 bytes' worth, as the kernel keeps), for `pgrep`, `ps -C`,
+/// journald and the kernel's messages. Call it first thing in `main`, before any thread starts.
+///
+/// `/proc/self/exe` is the program the kernel started, which is not always this one. Run
+/// through the dynamic loader explicitly (`ld-linux-x86-64.so.2 ./program ARGS`; seen as a
+/// dynamically linked program the kernel loaded no loader for, `AT_BASE` 0) it does not run
+/// again: the loader would, with the program's arguments as its own. Under valgrind without
+/// `--trace-children=yes` it runs again outside valgrind, uninstrumented (with it, valgrind
+/// follows it). Set `GLIBC_TUNABLES`, even empty, to keep it from running again.
 pub fn without_thread_cache() {
     imp::without_thread_cache()
+}
+
+/// The name the kernel gives a process run as `path` (`/proc/PID/comm`): the last component of
+/// the path, its first 15 bytes, and a terminating zero.
+#[cfg_attr(not(all(target_os = "linux", target_env = "gnu")), allow(dead_code))]
+fn comm_name(path: &[u8]) -> [u8; 16] {
+    let base = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+    let mut name = [0u8; 16];
+    let n = base.len().min(15);
+    name[..n].copy_from_slice(&base[..n]);
+    name
 }
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 mod imp {
     use alloc::vec::Vec;
-    use core::ffi::{c_char, c_int};
+    use core::ffi::{CStr, c_char, c_int, c_ulong};
     use core::sync::atomic::{AtomicPtr, Ordering};
 
     unsafe extern "C" {
         /// glibc, `<malloc.h>`: `int malloc_trim(size_t pad)`.
-        fn malloc_trim(pad: usize) -> core::ffi::c_int;
-        /// `<unistd.h>`: the environment, `NAME=value` C strings up to a null pointer.
-        static environ: *const *const c_char;
+        fn malloc_trim(pad: usize) -> c_int;
+        /// `<unistd.h>`: the environment, `NAME=value` C strings up to a null pointer. A
+        /// mutable C global (`setenv` may replace it): read once, before any thread starts.
+        static mut environ: *const *const c_char;
         /// `<string.h>`.
-        fn strncmp(a: *const c_char, b: *const c_char, n: usize) -> core::ffi::c_int;
+        fn strncmp(a: *const c_char, b: *const c_char, n: usize) -> c_int;
         /// `<unistd.h>`.
         fn execve(
             path: *const c_char,
             argv: *const *const c_char,
             envp: *const *const c_char,
-        ) -> core::ffi::c_int;
+        ) -> c_int;
+        /// `<sys/auxv.h>`: a value the kernel passed at start (0 when absent).
+        fn getauxval(kind: c_ulong) -> c_ulong;
+        /// `<sys/prctl.h>`.
+        fn prctl(option: c_int, ...) -> c_int;
     }
+
+    /// `<elf.h>`: nonzero when the program runs in secure mode (setuid, setgid, capabilities).
+    const AT_SECURE: c_ulong = 23;
+    /// `<elf.h>`: the path given to `execve`, a C string.
+    const AT_EXECFN: c_ulong = 31;
+    /// `<elf.h>`: where the kernel loaded the program's dynamic loader (0: none).
+    const AT_BASE: c_ulong = 7;
+    /// `<linux/prctl.h>`: sets the calling thread's name (`/proc/PID/comm`).
+    const PR_SET_NAME: c_int = 15;
+    /// The path the program runs itself again by.
+    const SELF: &CStr = c"/proc/self/exe";
 
     /// The arguments glibc passed to `main` (null until then).
     static ARGV: AtomicPtr<*const c_char> = AtomicPtr::new(core::ptr::null_mut());
@@ -150,11 +192,39 @@ mod imp {
     pub fn without_thread_cache() {
         const SETTING: &[u8] = b"GLIBC_TUNABLES=glibc.malloc.tcache_count=0\0";
         let argv = ARGV.load(Ordering::Relaxed);
+        if argv.is_null() {
+            return;
+        }
+        // SAFETY: getauxval has no preconditions; AT_EXECFN, when present, points to a C
+        // string the kernel put on the stack, alive for the whole process.
+        let (secure, run_again) = unsafe {
+            let execfn = getauxval(AT_EXECFN) as *const c_char;
+            let run_again = !execfn.is_null() && CStr::from_ptr(execfn) == SELF;
+            (getauxval(AT_SECURE) != 0, run_again)
+        };
+        if run_again {
+            // SAFETY: argv is glibc's, alive for the whole process; argv[0] may be null.
+            let arg0 = unsafe { *argv };
+            if !arg0.is_null() {
+                // SAFETY: a C string from glibc's argv.
+                let name = super::comm_name(unsafe { CStr::from_ptr(arg0) }.to_bytes());
+                // SAFETY: PR_SET_NAME reads a C string of up to 16 bytes; `name` is one.
+                unsafe { prctl(PR_SET_NAME, name.as_ptr()) };
+            }
+            return;
+        }
+        // Dynamically linked, but the kernel loaded no loader for it: the loader is the program
+        // the kernel started (`/proc/self/exe`), run explicitly (`ld-linux-x86-64.so.2 ./program`).
+        // SAFETY: getauxval has no preconditions.
+        let loader_run = !cfg!(target_feature = "crt-static") && unsafe { getauxval(AT_BASE) } == 0;
+        if secure || loader_run {
+            return;
+        }
         let mut env = Vec::new();
         // SAFETY: glibc's environment is a null-terminated array of C strings; no other
         // thread runs yet that could change it. SETTING's first 15 bytes are its name and `=`.
         unsafe {
-            let mut e = environ;
+            let mut e = (&raw const environ).read();
             while !e.is_null() && !(*e).is_null() {
                 if strncmp(*e, SETTING.as_ptr().cast(), 15) == 0 {
                     return;
@@ -165,13 +235,10 @@ mod imp {
         }
         env.push(SETTING.as_ptr().cast());
         env.push(core::ptr::null());
-        if argv.is_null() {
-            return;
-        }
         // SAFETY: a C string and null-terminated arrays of C strings (glibc's `argv`, alive
         // for the whole process), alive until execve returns, which it does only when it
         // failed.
-        unsafe { execve(c"/proc/self/exe".as_ptr(), argv, env.as_ptr()) };
+        unsafe { execve(SELF.as_ptr(), argv, env.as_ptr()) };
     }
 
     pub fn trim() -> bool {
@@ -195,6 +262,24 @@ mod tests {
     extern crate std;
     use std::sync::Mutex;
     use std::vec::Vec;
+
+    /// The process name is the path's last component, cut to the kernel's 15 bytes.
+    #[test]
+    fn comm_name_is_the_basename_cut_to_15_bytes() {
+        assert_eq!(
+            &super::comm_name(b"/usr/bin/pbs-exporter"),
+            b"pbs-exporter\0\0\0\0"
+        );
+        assert_eq!(
+            &super::comm_name(b"pbs-exporter-static"),
+            b"pbs-exporter-st\0"
+        );
+        assert_eq!(
+            &super::comm_name(b"./a"),
+            b"a\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"
+        );
+        assert_eq!(super::comm_name(b""), [0; 16]);
+    }
 
     /// Both tests read the process' RSS: one at a time.
     static SERIAL: Mutex<()> = Mutex::new(());
