@@ -297,7 +297,8 @@ impl PbsClient {
         self.ended(path, result)
     }
 
-    /// Disarms the watchdog after a request and tells whether it fired.
+    /// Disarms the watchdog after a request; when it fired, a failure becomes a timeout and a
+    /// success drops the connection.
     fn disarm(&mut self, result: Result<(), PbsError>) -> Result<(), PbsError> {
         let fired = self.watchdog.as_ref().is_some_and(Watchdog::disarm);
         match result {

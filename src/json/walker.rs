@@ -173,6 +173,19 @@ impl Default for Frame {
     }
 }
 
+impl Frame {
+    /// [`Tokenizer::next_in`]'s filter inside this container: the lengths of the keys it reads,
+    /// or any key when reading everything.
+    #[inline(always)]
+    fn filter(&self, read_everything: bool) -> u64 {
+        if read_everything {
+            u64::MAX
+        } else {
+            self.lengths
+        }
+    }
+}
+
 /// Where a value sits: one segment per enclosing container, outermost first.
 #[derive(Debug)]
 pub struct Path<'a> {
@@ -398,8 +411,8 @@ impl JsonReader {
 #[inline(never)]
 fn key_lengths(frames: &[Frame], depth: usize, read_everything: bool) -> u64 {
     match depth.checked_sub(1).and_then(|d| frames.get(d)) {
-        Some(f) if !read_everything => f.lengths,
-        _ => u64::MAX,
+        Some(f) => f.filter(read_everything),
+        None => u64::MAX,
     }
 }
 
@@ -436,7 +449,7 @@ fn open(
     }
     f.index = 0;
     *depth += 1;
-    if everything { u64::MAX } else { f.lengths }
+    f.filter(everything)
 }
 
 /// Makes `key` the current key of the object `f` when its value is read (true), else leaves
