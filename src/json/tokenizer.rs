@@ -486,6 +486,11 @@ impl Tokenizer {
     /// does any other key. Lengths alone suffice for PBS:
     /// the keys nobody reads there (`files`, `owner`, a verification's `upid`) have lengths no
     /// key read beside them has.
+    // Inlined into the walker's loop (once per sink): the event is then matched where it is
+    // made, not written out and read back, and the call's register saves go. Large snapshot
+    // list 18.10 -> 17.10 M instructions (`examples/parse_count`); static binary +68.6 KB
+    // (3,035,960 -> 3,104,568 bytes).
+    #[inline(always)]
     pub fn next_in<'a>(
         &'a mut self,
         piece: &'a [u8],
