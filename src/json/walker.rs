@@ -193,17 +193,22 @@ impl Frame {
     }
 
     /// Makes the key [`Frame::expected`] named the current key: what [`enter_key`] does
-    /// when [`Reads::key`] finds it at its first comparison.
+    /// when [`Reads::key`] finds it at its first comparison. Returns the key expected next.
     #[inline(always)]
-    fn enter_expected(&mut self) {
-        if let Reads::Keys(keys) = self.reads {
-            let at = first(self.hint, keys.len());
-            if let Some((name, reads)) = keys.get(at) {
-                self.child = reads;
-                self.name = Some(Listed { name, at });
-                self.hint = at + 1;
-            }
-        }
+    fn enter_expected(&mut self) -> &'static [u8] {
+        let Reads::Keys(keys) = self.reads else {
+            return b"";
+        };
+        let at = first(self.hint, keys.len());
+        let Some((name, reads)) = keys.get(at) else {
+            return b"";
+        };
+        self.child = reads;
+        self.name = Some(Listed { name, at });
+        self.hint = at + 1;
+        // `self.expected()`, knowing the list is plain (its key was expected).
+        keys.get(first(at + 1, keys.len()))
+            .map_or(b"", |(k, _)| k.as_bytes())
     }
 }
 
@@ -398,15 +403,16 @@ impl JsonReader {
                     && k.as_ptr() == filter.expected.as_ptr()
                     && k.len() == filter.expected.len()
                 {
-                    f.enter_expected();
-                } else if !enter_key(f, k, everything) {
+                    filter.expected = f.enter_expected();
+                } else if enter_key(f, k, everything) {
+                    filter.expected = f.expected();
+                } else {
                     // A lone key: its value comes next, skipped (a member's was read).
                     if value.is_none() {
                         self.tokenizer.skip_value();
                     }
                     continue;
                 }
-                filter.expected = f.expected();
             }
             if let Some(v) = value {
                 scalar(frames, *depth, sink, v);
