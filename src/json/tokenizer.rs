@@ -476,7 +476,7 @@ impl Tokenizer {
     /// [`Tokenizer::next`] in an object whose reader reads only keys of the lengths in
     /// `filter.lengths` (bit `n` for a length `n`, 63 for any longer; `u64::MAX`: any key),
     /// and expects `filter.expected` as the next key ([`KeyFilter`]). A key of
-    /// another length does not come out when its value is one [`Cursor::member`] steps over
+    /// another length, other than the expected one, does not come out when its value is one [`Cursor::member`] steps over
     /// (a string of printable ASCII with well-formed escapes, an object of plain members or an
     /// array of them, complete in the bytes read) and the next member follows it (`,"`): the
     /// member is skipped there (validated as reading it would), without an event. Numbers and
@@ -529,7 +529,8 @@ pub struct KeyFilter<'k> {
     /// characters (see [`KeyFilter::plain`]). When the next key is it, written plainly (no
     /// escapes), it is recognised by comparing its bytes with it, without scanning it, and
     /// handed out as `expected` itself: the same bytes, so a reader may tell it by its
-    /// address.
+    /// address. It is never stepped over, whatever `lengths` says (a reader expects a key it
+    /// reads).
     pub expected: &'k [u8],
 }
 
@@ -1025,21 +1026,24 @@ impl Cursor {
     ) -> Result<Option<Event<'a>>, JsonError> {
         loop {
             // The key expected, where it is: no scan (`decoded_string` would find the same).
+            // The expected key is not stepped over, whatever its length.
             let expected = expected_key_end(buf, i, filter.expected);
             let (end, escaped) = match expected {
                 Some(end) => (end, false),
-                None => match self.decoded_string(buf, scratch, i)? {
-                    Some(found) => found,
-                    None => return Ok(None),
-                },
-            };
-            let len = if escaped { scratch.len() } else { end - i - 1 };
-            if filter.lengths >> len.min(63) & 1 == 0 {
-                if let Some(next) = self.unread_member(buf, end) {
-                    i = next;
-                    continue;
+                None => {
+                    let Some((end, escaped)) = self.decoded_string(buf, scratch, i)? else {
+                        return Ok(None);
+                    };
+                    let len = if escaped { scratch.len() } else { end - i - 1 };
+                    if filter.lengths >> len.min(63) & 1 == 0 {
+                        if let Some(next) = self.unread_member(buf, end) {
+                            i = next;
+                            continue;
+                        }
+                    }
+                    (end, escaped)
                 }
-            }
+            };
             // The expected key is handed out as given (the same bytes): its reader knows it.
             let key = match expected {
                 Some(_) => filter.expected,
