@@ -166,7 +166,8 @@ impl Default for Frame {
 
 impl Frame {
     /// [`Tokenizer::next_in`]'s filter inside this container: the lengths of the keys it reads
-    /// (any key when reading everything), and the key it expects next.
+    /// and the key it expects next; any key and none expected when reading everything (so
+    /// that fuzzing compares the expected key's path with [`Reads::key`]'s).
     #[inline(always)]
     fn filter(&self, read_everything: bool) -> KeyFilter<'static> {
         KeyFilter {
@@ -175,7 +176,7 @@ impl Frame {
             } else {
                 self.lengths
             },
-            expected: self.expected(),
+            expected: self.expected_unless(read_everything),
         }
     }
 
@@ -189,6 +190,16 @@ impl Frame {
                 .get(first(self.hint, keys.len()))
                 .map_or(b"", |(k, _)| k.as_bytes()),
             _ => b"",
+        }
+    }
+
+    /// [`Frame::expected`], none when reading everything.
+    #[inline(always)]
+    fn expected_unless(&self, read_everything: bool) -> &'static [u8] {
+        if read_everything {
+            b""
+        } else {
+            self.expected()
         }
     }
 
@@ -405,7 +416,7 @@ impl JsonReader {
                 {
                     filter.expected = f.enter_expected();
                 } else if enter_key(f, k, everything) {
-                    filter.expected = f.expected();
+                    filter.expected = f.expected_unless(everything);
                 } else {
                     // A lone key: its value comes next, skipped (a member's was read).
                     if value.is_none() {
