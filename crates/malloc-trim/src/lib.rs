@@ -22,12 +22,21 @@
 //! unchanged or lower. The cache's speed is for programs that allocate on many threads at once;
 //! pbs-exporter allocates on one, and little in steady state.
 //!
+//! [`release_unused_stack`] does for a thread's stack what `malloc_trim` does for the heap:
+//! the pages below the current frame, touched once by a deeper call, go back to the OS.
+//!
 //! These are the FFI calls of pbs-exporter, kept in their own crate so the exporter itself stays
 //! `#![forbid(unsafe_code)]`. On other C libraries (musl returns freed memory by itself) they do
 //! nothing.
 #![no_std]
 
 extern crate alloc;
+
+mod stack;
+
+pub use stack::release_unused_stack;
+#[doc(hidden)]
+pub use stack::touch_stack;
 
 use alloc::vec::Vec;
 use core::hint::black_box;
@@ -281,13 +290,13 @@ mod tests {
         assert_eq!(super::comm_name(b""), [0; 16]);
     }
 
-    /// Both tests read the process' RSS: one at a time.
-    static SERIAL: Mutex<()> = Mutex::new(());
+    /// The tests that read the process' RSS: one at a time.
+    pub(crate) static SERIAL: Mutex<()> = Mutex::new(());
 
     /// The process' RSS. smaps_rollup walks the page tables: exact, where /proc/self/status'
     /// VmRSS may lag.
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    fn rss_kib() -> u64 {
+    pub(crate) fn rss_kib() -> u64 {
         let status = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap();
         let line = status.lines().find(|l| l.starts_with("Rss:")).unwrap();
         line.split_whitespace().nth(1).unwrap().parse().unwrap()
