@@ -16,9 +16,9 @@
 //! Before the last trim, the chunks glibc's thread cache holds among free memory go back to
 //! the heap ([`malloc_trim::evict_thread_cache`]): each would keep its page resident. The
 //! exporter runs with that cache off ([`malloc_trim::without_thread_cache`]), so this matters
-//! only when the user's `GLIBC_TUNABLES` keeps it. Last, the main thread's stack pages below
-//! the current frame go back too ([`malloc_trim::release_unused_stack`]): a scrape runs ~20 KiB
-//! deeper than the trim (TLS handshake, JSON reading), and those pages stayed resident after it.
+//! only when the user's `GLIBC_TUNABLES` keeps it. Then the main thread's stack pages below a
+//! shallow frame go back too ([`InProgress::release_stack_after_trims`]): scrapes run ~20 KiB
+//! deeper (TLS handshake, JSON reading), and those pages stayed resident after them.
 //!
 //! The default target (`/metrics` with `PBS_ENDPOINT`) takes no [`Release`]: it keeps its
 //! connection and buffers, so its steady state allocates nothing.
@@ -26,6 +26,7 @@
 use crate::collection::Collection;
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
+use std::task::{Poll, Waker};
 
 /// Multi-target scrapes in progress, process-wide (shared by the server's connections).
 #[derive(Default, Clone)]
@@ -39,6 +40,10 @@ struct State {
     freed: Cell<bool>,
     /// Targets released since the last trim, each once.
     released: RefCell<Vec<Weak<Collection>>>,
+    /// A trim ran since the stack was last released.
+    stack_due: Cell<bool>,
+    /// The task of [`InProgress::release_stack_after_trims`], waiting.
+    stack_waker: Cell<Option<Waker>>,
 }
 
 impl InProgress {
@@ -81,7 +86,27 @@ impl InProgress {
             // The thread cache's chunks, left among the freed buffers, would pin their pages.
             malloc_trim::evict_thread_cache();
             malloc_trim::trim();
-            // The scrapes took the main thread's stack ~20 KiB deeper than it is now.
+            self.0.stack_due.set(true);
+            if let Some(waker) = self.0.stack_waker.take() {
+                waker.wake();
+            }
+        }
+    }
+
+    /// Runs for the server's lifetime, as a task of its own: after each trim, returns the main
+    /// thread's stack pages below this task's frame ([`malloc_trim::release_unused_stack`]).
+    /// The scrapes took the stack deeper; a task is polled near the executor's frame, below
+    /// which all of it lies, where the trim runs deep inside a connection's task.
+    pub async fn release_stack_after_trims(&self) {
+        loop {
+            std::future::poll_fn(|cx| {
+                if self.0.stack_due.replace(false) {
+                    return Poll::Ready(());
+                }
+                self.0.stack_waker.set(Some(cx.waker().clone()));
+                Poll::Pending
+            })
+            .await;
             malloc_trim::release_unused_stack();
         }
     }
@@ -115,5 +140,52 @@ impl Drop for Release {
         }
         state.count.set(state.count.get().saturating_sub(1));
         self.in_progress.trim_if_idle();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Resident KiB of the mapping that holds `addr`, from `/proc/self/smaps`.
+    fn resident_kib_at(addr: usize) -> u64 {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let mut lines = smaps.lines();
+        lines
+            .find(|l| {
+                let range = l.split_whitespace().next().unwrap_or("");
+                let Some((lo, hi)) = range.split_once('-') else {
+                    return false;
+                };
+                let hex = |v| usize::from_str_radix(v, 16).unwrap_or(0);
+                (hex(lo)..hex(hi)).contains(&addr)
+            })
+            .expect("a mapping holds the address");
+        let rss = lines.find(|l| l.starts_with("Rss:")).unwrap();
+        rss.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    /// A trim wakes the task, which returns the stack pages below it: here, those a deep call
+    /// touched before.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[test]
+    fn a_trim_wakes_the_task_that_returns_the_stack_pages() {
+        let in_progress = InProgress::default();
+        let ex = async_executor::LocalExecutor::new();
+        ex.spawn(in_progress.release_stack_after_trims()).detach();
+        assert!(ex.try_tick(), "the task waits");
+        malloc_trim::touch_stack(512);
+        let marker = 0u8;
+        let stack = &raw const marker as usize;
+        let before = resident_kib_at(stack);
+        assert!(!ex.try_tick(), "no trim yet: the task sleeps");
+        in_progress.0.freed.set(true);
+        in_progress.trim_if_idle();
+        assert!(ex.try_tick(), "the trim woke it");
+        let after = resident_kib_at(stack);
+        assert!(
+            after + 384 <= before,
+            "stack resident {before} KiB -> {after} KiB: expected the 512 KiB touched returned"
+        );
     }
 }
