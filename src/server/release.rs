@@ -38,6 +38,8 @@ struct State {
     count: Cell<usize>,
     /// Memory was freed since the last trim.
     freed: Cell<bool>,
+    /// A multi-target scrape has started since the process began.
+    any_started: Cell<bool>,
     /// Targets released since the last trim, each once.
     released: RefCell<Vec<Weak<Collection>>>,
     /// A trim ran since the stack was last released.
@@ -50,6 +52,7 @@ impl InProgress {
     /// A scrape of `collection` starts: release it when the returned value is dropped.
     pub fn start(&self, collection: Rc<Collection>) -> Release {
         self.0.count.set(self.0.count.get() + 1);
+        self.0.any_started.set(true);
         Release {
             collection,
             in_progress: self.clone(),
@@ -61,10 +64,14 @@ impl InProgress {
         self.0.count.get()
     }
 
-    /// A connection closed (its buffers are freed): trims if a multi-target scrape freed
-    /// memory since the last trim and none is in progress. Without multi-target scrapes,
-    /// this does nothing.
+    /// A connection closed (its buffers are freed): trims if none is in progress, once any
+    /// multi-target scrape ran (the last trim may have come while the connection still held
+    /// its buffers: Prometheus keeps connections open across scrapes). Without multi-target
+    /// scrapes, this does nothing.
     pub fn connection_closed(&self) {
+        if self.0.any_started.get() {
+            self.0.freed.set(true);
+        }
         self.trim_if_idle();
     }
 
