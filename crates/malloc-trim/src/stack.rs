@@ -118,7 +118,10 @@ mod imp {
         // below its stack pointer. The pages read as zeros when next touched, as fresh stack
         // does. Parts of the range not mapped (the main stack's mapping grows down on demand,
         // glibc reports the size limit) are skipped by the kernel, which then returns ENOMEM
-        // having released the mapped part; glibc's bounds never reach the mapping below.
+        // having released the mapped part; glibc's bounds never reach the mapping below, and
+        // no other thread's new mapping lands in that gap (the kernel places mappings below
+        // the stack size limit, or, with no limit, upwards from a third of the address space;
+        // nothing here maps at fixed addresses).
         unsafe { madvise(start as *mut c_void, end - start, MADV_DONTNEED) };
         end - start
     }
