@@ -100,6 +100,35 @@ mod tests {
         assert!(r.0.is_empty());
     }
 
+    /// Pseudo-random values of every bit length, and differences of them as the group records
+    /// write times (wrapping), read back exactly.
+    #[test]
+    fn any_value_and_any_wrapping_difference_reads_back() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x >> (x % 64)
+        };
+        let mut out = Vec::new();
+        let values: Vec<(u64, i64, i64)> = (0..10_000)
+            .map(|_| (next(), next() as i64, next().wrapping_neg() as i64))
+            .collect();
+        for &(u, a, b) in &values {
+            put_u64(&mut out, u);
+            put_i64(&mut out, a);
+            put_i64(&mut out, b.wrapping_sub(a));
+        }
+        let mut r = Reader(&out);
+        for &(u, a, b) in &values {
+            assert_eq!(r.u64(), u);
+            let back = r.i64();
+            assert_eq!((back, back.wrapping_add(r.i64())), (a, b));
+        }
+        assert!(r.0.is_empty());
+    }
+
     #[test]
     fn sizes_are_as_documented() {
         let len = |v: i64| {
