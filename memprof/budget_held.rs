@@ -1,9 +1,10 @@
 //! What a `?target=` target keeps while held idle: the live heap each of ten reference targets
 //! (each its own `pbs-sim` child, pinned TLS, every collector) adds once its scrape is answered,
 //! the target released (`Collection::release_idle`) and what it keeps repacked
-//! (`Collection::repack_idle`), as the server does, at most 20 KiB per target (measured 16.1 KB
+//! (`Collection::repack_idle`), as the server does, at most 20 KiB per target (measured 10.9 KB
 //! in 35 blocks, most of it the snapshots collector's per-group aggregates, which
-//! `--snapshots-refresh changed` needs, packed in 4 of them; 19.5 KB in 54 blocks while the
+//! `--snapshots-refresh changed` needs, packed in 4 of them; 16.3 KB while their group records
+//! were fixed-size (88 bytes, now 34 with variable-length integers); 19.5 KB in 54 blocks while the
 //! scraper kept an empty output set between collections, 28.4 KB in 81 before the aggregates
 //! were packed, and 37.7 KB in 380 blocks before the collectors freed their reuse buffers at
 //! release and kept short texts inline).

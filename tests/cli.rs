@@ -196,28 +196,68 @@ fn tunables_of(exp: &Exporter) -> Option<String> {
         .map(|v| String::from_utf8_lossy(v).into_owned())
 }
 
-/// glibc's thread cache is off (the exporter runs itself again with the setting, keeping its
-/// arguments and process), unless `GLIBC_TUNABLES` was set, which is left as it is.
+/// glibc's thread cache is off and every thread allocates on the main heap (the exporter runs
+/// itself again with the settings, keeping its arguments and process), unless `GLIBC_TUNABLES`
+/// was set, which is left as it is.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[test]
 fn glibc_thread_cache_is_off_unless_glibc_tunables_is_set() {
     let sim = start_sim(Profile::DEMO, |_| {});
     let exp = Exporter::start(&sim, &[], &["--loglevel", "info"]);
-    assert_eq!(
-        tunables_of(&exp).as_deref(),
-        Some("glibc.malloc.tcache_count=0")
+    // glibc 2.36 parses the setting in place, writing a NUL over each ':'.
+    let tunables = tunables_of(&exp);
+    assert!(
+        matches!(
+            tunables.as_deref(),
+            Some("glibc.malloc.tcache_count=0:glibc.malloc.arena_max=1")
+                | Some("glibc.malloc.tcache_count=0")
+        ),
+        "{tunables:?}"
     );
     let cmdline = std::fs::read(format!("/proc/{}/cmdline", exp.pid())).unwrap();
     assert!(cmdline.ends_with(b"\0--loglevel\0info\0"), "{cmdline:?}");
     assert_eq!(exp.scrape().value("pbs_up", &[]), 1.0);
+    // Its other threads (the reactor's, the watchdog) allocate on the main heap.
+    assert_eq!(thread_arenas_of(&exp), 0);
     // Run again by the path /proc/self/exe, it is named after its program again, not "exe".
     assert_eq!(comm_of(&exp), "pbs-exporter");
     for set in ["glibc.malloc.tcache_count=3", ""] {
         let exp = Exporter::start(&sim, &[("GLIBC_TUNABLES", set)], &[]);
         assert_eq!(tunables_of(&exp).as_deref(), Some(set));
         assert_eq!(exp.scrape().value("pbs_up", &[]), 1.0);
+        assert!(
+            thread_arenas_of(&exp) >= 1,
+            "glibc's default: an arena per thread"
+        );
         assert_eq!(comm_of(&exp), "pbs-exporter");
     }
+}
+
+/// glibc's thread arenas in the running exporter: each is an anonymous read-write mapping at
+/// a multiple of 64 MiB followed by the rest of its 64 MiB reserved without access.
+fn thread_arenas_of(exp: &Exporter) -> usize {
+    const HEAP_MAX: u64 = 64 << 20;
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", exp.pid())).unwrap();
+    let maps: Vec<(u64, u64, &str, usize)> = maps
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let (lo, hi) = f[0].split_once('-').unwrap();
+            let hex = |v| u64::from_str_radix(v, 16).unwrap();
+            (hex(lo), hex(hi), f[1], f.len())
+        })
+        .collect();
+    maps.windows(2)
+        .filter(|w| {
+            let ((lo, hi, perm, fields), (lo2, hi2, perm2, _)) = (w[0], w[1]);
+            perm == "rw-p"
+                && fields == 5
+                && lo % HEAP_MAX == 0
+                && perm2 == "---p"
+                && lo2 == hi
+                && hi2 == lo + HEAP_MAX
+        })
+        .count()
 }
 
 /// The process name of the running exporter, as `pgrep`, `ps -C` and journald see it.

@@ -22,6 +22,7 @@
 //! group labels plus `backup_time`): memory grows with N × groups, still never with snapshots.
 
 mod packed;
+mod varint;
 
 use super::groups::{Group, GroupList};
 use super::short_str::ShortStr;

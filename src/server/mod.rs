@@ -231,6 +231,9 @@ pub async fn serve(
     shared: Rc<Shared>,
     ex: Rc<LocalExecutor<'static>>,
 ) {
+    let stack_shared = shared.clone();
+    ex.spawn(async move { stack_shared.in_progress.release_stack_after_trims().await })
+        .detach();
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(s) => s,

@@ -22,12 +22,21 @@
 //! unchanged or lower. The cache's speed is for programs that allocate on many threads at once;
 //! pbs-exporter allocates on one, and little in steady state.
 //!
+//! [`release_unused_stack`] does for a thread's stack what `malloc_trim` does for the heap:
+//! the pages below the current frame, touched once by a deeper call, go back to the OS.
+//!
 //! These are the FFI calls of pbs-exporter, kept in their own crate so the exporter itself stays
 //! `#![forbid(unsafe_code)]`. On other C libraries (musl returns freed memory by itself) they do
 //! nothing.
 #![no_std]
 
 extern crate alloc;
+
+mod stack;
+
+pub use stack::release_unused_stack;
+#[doc(hidden)]
+pub use stack::touch_stack;
 
 use alloc::vec::Vec;
 use core::hint::black_box;
@@ -101,10 +110,14 @@ fn evict_pass() -> usize {
     kept
 }
 
-/// Turns glibc's thread cache off for the whole process, by running the program again
-/// (`execve` of `/proc/self/exe`, with the same arguments, in the same process) with
-/// `GLIBC_TUNABLES=glibc.malloc.tcache_count=0` added to its environment: glibc reads its
-/// settings once, at start, from the environment. Does nothing when `GLIBC_TUNABLES` is set
+/// Turns glibc's thread cache off for the whole process, and keeps every thread on the one
+/// main heap, by running the program again (`execve` of `/proc/self/exe`, with the same
+/// arguments, in the same process) with
+/// `GLIBC_TUNABLES=glibc.malloc.tcache_count=0:glibc.malloc.arena_max=1` added to its
+/// environment: glibc reads its settings once, at start, from the environment. Without
+/// `arena_max=1` each thread that allocates gets an arena of its own, a heap mapping with at
+/// least a page resident for a few small blocks (pbs-exporter's reactor and watchdog threads:
+/// 12 KiB); its threads allocate rarely, so sharing the main heap's lock costs nothing. Does nothing when `GLIBC_TUNABLES` is set
 /// already, even empty (the user's settings stand), when the program cannot be run again (no
 /// `/proc`, `execve` refused: it goes on as it is), and elsewhere than on glibc.
 ///
@@ -190,7 +203,8 @@ mod imp {
     };
 
     pub fn without_thread_cache() {
-        const SETTING: &[u8] = b"GLIBC_TUNABLES=glibc.malloc.tcache_count=0\0";
+        const SETTING: &[u8] =
+            b"GLIBC_TUNABLES=glibc.malloc.tcache_count=0:glibc.malloc.arena_max=1\0";
         let argv = ARGV.load(Ordering::Relaxed);
         if argv.is_null() {
             return;
@@ -281,13 +295,13 @@ mod tests {
         assert_eq!(super::comm_name(b""), [0; 16]);
     }
 
-    /// Both tests read the process' RSS: one at a time.
-    static SERIAL: Mutex<()> = Mutex::new(());
+    /// The tests that read the process' RSS: one at a time.
+    pub(crate) static SERIAL: Mutex<()> = Mutex::new(());
 
     /// The process' RSS. smaps_rollup walks the page tables: exact, where /proc/self/status'
     /// VmRSS may lag.
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    fn rss_kib() -> u64 {
+    pub(crate) fn rss_kib() -> u64 {
         let status = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap();
         let line = status.lines().find(|l| l.starts_with("Rss:")).unwrap();
         line.split_whitespace().nth(1).unwrap().parse().unwrap()
