@@ -20,9 +20,12 @@ const MAX_RELEASE: usize = 1 << 20;
 
 /// Returns the calling thread's stack pages below its current frame (less a margin of two
 /// pages, down to 1 MiB below it at most) to the OS; returns how many bytes the range released
-/// covered (resident or not), 0 when nothing was done. Costs one read of `/proc/self/maps`
-/// on the main thread (glibc finds the main stack's bounds there) and one `madvise`: call it
-/// when the thread is idle and its stack shallow, not on a hot path.
+/// covered (resident or not), 0 when nothing was done. On the main thread the first call
+/// reads the stack's bounds from `/proc/self/maps` (glibc finds them there, allocating as it
+/// reads) and keeps them: later calls read and allocate nothing, so heap pages a trim has just
+/// returned stay returned. Other threads' bounds are asked of glibc each time (no file read, a
+/// small allocation). One `madvise` a call: call it when the thread is idle and its stack
+/// shallow, not on a hot path.
 pub fn release_unused_stack() -> usize {
     imp::release_unused_stack()
 }
@@ -58,6 +61,7 @@ mod imp {
     use core::ffi::{c_int, c_long, c_ulong, c_void};
     use core::hint::black_box;
     use core::mem::MaybeUninit;
+    use core::sync::atomic::{AtomicUsize, Ordering};
 
     /// glibc's `pthread_attr_t`: 56 bytes on x86-64, 64 on aarch64; opaque here.
     #[repr(C, align(8))]
@@ -82,6 +86,11 @@ mod imp {
         fn madvise(addr: *mut c_void, len: usize, advice: c_int) -> c_int;
         /// `<unistd.h>`.
         fn sysconf(name: c_int) -> c_long;
+        /// `<unistd.h>`.
+        fn getpid() -> c_int;
+        /// `<unistd.h>` (glibc 2.30): the calling thread's id, the process id on the main
+        /// thread.
+        fn gettid() -> c_int;
     }
 
     /// `<sys/mman.h>`: private anonymous pages read as zeros afterwards, their memory freed.
@@ -89,8 +98,33 @@ mod imp {
     /// `<unistd.h>`.
     const SC_PAGESIZE: c_int = 30;
 
-    /// The calling thread's stack bounds `[low, high)`.
+    /// The main thread's stack bounds, once read (`[low, high)`; 0, 0 until then). Its stack
+    /// never moves; of its bounds only the low one could change (the size limit changed, the
+    /// mapping below unmapped), and the range released is capped 1 MiB below the frame anyway.
+    static MAIN_STACK: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
+
+    /// The calling thread's stack bounds `[low, high)`: the main thread's as first read.
     fn stack_bounds() -> Option<(usize, usize)> {
+        // SAFETY: getpid and gettid have no preconditions.
+        if unsafe { gettid() != getpid() } {
+            return read_stack_bounds();
+        }
+        let cached = (
+            MAIN_STACK[0].load(Ordering::Relaxed),
+            MAIN_STACK[1].load(Ordering::Relaxed),
+        );
+        if cached.1 != 0 {
+            return Some(cached);
+        }
+        let (low, high) = read_stack_bounds()?;
+        // Only the main thread stores, low first: a nonzero high means both are set.
+        MAIN_STACK[0].store(low, Ordering::Relaxed);
+        MAIN_STACK[1].store(high, Ordering::Relaxed);
+        Some((low, high))
+    }
+
+    /// The calling thread's stack bounds `[low, high)`, from glibc.
+    fn read_stack_bounds() -> Option<(usize, usize)> {
         let mut attr = MaybeUninit::<PthreadAttr>::uninit();
         // SAFETY: pthread_getattr_np initialises `attr` (large enough for glibc's
         // pthread_attr_t) when it returns 0, and only then is it read and destroyed.
@@ -110,7 +144,8 @@ mod imp {
     #[inline(never)]
     pub fn release_unused_stack() -> usize {
         // An address in this frame: every live frame of the thread lies at or above it, the
-        // calls below (pthread_getattr_np, madvise) run below it, within the margin.
+        // calls below (pthread_getattr_np the first time, madvise) run below it, within the
+        // margin.
         let marker = 0u8;
         let frame = black_box(&raw const marker) as usize;
         // SAFETY: sysconf has no preconditions.
