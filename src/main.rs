@@ -21,8 +21,9 @@ use std::process::ExitCode;
 use std::rc::Rc;
 
 fn main() -> ExitCode {
-    // Runs the exporter again with glibc's thread cache off (unless GLIBC_TUNABLES is set):
-    // targets held idle then keep fewer pages (DESIGN.md, "Allocator").
+    // Runs the exporter again with glibc's thread cache off and one heap for all threads
+    // (arena_max=1), unless GLIBC_TUNABLES is set: targets held idle then keep fewer pages, and
+    // the reactor's and watchdog's threads no arenas of their own (DESIGN.md, "Allocator").
     malloc_trim::without_thread_cache();
     let args: Args = argh::from_env();
     if args.version {

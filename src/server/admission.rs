@@ -21,6 +21,9 @@ pub struct Activity {
     /// Since when the connection has been waiting for a request head; `None` while a request
     /// is being answered.
     idle_since: Cell<Option<Instant>>,
+    /// The connection answered a `?target=` scrape (its target released, its response buffer
+    /// freed) since [`Activity::take_released`] last ran.
+    released: Cell<bool>,
 }
 
 impl Activity {
@@ -28,7 +31,18 @@ impl Activity {
     pub fn new() -> Self {
         Activity {
             idle_since: Cell::new(Some(Instant::now())),
+            released: Cell::new(false),
         }
+    }
+
+    /// The connection answered a `?target=` scrape: its close frees memory worth a trim.
+    pub fn answered_released(&self) {
+        self.released.set(true);
+    }
+
+    /// Whether the connection answered a `?target=` scrape since the last call.
+    pub fn take_released(&self) -> bool {
+        self.released.replace(false)
     }
 
     /// The connection waits for a request head (from now).

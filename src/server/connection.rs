@@ -132,7 +132,11 @@ pub async fn handle<S: Transport, M: Metrics>(
         // Boxed: answering (a collection, gzip, the write) is a future of several KiB, so an
         // idle connection's task holds only what waiting for a head needs, and the 32 slots
         // of a connection flood cost little.
-        if !Box::pin(answer(conn, head_len, &mut buf, metrics, cfg, access)).await {
+        if !Box::pin(answer(
+            conn, head_len, &mut buf, metrics, cfg, access, activity,
+        ))
+        .await
+        {
             return;
         }
     }
@@ -147,6 +151,7 @@ async fn answer<S: Transport, M: Metrics>(
     metrics: &M,
     cfg: &ServerConfig,
     access: &Access,
+    activity: &Activity,
 ) -> bool {
     let arrived = Instant::now();
     let req = match parse_request(&conn.buffered()[..head_len]) {
@@ -216,6 +221,7 @@ async fn answer<S: Transport, M: Metrics>(
             if result.frees_buffers() {
                 // Before `result` goes: dropping it may release the target and trim the heap.
                 *buf = Vec::new();
+                activity.answered_released();
             }
             return written && chunked;
         }
@@ -487,34 +493,40 @@ mod tests {
         }
     }
 
-    /// Answers one `?target=` request with `metrics`: the body written, and the capacity of
-    /// the response buffer afterwards.
-    fn answered<M: Metrics>(metrics: &M) -> (usize, usize) {
+    /// Answers one `?target=` request with `metrics`: the body written, the capacity of the
+    /// response buffer afterwards, and whether the connection reported a released answer.
+    fn answered<M: Metrics>(metrics: &M) -> (usize, usize, bool) {
         let input = b"GET /metrics?target=a HTTP/1.1\r\n\r\n";
         let mut conn = Conn::growing(Memory(input, Vec::new()), 8192);
         let mut buf = Vec::new();
-        let (cfg, access) = (ServerConfig::default(), Access::default());
+        let (cfg, access, activity) = (ServerConfig::default(), Access::default(), Activity::new());
         let open = async_io::block_on(async {
             let head_len = conn.read_head().await.unwrap();
-            answer(&mut conn, head_len, &mut buf, metrics, &cfg, &access).await
+            answer(
+                &mut conn, head_len, &mut buf, metrics, &cfg, &access, &activity,
+            )
+            .await
         });
         assert!(open, "the connection stays open");
         let out = String::from_utf8(conn.stream.1).unwrap();
-        (out.matches('~').count(), buf.capacity())
+        let released = activity.take_released();
+        (out.matches('~').count(), buf.capacity(), released)
     }
 
     #[test]
     fn a_target_answer_frees_the_response_buffer_and_the_default_keeps_it() {
         let body = Fixed(vec![b'~'; 3 * CHUNK]);
-        let (written, kept) = answered(&body);
+        let (written, kept, released) = answered(&body);
         assert_eq!(written, 3 * CHUNK);
         assert!(
             kept >= CHUNK,
             "the default target keeps its buffer ({kept} bytes)"
         );
-        let (written, freed) = answered(&Released(body));
+        assert!(!released, "the default target's answer is not reported");
+        let (written, freed, released) = answered(&Released(body));
         assert_eq!(written, 3 * CHUNK);
         assert_eq!(freed, 0, "a target's answer frees it");
+        assert!(released, "the connection learns its close is worth a trim");
     }
 
     #[test]

@@ -256,8 +256,8 @@ pub async fn serve(
         let id = ticket.id();
         let fut = async move {
             let shared = &*task_shared;
-            let _open = shared.in_progress.connection_open();
             let (cfg, activity, access) = (&shared.config, &ticket.activity, &shared.access);
+            let _open = shared.in_progress.connection_open(activity);
             let Some(tls) = access.web.current().tls.clone() else {
                 let mut conn = Conn::growing(stream, cfg.max_head);
                 connection::handle(&mut conn, shared, cfg, activity, access).await;

@@ -5,9 +5,9 @@
 //! released if it is idle for real ([`Collection::release_idle`]: no other scrape of it in
 //! progress, no reader holding its result): PBS connection, TLS state, client buffers and
 //! results are freed; collectors free their reuse buffers and keep their aggregates and log
-//! flags, repacked below. When no multi-target scrape is left in progress
-//! at all, and again when a connection closes after one, the freed heap pages are handed back
-//! to the OS ([`malloc_trim::trim`]): glibc keeps them resident otherwise, since live blocks
+//! flags, repacked below. When no multi-target scrape is left in progress at all, and again
+//! when a connection that answered one closes, the freed heap pages are handed back to the OS
+//! ([`malloc_trim::trim`]): glibc keeps them resident otherwise, since live blocks
 //! stay scattered up to the heap's top (measured: 10 targets released, 0.7 MiB live in a
 //! 3 MiB heap, RSS unchanged without the trim). Before that, what the targets released since
 //! the last trim keep is moved into new allocations ([`Collection::repack_idle`]): their blocks
@@ -23,6 +23,7 @@
 //! The default target (`/metrics` with `PBS_ENDPOINT`) takes no [`Release`]: it keeps its
 //! connection and buffers, so its steady state allocates nothing.
 
+use super::admission::Activity;
 use crate::collection::Collection;
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -38,8 +39,6 @@ struct State {
     count: Cell<usize>,
     /// Memory was freed since the last trim.
     freed: Cell<bool>,
-    /// A multi-target scrape has started since the process began.
-    any_started: Cell<bool>,
     /// Targets released since the last trim, each once.
     released: RefCell<Vec<Weak<Collection>>>,
     /// A trim ran since the stack was last released.
@@ -52,7 +51,6 @@ impl InProgress {
     /// A scrape of `collection` starts: release it when the returned value is dropped.
     pub fn start(&self, collection: Rc<Collection>) -> Release {
         self.0.count.set(self.0.count.get() + 1);
-        self.0.any_started.set(true);
         Release {
             collection,
             in_progress: self.clone(),
@@ -64,22 +62,24 @@ impl InProgress {
         self.0.count.get()
     }
 
-    /// A connection closed (its buffers are freed): trims if none is in progress, once any
-    /// multi-target scrape ran (the last trim may have come while the connection still held
-    /// its buffers: Prometheus keeps connections open across scrapes). Without multi-target
-    /// scrapes, this does nothing.
-    pub fn connection_closed(&self) {
-        if self.0.any_started.get() {
+    /// A connection closed (its buffers are freed): trims if none is in progress and
+    /// `answered_released` (the connection answered a multi-target scrape since it was last
+    /// asked): the last trim may have come while the connection still held its read buffer
+    /// and TLS state (Prometheus keeps connections open across scrapes). Other connections
+    /// (health checks, 404s, failed handshakes, `/metrics` of the default target) free little
+    /// and trim nothing.
+    pub fn connection_closed(&self, answered_released: bool) {
+        if answered_released {
             self.0.freed.set(true);
         }
         self.trim_if_idle();
     }
 
     /// For a connection's task, declared before the connection: when dropped, after the
-    /// connection, calls [`InProgress::connection_closed`], whether the task ended or was
-    /// cancelled (an evicted connection).
-    pub fn connection_open(&self) -> Open<'_> {
-        Open(self)
+    /// connection, calls [`InProgress::connection_closed`] with what `activity` (the
+    /// connection's) reports, whether the task ended or was cancelled (an evicted connection).
+    pub fn connection_open<'a>(&'a self, activity: &'a Activity) -> Open<'a> {
+        Open(self, activity)
     }
 
     fn trim_if_idle(&self) {
@@ -120,11 +120,11 @@ impl InProgress {
 }
 
 /// A connection's task is running; see [`InProgress::connection_open`].
-pub struct Open<'a>(&'a InProgress);
+pub struct Open<'a>(&'a InProgress, &'a Activity);
 
 impl Drop for Open<'_> {
     fn drop(&mut self) {
-        self.0.connection_closed();
+        self.0.connection_closed(self.1.take_released());
     }
 }
 
@@ -170,6 +170,34 @@ mod tests {
             .expect("a mapping holds the address");
         let rss = lines.find(|l| l.starts_with("Rss:")).unwrap();
         rss.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    /// Only the close of a connection that answered a multi-target scrape trims (a trim marks
+    /// the stack release due), once.
+    #[test]
+    fn only_a_connection_that_answered_a_target_scrape_trims_when_it_closes() {
+        let in_progress = InProgress::default();
+        let other = Activity::new();
+        drop(in_progress.connection_open(&other));
+        assert!(
+            !in_progress.0.stack_due.get(),
+            "a plain connection's close trims"
+        );
+        let scraper = Activity::new();
+        scraper.answered_released();
+        let open = in_progress.connection_open(&scraper);
+        drop(in_progress.connection_open(&other));
+        assert!(
+            !in_progress.0.stack_due.get(),
+            "another connection's close trims"
+        );
+        drop(open);
+        assert!(
+            in_progress.0.stack_due.replace(false),
+            "the scraper's close trims"
+        );
+        drop(in_progress.connection_open(&scraper));
+        assert!(!in_progress.0.stack_due.get(), "its next close trims again");
     }
 
     /// A trim wakes the task, which returns the stack pages below it: here, those a deep call

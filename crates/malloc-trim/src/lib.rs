@@ -16,11 +16,12 @@
 //! chunks that lie among free memory back to the heap's free lists, for the next trim.
 //!
 //! Better still is no thread cache at all: [`without_thread_cache`] runs the program again with
-//! glibc's setting for it (`GLIBC_TUNABLES=glibc.malloc.tcache_count=0`), which glibc reads only
-//! at start. Measured in pbs-exporter (`scripts/footprint.sh`, ten targets held idle): RssAnon
-//! 0.75 → 0.50 MiB, with the eviction above already in place; peak RSS and CPU per scrape
-//! unchanged or lower. The cache's speed is for programs that allocate on many threads at once;
-//! pbs-exporter allocates on one, and little in steady state.
+//! glibc's setting for it (`GLIBC_TUNABLES=glibc.malloc.tcache_count=0`), which glibc reads only at
+//! start, and with one heap for all threads (`glibc.malloc.arena_max=1`). Measured in pbs-exporter
+//! (`scripts/footprint.sh`, ten targets held idle): RssAnon 0.75 → 0.50 MiB, with the eviction
+//! above already in place; peak RSS and CPU per scrape unchanged or lower. The cache's speed is for
+//! programs that allocate on many threads at once; pbs-exporter allocates on one, and little in
+//! steady state.
 //!
 //! [`release_unused_stack`] does for a thread's stack what `malloc_trim` does for the heap:
 //! the pages below the current frame, touched once by a deeper call, go back to the OS.
@@ -110,16 +111,15 @@ fn evict_pass() -> usize {
     kept
 }
 
-/// Turns glibc's thread cache off for the whole process, and keeps every thread on the one
-/// main heap, by running the program again (`execve` of `/proc/self/exe`, with the same
-/// arguments, in the same process) with
-/// `GLIBC_TUNABLES=glibc.malloc.tcache_count=0:glibc.malloc.arena_max=1` added to its
-/// environment: glibc reads its settings once, at start, from the environment. Without
-/// `arena_max=1` each thread that allocates gets an arena of its own, a heap mapping with at
-/// least a page resident for a few small blocks (pbs-exporter's reactor and watchdog threads:
-/// 12 KiB); its threads allocate rarely, so sharing the main heap's lock costs nothing. Does nothing when `GLIBC_TUNABLES` is set
-/// already, even empty (the user's settings stand), when the program cannot be run again (no
-/// `/proc`, `execve` refused: it goes on as it is), and elsewhere than on glibc.
+/// Turns glibc's thread cache off for the whole process, and keeps every thread on the one main
+/// heap, by running the program again (`execve` of `/proc/self/exe`, with the same arguments, in
+/// the same process) with `GLIBC_TUNABLES=glibc.malloc.tcache_count=0:glibc.malloc.arena_max=1`
+/// added to its environment: glibc reads its settings once, at start, from the environment. Without
+/// `arena_max=1` each thread that allocates gets an arena of its own, a heap mapping with at least
+/// a page resident for a few small blocks (pbs-exporter's reactor and watchdog threads: 12 KiB);
+/// its threads allocate rarely, so sharing the main heap's lock costs nothing. Does nothing when
+/// `GLIBC_TUNABLES` is set already, even empty (the user's settings stand), when the program cannot
+/// be run again (no `/proc`, `execve` refused: it goes on as it is), and elsewhere than on glibc.
 ///
 /// Never runs the program more than once more: not in secure mode (the kernel's `AT_SECURE`:
 /// setuid, setgid or file capabilities such as `setcap cap_net_bind_service=+ep`), where glibc

@@ -11,18 +11,29 @@
 /// and the C calls it makes, which run below it while the range is released.
 const MARGIN_PAGES: usize = 2;
 
+/// How far below the page of the caller's frame the range released reaches at most: a scrape
+/// goes ~20 KiB deep. Below the main stack's mapping (which reaches down at least to that
+/// page) the kernel keeps a gap of `stack_guard_gap` (1 MiB by default) free of other
+/// mappings, so the range stays within the stack or that gap, whatever was mapped below since
+/// glibc read the bounds.
+const MAX_RELEASE: usize = 1 << 20;
+
 /// Returns the calling thread's stack pages below its current frame (less a margin of two
-/// pages) to the OS; returns how many bytes the range released covered (resident or not),
-/// 0 when nothing was done. Costs one read of `/proc/self/maps` on the main thread (glibc
-/// finds the main stack's bounds there) and one `madvise`: call it when the thread is idle
-/// and its stack shallow, not on a hot path.
+/// pages, down to 1 MiB below it at most) to the OS; returns how many bytes the range released
+/// covered (resident or not), 0 when nothing was done. On the main thread the first call
+/// reads the stack's bounds from `/proc/self/maps` (glibc finds them there, allocating as it
+/// reads) and keeps them: later calls read and allocate nothing, so heap pages a trim has just
+/// returned stay returned. Other threads' bounds are asked of glibc each time (no file read, a
+/// small allocation). One `madvise` a call: call it when the thread is idle and its stack
+/// shallow, not on a hot path.
 pub fn release_unused_stack() -> usize {
     imp::release_unused_stack()
 }
 
 /// The page-aligned range `[start, end)` of a stack occupying `[low, high)` that lies
 /// entirely below the page of `frame` (an address in the caller's frame) less `margin_pages`
-/// pages, or None when there is none. `page` is a power of two.
+/// pages, and at most [`MAX_RELEASE`] below that page, or None when there is none. `page` is a
+/// power of two.
 #[cfg_attr(not(all(target_os = "linux", target_env = "gnu")), allow(dead_code))]
 fn unused_range(
     low: usize,
@@ -35,7 +46,13 @@ fn unused_range(
         return None;
     }
     let start = low.checked_add(page - 1)? & !(page - 1);
-    let end = (frame & !(page - 1)).checked_sub(margin_pages.checked_mul(page)?)?;
+    let frame_page = frame & !(page - 1);
+    let end = frame_page.checked_sub(margin_pages.checked_mul(page)?)?;
+    let floor = frame_page
+        .saturating_sub(MAX_RELEASE)
+        .checked_add(page - 1)?
+        & !(page - 1);
+    let start = start.max(floor);
     (start < end).then_some((start, end))
 }
 
@@ -44,6 +61,7 @@ mod imp {
     use core::ffi::{c_int, c_long, c_ulong, c_void};
     use core::hint::black_box;
     use core::mem::MaybeUninit;
+    use core::sync::atomic::{AtomicUsize, Ordering};
 
     /// glibc's `pthread_attr_t`: 56 bytes on x86-64, 64 on aarch64; opaque here.
     #[repr(C, align(8))]
@@ -68,6 +86,11 @@ mod imp {
         fn madvise(addr: *mut c_void, len: usize, advice: c_int) -> c_int;
         /// `<unistd.h>`.
         fn sysconf(name: c_int) -> c_long;
+        /// `<unistd.h>`.
+        fn getpid() -> c_int;
+        /// `<unistd.h>` (glibc 2.30): the calling thread's id, the process id on the main
+        /// thread.
+        fn gettid() -> c_int;
     }
 
     /// `<sys/mman.h>`: private anonymous pages read as zeros afterwards, their memory freed.
@@ -75,8 +98,33 @@ mod imp {
     /// `<unistd.h>`.
     const SC_PAGESIZE: c_int = 30;
 
-    /// The calling thread's stack bounds `[low, high)`.
+    /// The main thread's stack bounds, once read (`[low, high)`; 0, 0 until then). Its stack
+    /// never moves; of its bounds only the low one could change (the size limit changed, the
+    /// mapping below unmapped), and the range released is capped 1 MiB below the frame anyway.
+    static MAIN_STACK: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
+
+    /// The calling thread's stack bounds `[low, high)`: the main thread's as first read.
     fn stack_bounds() -> Option<(usize, usize)> {
+        // SAFETY: getpid and gettid have no preconditions.
+        if unsafe { gettid() != getpid() } {
+            return read_stack_bounds();
+        }
+        let cached = (
+            MAIN_STACK[0].load(Ordering::Relaxed),
+            MAIN_STACK[1].load(Ordering::Relaxed),
+        );
+        if cached.1 != 0 {
+            return Some(cached);
+        }
+        let (low, high) = read_stack_bounds()?;
+        // Only the main thread stores, low first: a nonzero high means both are set.
+        MAIN_STACK[0].store(low, Ordering::Relaxed);
+        MAIN_STACK[1].store(high, Ordering::Relaxed);
+        Some((low, high))
+    }
+
+    /// The calling thread's stack bounds `[low, high)`, from glibc.
+    fn read_stack_bounds() -> Option<(usize, usize)> {
         let mut attr = MaybeUninit::<PthreadAttr>::uninit();
         // SAFETY: pthread_getattr_np initialises `attr` (large enough for glibc's
         // pthread_attr_t) when it returns 0, and only then is it read and destroyed.
@@ -96,7 +144,8 @@ mod imp {
     #[inline(never)]
     pub fn release_unused_stack() -> usize {
         // An address in this frame: every live frame of the thread lies at or above it, the
-        // calls below (pthread_getattr_np, madvise) run below it, within the margin.
+        // calls below (pthread_getattr_np the first time, madvise) run below it, within the
+        // margin.
         let marker = 0u8;
         let frame = black_box(&raw const marker) as usize;
         // SAFETY: sysconf has no preconditions.
@@ -111,17 +160,21 @@ mod imp {
         else {
             return 0;
         };
-        // SAFETY: [start, end) is page-aligned, inside this thread's stack and entirely below
-        // the frame of this call less two pages: no live frame, local or red zone of this
-        // thread lies there (its frames are all above `frame`, the calls this function makes
-        // use far less than the margin), and no other thread uses another thread's stack
-        // below its stack pointer. The pages read as zeros when next touched, as fresh stack
-        // does. Parts of the range not mapped (the main stack's mapping grows down on demand,
-        // glibc reports the size limit) are skipped by the kernel, which then returns ENOMEM
-        // having released the mapped part; glibc's bounds never reach the mapping below, and
-        // no other thread's new mapping lands in that gap (the kernel places mappings below
-        // the stack size limit, or, with no limit, upwards from a third of the address space;
-        // nothing here maps at fixed addresses).
+        // SAFETY: [start, end) is page-aligned, inside this thread's stack (or, for the main
+        // thread, in the gap the kernel keeps below its mapping) and entirely below the frame
+        // of this call less two pages: no live frame, local or red zone of this thread lies
+        // there (its frames are all above `frame`, the calls this function makes use far less
+        // than the margin), and no other thread uses another thread's stack below its stack
+        // pointer. The pages read as zeros when next touched, as fresh stack does. Parts of the
+        // range not mapped (the main stack's mapping grows down on demand, glibc reports the
+        // size limit) are skipped by the kernel, which then returns ENOMEM having released the
+        // mapped part. No other mapping lies in the range: glibc's bounds never reached the
+        // mapping below the stack when it read them, and the range reaches at most 1 MiB below
+        // the page of `frame` (`unused_range`), which the stack's mapping holds: a mapping
+        // made since (by another thread, say, under the legacy bottom-up layout, which places
+        // mappings upwards towards the stack) ends at least `stack_guard_gap` (1 MiB by
+        // default) below the stack's mapping, the kernel's rule for every mapping not placed
+        // at a fixed address (nothing here maps at fixed addresses).
         unsafe { madvise(start as *mut c_void, end - start, MADV_DONTNEED) };
         end - start
     }
@@ -173,6 +226,26 @@ mod tests {
     }
 
     #[test]
+    fn the_range_is_at_most_a_mib_long() {
+        // An 8 MiB stack at [0x1000000, 0x1800000), frame in the page at 0x17ff000: down to
+        // 1 MiB below that page, not to the stack's low bound.
+        assert_eq!(
+            unused_range(0x100_0000, 0x180_0000, 0x17f_f123, P, 2),
+            Some((0x16f_f000, 0x17f_d000))
+        );
+        // A low bound above the cap stands.
+        assert_eq!(
+            unused_range(0x170_0000, 0x180_0000, 0x17f_f123, P, 2),
+            Some((0x170_0000, 0x17f_d000))
+        );
+        // 64 KiB pages: 1 MiB below the frame's page, the margin in pages of 64 KiB.
+        assert_eq!(
+            unused_range(0x100_0000, 0x180_0000, 0x17f_f123, 0x1_0000, 2),
+            Some((0x16f_0000, 0x17d_0000))
+        );
+    }
+
+    #[test]
     fn nothing_when_the_frame_is_near_the_bottom_or_outside() {
         assert_eq!(unused_range(0x10000, 0x30000, 0x12fff, P, 2), None);
         assert_eq!(
@@ -207,7 +280,12 @@ mod tests {
             .unwrap()
             .join()
             .unwrap();
-        assert!(released >= 1 << 20, "released a range of {released} bytes");
+        // 1 MiB below the frame's page at most, less the margin.
+        assert!(
+            released >= 1000 << 10,
+            "released a range of {released} bytes"
+        );
+        assert!(released <= 1 << 20, "released a range of {released} bytes");
         assert!(
             after + 768 <= before,
             "RSS {before} KiB -> {after} KiB: expected the 1 MiB touched to be returned"

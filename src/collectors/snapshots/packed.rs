@@ -1,10 +1,11 @@
-//! The snapshots collector's aggregates while their target is held idle, packed into a handful
-//! of exact-size blocks: every datastore, namespace and group as a fixed-size record (one list
-//! each, in order), their texts one after the other in one arena, their kept snapshots
-//! (`--snapshot-history`) in one more list. Group records, most of what a target keeps, are
-//! written with variable-length integers ([`super::varint`], times as differences from the
-//! newest): about 35 bytes each instead of 88. The next scrape of the target unpacks them into the
-//! scrape-time form ([`Store`], [`Namespace`], [`GroupAgg`]) before reading anything.
+//! The snapshots collector's aggregates while their target is held idle, packed into a handful of
+//! exact-size blocks: every datastore and namespace as a fixed-size record and every group as a
+//! variable-length one (one list each, in order), their texts one after the other in one arena,
+//! their kept snapshots (`--snapshot-history`) in one more list. Group records, most of what a
+//! target keeps, are written with variable-length integers ([`super::varint`], times as differences
+//! from the newest): 34 bytes for a reference group instead of 88. The next scrape of the target
+//! unpacks them into the scrape-time form ([`Store`], [`Namespace`], [`GroupAgg`]) before reading
+//! anything.
 //!
 //! Why: the scrape-time form is a few blocks per namespace (its name, its groups) plus the
 //! long texts and the history of each group, allocated while the scrapes of other targets ran.
