@@ -14,9 +14,10 @@
 //!   one of reading everything, and the events are those of reading everything without the
 //!   skipped values; in the differential check, they are serde_json's without the skipped values.
 //! * the key filter (`Tokenizer::next_in` with two key lengths of 0 to 63 not read, 63 for
-//!   "63 bytes or longer", one from each of the second and third bytes), fed in pieces: the
-//!   outcome is the one of reading everything, and the events are those of reading everything
-//!   without those keys and their values.
+//!   "63 bytes or longer", one from each of the second and third bytes' low six bits, and a
+//!   key expected next from their high two bits, [`EXPECTED`]), fed in pieces: the outcome is
+//!   the one of reading everything, and the events are those of reading everything without
+//!   those keys and their values.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -27,6 +28,14 @@ use pbs_exporter_fuzz::json_ref::{
     tokenize_skipping, without_keys, without_skipped,
 };
 use pbs_exporter_fuzz::split_size;
+
+/// The keys the key filter expects next (`KeyFilter::expected`), one picked by the high bits of
+/// the second and third bytes: none, short ones, PBS' (read and unread), one longer than a
+/// word and one longer than two, one with a byte above 0x7f.
+const EXPECTED: [&str; 16] = [
+    "", "a", "b", "x", "ab", "k", "key", "data", "size", "state", "files", "backup-id",
+    "crypt-mode", "abcdefghijklmnopq", "\u{e9}", "0",
+];
 
 fuzz_target!(|data: &[u8]| {
     let [b, key_a, key_b, doc @ ..] = data else {
@@ -56,7 +65,9 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(skip_all, without_skipped(&events, all), "skipping every value changed events");
     let lengths = !(1u64 << (key_a & 63) | 1u64 << (key_b & 63));
     let unread = |k: &str| lengths >> k.len().min(63) & 1 == 0;
-    let (filtered, end) = tokenize_filtering(&mut Tokenizer::new(), doc.chunks(step), lengths);
+    let expected = EXPECTED[usize::from(key_a >> 6 | (key_b >> 6) << 2)].as_bytes();
+    let (filtered, end) =
+        tokenize_filtering(&mut Tokenizer::new(), doc.chunks(step), lengths, expected);
     assert_eq!(end, outcome, "the key filter changed the outcome");
     assert_eq!(filtered, without_keys(&events, unread), "the key filter changed the events");
     // Balanced containers on success; never deeper than MAX_DEPTH.

@@ -1,7 +1,7 @@
 //! Token events in the tokenizer's own shape, owned, plus the same events produced by
 //! serde_json (the reference) through a recording visitor.
 
-use pbs_exporter::json::{Event, JsonError, Tokenizer};
+use pbs_exporter::json::{Event, JsonError, KeyFilter, Tokenizer};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
@@ -265,21 +265,22 @@ pub fn tokenize_skipping<'p>(
 }
 
 /// Like [`tokenize`], through `Tokenizer::next_in` with the key lengths `lengths` read (bit
-/// `n` for a length `n`): the keys of other lengths that come out anyway have their values
-/// skipped (`Tokenizer::skip_value`), as the walker does. The events leave out those keys, their
+/// `n` for a length `n`) and the key `expected` expected next (`KeyFilter`): the keys of
+/// other lengths that come out anyway have their values skipped (`Tokenizer::skip_value`), as the walker does. The events leave out those keys, their
 /// values, and the members `next_in` stepped over: what [`without_keys`] leaves of reading
 /// everything.
 pub fn tokenize_filtering<'p>(
     t: &mut Tokenizer,
     pieces: impl IntoIterator<Item = &'p [u8]>,
     lengths: u64,
+    expected: &[u8],
 ) -> (Vec<Ev>, Result<(), JsonError>) {
     let unread = |k: &[u8]| lengths >> k.len().min(63) & 1 == 0;
     let mut events = Vec::new();
     for piece in pieces {
         t.feed(piece);
         loop {
-            match t.next_in(piece, lengths) {
+            match t.next_in(piece, KeyFilter { lengths, expected }) {
                 Ok(Some(Event::Member(k, v))) => {
                     if !unread(k) {
                         events.push(Event::Key(k).into());

@@ -66,30 +66,31 @@ const GC_FIELDS: [(&str, Family); 7] = [
 ];
 
 /// What [`UsageSink`] reads of `/status/datastore-usage`: most of its bytes are each datastore's
-/// `history`, skipped unread.
+/// `history`, skipped unread. Keys in the order PBS sends them (sorted), so that each is the
+/// one the reader expects next (`json::KeyFilter`), found without a scan.
 pub(crate) static USAGE_READS: Reads = Reads::Keys(&[(
     "data",
     Reads::Keys(&[
-        ("store", Reads::All),
-        ("mount-status", Reads::All),
+        ("avail", Reads::All),
         ("backend-type", Reads::All),
         ("error", Reads::All),
-        ("total", Reads::All),
-        ("used", Reads::All),
-        ("avail", Reads::All),
         ("estimated-full-date", Reads::All),
         (
             "gc-status",
             Reads::Keys(&[
-                (GC_FIELDS[0].0, Reads::All),
                 (GC_FIELDS[1].0, Reads::All),
                 (GC_FIELDS[2].0, Reads::All),
+                (GC_FIELDS[0].0, Reads::All),
                 (GC_FIELDS[3].0, Reads::All),
-                (GC_FIELDS[4].0, Reads::All),
                 (GC_FIELDS[5].0, Reads::All),
+                (GC_FIELDS[4].0, Reads::All),
                 (GC_FIELDS[6].0, Reads::All),
             ]),
         ),
+        ("mount-status", Reads::All),
+        ("store", Reads::All),
+        ("total", Reads::All),
+        ("used", Reads::All),
     ]),
 )]);
 

@@ -3,8 +3,10 @@
 //! (`walker`). Nothing holds a whole document: memory is the longest single token plus the
 //! nesting path.
 
+mod short_eq;
 pub mod tokenizer;
 pub mod walker;
 
-pub use tokenizer::{Event, JsonError, Scalar, Text, Tokenizer};
-pub use walker::{JsonReader, Path, Reads, Sink, short_eq};
+pub use short_eq::short_eq;
+pub use tokenizer::{Event, JsonError, KeyFilter, Scalar, Text, Tokenizer};
+pub use walker::{JsonReader, Path, Reads, Sink};

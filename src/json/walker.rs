@@ -4,7 +4,8 @@
 //! reads ([`Reads`]); the values of all other keys are skipped by the tokenizer at memory speed,
 //! still validated, and never reach the sink.
 
-use super::tokenizer::{Event, JsonError, Scalar, Tokenizer};
+use super::short_eq::short_eq;
+use super::tokenizer::{Event, JsonError, KeyFilter, Scalar, Tokenizer};
 
 /// The part of a document a [`Sink`] reads. Arrays are transparent: the items of an array are
 /// read as the array is. The values of keys not listed in a `Keys` are skipped: validated, but
@@ -27,6 +28,14 @@ impl Reads {
             Reads::Keys(keys) => keys.iter().enumerate().all(|(at, (name, reads))| {
                 keys[..at].iter().all(|(other, _)| other != name) && reads.names_once()
             }),
+        }
+    }
+
+    /// Whether every key listed may be a [`KeyFilter::expected`] key (all of PBS' may).
+    fn plain(&self) -> bool {
+        match self {
+            Reads::All => false,
+            Reads::Keys(keys) => keys.iter().all(|(k, _)| KeyFilter::plain(k)),
         }
     }
 
@@ -64,7 +73,7 @@ impl Reads {
         if lengths >> key.len().min(63) & 1 == 0 {
             return None;
         }
-        let mut at = if *hint < keys.len() { *hint } else { 0 };
+        let mut at = first(*hint, keys.len());
         for _ in 0..keys.len() {
             let (name, reads) = &keys[at];
             if short_eq(name.as_bytes(), key) {
@@ -80,32 +89,11 @@ impl Reads {
     }
 }
 
-/// `a == b` without a call to `memcmp` when they are up to 16 bytes long (every PBS key,
-/// backup type and id): a few loads from each end once the lengths match.
+/// Where [`Reads::key`] looks first in a list of `len` keys: at `hint`, or at the start once
+/// past the end (the next item of a list).
 #[inline(always)]
-pub fn short_eq(a: &[u8], b: &[u8]) -> bool {
-    fn word(s: &[u8], at: usize) -> u64 {
-        let mut w = [0; 8];
-        w.copy_from_slice(&s[at..at + 8]);
-        u64::from_le_bytes(w)
-    }
-    fn half(s: &[u8], at: usize) -> u32 {
-        let mut w = [0; 4];
-        w.copy_from_slice(&s[at..at + 4]);
-        u32::from_le_bytes(w)
-    }
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    match n {
-        0 => true,
-        // The first, middle and last byte cover all of them.
-        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
-        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
-        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
-        _ => a == b,
-    }
+fn first(hint: usize, len: usize) -> usize {
+    if hint < len { hint } else { 0 }
 }
 
 /// Reading everything: every sink's default, and every reader's under `cfg(fuzzing)` when
@@ -149,6 +137,8 @@ struct Frame {
     /// `reads.lengths()`, computed when `reads` changes (the frame of a list's items reads the
     /// same keys for every item).
     lengths: u64,
+    /// `reads.plain()`, computed with `lengths`.
+    plain: bool,
     lengths_of: &'static Reads,
     /// The current element index (arrays).
     index: u32,
@@ -166,6 +156,7 @@ impl Default for Frame {
             key: String::new(),
             hint: 0,
             lengths: u64::MAX,
+            plain: false,
             lengths_of: &ALL,
             index: 0,
             count: 0,
@@ -174,15 +165,61 @@ impl Default for Frame {
 }
 
 impl Frame {
-    /// [`Tokenizer::next_in`]'s filter inside this container: the lengths of the keys it reads,
-    /// or any key when reading everything.
+    /// [`Tokenizer::next_in`]'s filter inside this container: the lengths of the keys it reads
+    /// and the key it expects next; any key and none expected when reading everything (so
+    /// that fuzzing compares the expected key's path with [`Reads::key`]'s).
     #[inline(always)]
-    fn filter(&self, read_everything: bool) -> u64 {
-        if read_everything {
-            u64::MAX
-        } else {
-            self.lengths
+    fn filter(&self, read_everything: bool) -> KeyFilter<'static> {
+        KeyFilter {
+            lengths: if read_everything {
+                u64::MAX
+            } else {
+                self.lengths
+            },
+            expected: self.expected_unless(read_everything),
         }
+    }
+
+    /// The key [`Reads::key`] would compare first (empty: none, or not a plain one): the
+    /// listed key after the last one found, as the members of an object come in the same
+    /// order in every item of a list.
+    #[inline(always)]
+    fn expected(&self) -> &'static [u8] {
+        match self.reads {
+            Reads::Keys(keys) if self.plain => keys
+                .get(first(self.hint, keys.len()))
+                .map_or(b"", |(k, _)| k.as_bytes()),
+            _ => b"",
+        }
+    }
+
+    /// [`Frame::expected`], none when reading everything.
+    #[inline(always)]
+    fn expected_unless(&self, read_everything: bool) -> &'static [u8] {
+        if read_everything {
+            b""
+        } else {
+            self.expected()
+        }
+    }
+
+    /// Makes the key [`Frame::expected`] named the current key: what [`enter_key`] does
+    /// when [`Reads::key`] finds it at its first comparison. Returns the key expected next.
+    #[inline(always)]
+    fn enter_expected(&mut self) -> &'static [u8] {
+        let Reads::Keys(keys) = self.reads else {
+            return b"";
+        };
+        let at = first(self.hint, keys.len());
+        let Some((name, reads)) = keys.get(at) else {
+            return b"";
+        };
+        self.child = reads;
+        self.name = Some(Listed { name, at });
+        self.hint = at + 1;
+        // `self.expected()`, knowing the list is plain (its key was expected).
+        keys.get(first(at + 1, keys.len()))
+            .map_or(b"", |(k, _)| k.as_bytes())
     }
 }
 
@@ -338,10 +375,11 @@ impl JsonReader {
         let everything = self.everything();
         let frames = &mut self.frames;
         let depth = &mut self.depth;
-        // Keys of no length the innermost object reads: stepped over by the tokenizer. Kept
-        // here, changed where the innermost container does.
-        let mut lengths = key_lengths(frames, *depth, everything);
-        while let Some(ev) = self.tokenizer.next_in(bytes, lengths)? {
+        // Keys of no length the innermost object reads: stepped over by the tokenizer; and the
+        // key it expects next. Kept here, changed where the innermost container or its current
+        // key does.
+        let mut filter = key_filter(frames, *depth, everything);
+        while let Some(ev) = self.tokenizer.next_in(bytes, filter)? {
             // One place for each step, not one per kind of event: `feed` is built once per
             // sink, and the sink's `scalar` is inlined where it is called.
             let (key, value) = match ev {
@@ -357,12 +395,12 @@ impl JsonReader {
                     } else {
                         None
                     };
-                    lengths = open(frames, depth, top, ev == Event::StartArray, everything);
+                    filter = open(frames, depth, top, ev == Event::StartArray, everything);
                     continue;
                 }
                 Event::EndObject | Event::EndArray => {
                     *depth -= 1;
-                    lengths = key_lengths(frames, *depth, everything);
+                    filter = key_filter(frames, *depth, everything);
                     sink.close(&Path {
                         frames: &frames[..*depth],
                     });
@@ -370,7 +408,16 @@ impl JsonReader {
                 }
             };
             if let Some(k) = key {
-                if !enter_key(&mut frames[*depth - 1], k, everything) {
+                let f = &mut frames[*depth - 1];
+                // The expected key comes as `filter.expected` itself (`KeyFilter`).
+                if !filter.expected.is_empty()
+                    && k.as_ptr() == filter.expected.as_ptr()
+                    && k.len() == filter.expected.len()
+                {
+                    filter.expected = f.enter_expected();
+                } else if enter_key(f, k, everything) {
+                    filter.expected = f.expected_unless(everything);
+                } else {
                     // A lone key: its value comes next, skipped (a member's was read).
                     if value.is_none() {
                         self.tokenizer.skip_value();
@@ -405,19 +452,19 @@ impl JsonReader {
     }
 }
 
-/// The lengths of the keys the innermost container's [`Reads`] lists (any, outside every
-/// container or reading everything): [`Tokenizer::next_in`]'s filter.
+/// [`Tokenizer::next_in`]'s filter in the innermost container ([`Frame::filter`]; any key
+/// and none expected outside every container).
 // Out of line: `feed` is built once per sink (the static binary's size budget).
 #[inline(never)]
-fn key_lengths(frames: &[Frame], depth: usize, read_everything: bool) -> u64 {
+fn key_filter(frames: &[Frame], depth: usize, read_everything: bool) -> KeyFilter<'static> {
     match depth.checked_sub(1).and_then(|d| frames.get(d)) {
         Some(f) => f.filter(read_everything),
-        None => u64::MAX,
+        None => KeyFilter::ANY,
     }
 }
 
 /// Opens a container at `depth` (`top`: the sink's `Reads`, at the top level); returns its
-/// [`key_lengths`].
+/// [`key_filter`].
 #[inline(never)]
 fn open(
     frames: &mut Vec<Frame>,
@@ -425,7 +472,7 @@ fn open(
     top: Option<&'static Reads>,
     is_array: bool,
     everything: bool,
-) -> u64 {
+) -> KeyFilter<'static> {
     advance(frames, *depth);
     let reads = match depth.checked_sub(1).map(|d| &frames[d]) {
         None => top.unwrap_or(&ALL),
@@ -445,6 +492,7 @@ fn open(
     if !std::ptr::eq(f.lengths_of, reads) {
         debug_assert!(reads.names_once(), "a key listed twice in {reads:?}");
         f.lengths = reads.lengths();
+        f.plain = reads.plain();
         f.lengths_of = reads;
     }
     f.index = 0;
@@ -636,48 +684,6 @@ mod tests {
         );
         let cut = r.read_pieces([&br#"{"data":[{"f":[1,2"#[..]], &mut Picky::default());
         assert_eq!(cut, Err(JsonError::Truncated));
-    }
-
-    #[test]
-    fn short_strings_compare_as_bytes() {
-        let keys: [&[u8]; 19] = [
-            b"",
-            b"a",
-            b"b",
-            b"ab",
-            b"ac",
-            b"vm",
-            b"ct",
-            b"100",
-            b"101",
-            b"abc",
-            b"abcd",
-            b"abce",
-            b"size",
-            b"owner",
-            b"comment",
-            b"backup-id",
-            b"backup-type",
-            b"backup-time",
-            b"estimated-full-date",
-        ];
-        for a in keys {
-            for b in keys {
-                assert_eq!(short_eq(a, b), a == b, "{a:?} {b:?}");
-            }
-        }
-        assert!(!short_eq(b"backup-tima", b"backup-time"));
-        assert!(!short_eq(b"abcdefgh-xyz", b"abcdefgi-xyz"));
-        // Every single differing byte, at every length.
-        for n in 1..40 {
-            let a: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
-            for at in 0..n {
-                let mut b = a.clone();
-                b[at] ^= 1;
-                assert!(!short_eq(&a, &b), "{n} {at}");
-            }
-            assert!(short_eq(&a, &a.clone()));
-        }
     }
 
     #[test]
