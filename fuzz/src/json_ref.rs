@@ -273,14 +273,14 @@ pub fn tokenize_filtering<'p>(
     t: &mut Tokenizer,
     pieces: impl IntoIterator<Item = &'p [u8]>,
     lengths: u64,
-    expected: &[u8],
+    expected: &str,
 ) -> (Vec<Ev>, Result<(), JsonError>) {
     let unread = |k: &[u8]| lengths >> k.len().min(63) & 1 == 0;
     let mut events = Vec::new();
     for piece in pieces {
         t.feed(piece);
         loop {
-            match t.next_in(piece, KeyFilter { lengths, expected }) {
+            match t.next_in(piece, KeyFilter::new(lengths, expected)) {
                 Ok(Some(Event::Member(k, v))) => {
                     if !unread(k) {
                         events.push(Event::Key(k).into());

@@ -520,26 +520,64 @@ impl Tokenizer {
 }
 
 /// What the reader of the innermost object wants of its keys ([`Tokenizer::next_in`]).
+///
+/// Its expected key is plain by construction: [`KeyFilter::new`] drops one that is not, and
+/// the walker's (`KeyFilter::from_plain`) come from its static key lists, which it uses only
+/// when [`KeyFilter::plain`] accepts all of them. (A key with a `"` expected would let
+/// `{"a"":1}` through.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyFilter<'k> {
     /// The lengths of the keys read (bit `n` for a length `n`, 63 for any longer; `u64::MAX`:
     /// any key): a key of another length may be stepped over with its value.
-    pub lengths: u64,
+    lengths: u64,
     /// The key expected next (empty: none), valid UTF-8 without `"`, `\\` or control
     /// characters (see [`KeyFilter::plain`]). When the next key is it, written plainly (no
     /// escapes), it is recognised by comparing its bytes with it, without scanning it, and
     /// handed out as `expected` itself: the same bytes, so a reader may tell it by its
-    /// address. It is never stepped over, whatever `lengths` says (a reader expects a key it
-    /// reads).
-    pub expected: &'k [u8],
+    /// address. Written plainly, it is never stepped over, whatever `lengths` says (a reader
+    /// expects a key it reads); spelt with escapes, it is read as any other key, and may be
+    /// stepped over when its decoded length is not in `lengths`.
+    expected: &'k [u8],
 }
 
-impl KeyFilter<'_> {
+impl<'k> KeyFilter<'k> {
     /// Any key read, none expected.
     pub const ANY: KeyFilter<'static> = KeyFilter {
         lengths: u64::MAX,
         expected: b"",
     };
+
+    /// Reads the keys of the lengths in `lengths` (bit `n` for a length `n`, 63 for any
+    /// longer; `u64::MAX`: any key) and expects `expected` next; none when it is not
+    /// [`KeyFilter::plain`].
+    pub fn new(lengths: u64, expected: &'k str) -> Self {
+        let expected = if Self::plain(expected) {
+            expected.as_bytes()
+        } else {
+            b""
+        };
+        KeyFilter { lengths, expected }
+    }
+
+    /// For the walker, whose keys are [`KeyFilter::plain`] (checked once per key list):
+    /// [`KeyFilter::new`] without checking `expected` again for each key.
+    #[inline(always)]
+    pub(super) fn from_plain(lengths: u64, expected: &'k [u8]) -> Self {
+        debug_assert!(std::str::from_utf8(expected).is_ok_and(Self::plain));
+        KeyFilter { lengths, expected }
+    }
+
+    /// This filter expecting `expected` ([`KeyFilter::from_plain`]'s condition) instead.
+    #[inline(always)]
+    pub(super) fn expecting(self, expected: &'k [u8]) -> Self {
+        Self::from_plain(self.lengths, expected)
+    }
+
+    /// The key expected next (empty: none).
+    #[inline(always)]
+    pub fn expected(&self) -> &'k [u8] {
+        self.expected
+    }
 
     /// Whether `key` may be given as [`KeyFilter::expected`]: a key written with it between
     /// two quotes is a whole string without escapes, of exactly those bytes.
@@ -1455,9 +1493,6 @@ impl Cursor {
 /// empty). What [`Cursor::string_end`] finds there, as `expected` is [`KeyFilter::plain`].
 #[inline(always)]
 fn expected_key_end(buf: &[u8], i: usize, expected: &[u8]) -> Option<usize> {
-    debug_assert!(KeyFilter::plain(
-        std::str::from_utf8(expected).unwrap_or("\"")
-    ));
     if expected.is_empty() {
         return None;
     }
@@ -2147,6 +2182,39 @@ mod tests {
     /// After an error the document is over: feeding more never panics (the carry is not
     /// drained by a position in the piece), and every later call returns an error at the
     /// same offset.
+    /// A key that is not plain is never expected: with `a"` expected, `{"a"":1}` is the
+    /// error it is with none (`"a"` then a `"` where a colon belongs).
+    #[test]
+    fn a_key_filter_expects_only_plain_keys() {
+        let doc = br#"{"a"":1}"#;
+        let run = |filter: KeyFilter| {
+            let mut t = Tokenizer::new();
+            t.feed(doc);
+            let mut events = Vec::new();
+            loop {
+                match t.next_in(doc, filter) {
+                    Ok(Some(ev)) => events.push(format!("{ev:?}")),
+                    end => break (events, end.map(|_| ())),
+                }
+            }
+        };
+        let err = JsonError::Syntax {
+            at: 4,
+            what: "expected ':'",
+        };
+        let want = (
+            vec!["StartObject".to_owned(), "Key([97])".to_owned()],
+            Err(err),
+        );
+        assert_eq!(run(KeyFilter::ANY), want);
+        for key in ["a\"", "a\\", "a\n"] {
+            let filter = KeyFilter::new(u64::MAX, key);
+            assert_eq!(filter.expected(), b"", "{key:?}");
+            assert_eq!(run(filter), want, "{key:?}");
+        }
+        assert_eq!(KeyFilter::new(1, "data").expected(), b"data");
+    }
+
     #[test]
     fn an_error_ends_the_document() {
         let doc = b"[1,x]";
@@ -2449,18 +2517,23 @@ mod tests {
         (out, end)
     }
 
-    /// `doc` in pieces of `step` through [`Tokenizer::next_in`] with the keys of one byte not
-    /// read and `expected` expected: those that come out anyway are skipped as the walker
-    /// skips them, and the events shown without any key of one byte.
-    fn filtering(doc: &[u8], step: usize, expected: &[u8]) -> (Vec<String>, Result<(), JsonError>) {
-        let lengths = !(1u64 << 1);
-        let unread = |k: &[u8]| k.len() == 1;
+    /// `doc` in pieces of `step` through [`Tokenizer::next_in`] with the keys of `short` bytes
+    /// not read and `expected` expected: those that come out anyway are skipped as the walker
+    /// skips them, and the events shown without any key of `short` bytes.
+    fn filtering(
+        doc: &[u8],
+        step: usize,
+        short: usize,
+        expected: &str,
+    ) -> (Vec<String>, Result<(), JsonError>) {
+        let lengths = !(1u64 << short);
+        let unread = |k: &[u8]| k.len() == short;
         let mut t = Tokenizer::new();
         let mut out = Vec::new();
         for piece in doc.chunks(step.max(1)) {
             t.feed(piece);
             loop {
-                match t.next_in(piece, KeyFilter { lengths, expected }) {
+                match t.next_in(piece, KeyFilter::new(lengths, expected)) {
                     Ok(Some(Event::Member(k, v))) => {
                         if !unread(k) {
                             out.push(format!("{:?}", Event::Key(k)));
@@ -2656,13 +2729,12 @@ mod tests {
                     String::from_utf8_lossy(doc)
                 );
                 // The key expected next: none, one unread (one byte), ones read.
-                for expected in [&b""[..], b"x", b"a", b"ab", b"xs", b"data", b"deep"] {
+                for expected in ["", "x", "a", "ab", "xs", "data", "deep"] {
                     assert_eq!(
-                        filtering(doc, step, expected),
+                        filtering(doc, step, 1, expected),
                         want_short,
-                        "{} filtered in steps of {step}, {:?} expected",
+                        "{} filtered in steps of {step}, {expected:?} expected",
                         String::from_utf8_lossy(doc),
-                        String::from_utf8_lossy(expected),
                     );
                 }
             }

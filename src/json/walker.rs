@@ -170,14 +170,13 @@ impl Frame {
     /// that fuzzing compares the expected key's path with [`Reads::key`]'s).
     #[inline(always)]
     fn filter(&self, read_everything: bool) -> KeyFilter<'static> {
-        KeyFilter {
-            lengths: if read_everything {
-                u64::MAX
-            } else {
-                self.lengths
-            },
-            expected: self.expected_unless(read_everything),
-        }
+        let lengths = if read_everything {
+            u64::MAX
+        } else {
+            self.lengths
+        };
+        // `expected` is plain: `Frame::expected` names a key only from a plain list.
+        KeyFilter::from_plain(lengths, self.expected_unless(read_everything))
     }
 
     /// The key [`Reads::key`] would compare first (empty: none, or not a plain one): the
@@ -409,14 +408,15 @@ impl JsonReader {
             };
             if let Some(k) = key {
                 let f = &mut frames[*depth - 1];
-                // The expected key comes as `filter.expected` itself (`KeyFilter`).
-                if !filter.expected.is_empty()
-                    && k.as_ptr() == filter.expected.as_ptr()
-                    && k.len() == filter.expected.len()
+                // The expected key comes as `filter.expected()` itself (`KeyFilter`).
+                let expected = filter.expected();
+                if !expected.is_empty()
+                    && k.as_ptr() == expected.as_ptr()
+                    && k.len() == expected.len()
                 {
-                    filter.expected = f.enter_expected();
+                    filter = filter.expecting(f.enter_expected());
                 } else if enter_key(f, k, everything) {
-                    filter.expected = f.expected_unless(everything);
+                    filter = filter.expecting(f.expected_unless(everything));
                 } else {
                     // A lone key: its value comes next, skipped (a member's was read).
                     if value.is_none() {
