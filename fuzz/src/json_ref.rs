@@ -266,9 +266,9 @@ pub fn tokenize_skipping<'p>(
 
 /// Like [`tokenize`], through `Tokenizer::next_in` with the key lengths `lengths` read (bit
 /// `n` for a length `n`) and the key `expected` expected next (`KeyFilter`): the keys of
-/// other lengths that come out anyway have their values skipped (`Tokenizer::skip_value`), as the walker does. The events leave out those keys, their
-/// values, and the members `next_in` stepped over: what [`without_keys`] leaves of reading
-/// everything.
+/// other lengths that come out anyway have their values skipped (`Tokenizer::skip_value`), as
+/// the walker does. The events leave out those keys, their values, and the members `next_in`
+/// stepped over: what [`without_keys`] leaves of reading everything.
 pub fn tokenize_filtering<'p>(
     t: &mut Tokenizer,
     pieces: impl IntoIterator<Item = &'p [u8]>,

@@ -475,8 +475,9 @@ impl Tokenizer {
 
     /// [`Tokenizer::next`] in an object whose reader reads only keys of the lengths in
     /// `filter.lengths` (bit `n` for a length `n`, 63 for any longer; `u64::MAX`: any key),
-    /// and expects `filter.expected` as the next key ([`KeyFilter`]). A key of
-    /// another length, other than the expected one, does not come out when its value is one [`Cursor::member`] steps over
+    /// and expects `filter.expected` as the next key ([`KeyFilter`]). A key of another
+    /// length, other than the expected one written plainly, does not come out when its value
+    /// is one [`Cursor::member`] steps over
     /// (a string of printable ASCII with well-formed escapes, an object of plain members or an
     /// array of them, complete in the bytes read) and the next member follows it (`,"`): the
     /// member is skipped there (validated as reading it would), without an event. Numbers and
@@ -595,8 +596,9 @@ impl<'k> KeyFilter<'k> {
 /// It must agree with the scanners that then read the carry: a string's end as
 /// [`find_escaped_end`] finds it (a backslash escapes the next byte: [`escape_len`]'s escapes
 /// and the bad ones alike), a number's characters [`number_char`]'s, a superset of
-/// [`scan_number`]'s, which ends a number at any other byte. Where it took too few, [`Cursor::cut`] finds the carried token
-/// still cut and [`Cursor::carry_all`] reads the piece from the carry whole.
+/// [`scan_number`]'s, which ends a number at any other byte. Where it took too few,
+/// [`Cursor::cut`] finds the carried token still cut and [`Cursor::carry_all`] reads the piece
+/// from the carry whole.
 fn completion(carry: &[u8], piece: &[u8], string: &mut CutString) -> usize {
     let all = piece.len();
     match carry.first() {
@@ -1049,11 +1051,13 @@ impl Cursor {
     /// (including a value in error) is left for the next call, which finds it as it would
     /// after a lone key, errors and their offsets included.
     ///
-    /// A key of no length in `lengths` whose value is a string [`plain_string_end`] takes
-    /// (escapes allowed) or a container [`Cursor::flat_end`] takes, followed by `,"`: the
-    /// member is stepped over ([`Cursor::unread_member`]) and the next key read. With a number
-    /// or a literal, or last in its object, the key comes out as above: with its value when
-    /// that is of the common kind, else alone.
+    /// A key of no length in `filter.lengths` whose value is a string [`plain_string_end`]
+    /// takes (escapes allowed) or a container [`Cursor::flat_end`] takes, followed by `,"`:
+    /// the member is stepped over ([`Cursor::unread_member`]) and the next key read. With a
+    /// number or a literal, or last in its object, the key comes out as above: with its value
+    /// when that is of the common kind, else alone. The exception: `filter.expected` written
+    /// plainly is found by comparing bytes ([`expected_key_end`]), never stepped over, and
+    /// handed out as `filter.expected` itself; spelt with escapes, it is read as any key.
     #[inline(always)]
     fn member<'a>(
         &mut self,
@@ -1647,16 +1651,18 @@ fn flat_object_end(buf: &[u8], i: usize) -> Option<usize> {
     flat_object_with(buf, i, member_run)
 }
 
-/// Where the keys of the last object [`flat_array_end`] stepped over are (the first four):
-/// the offsets in `buf` of each one's text and closing quote, as [`plain_string_end`] found
-/// them (`(0, 0)`: an empty key, until one is kept).
+/// Where the keys of the objects [`flat_array_end`] stepped over are (the first four): for
+/// each place `m`, the `m`th key of the latest object that had an `m`th key, as the offsets
+/// in `buf` of its text and closing quote, as [`plain_string_end`] found them (`(0, 0)`: an
+/// empty key, until one is kept).
 #[derive(Default)]
 struct LastKeys([(usize, usize); 4]);
 
 impl LastKeys {
     /// The closing quote of the key whose opening quote is at `i`, the `m`th of its object,
-    /// when its text and closing quote are the bytes of the `m`th key of the last object (of
-    /// at most 16 bytes): [`plain_string_end`] finds the same end in the same bytes.
+    /// when its text and closing quote are the bytes of the `m`th key of the latest object
+    /// that had one (of at most 16 bytes): [`plain_string_end`] finds the same end in the
+    /// same bytes.
     #[inline(always)]
     fn end(&self, buf: &[u8], i: usize, m: usize) -> Option<usize> {
         let &(start, end) = self.0.get(m)?;
