@@ -2188,6 +2188,32 @@ mod tests {
     /// After an error the document is over: feeding more never panics (the carry is not
     /// drained by a position in the piece), and every later call returns an error at the
     /// same offset.
+    /// The expected key spelt with escapes is read as any other key: with its decoded length
+    /// not read it may be stepped over, else it comes out decoded; the events are those of
+    /// reading everything without the keys of the length not read, in any pieces.
+    #[test]
+    fn an_escaped_expected_key_is_read_as_any_key() {
+        let docs: [&[u8]; 4] = [
+            br#"{"\u0061b":{"c":1},"y":1}"#,
+            br#"{"\u0061b":"s","ab":[1],"y":1}"#,
+            br#"{"a\u0062":{"c":1},"ab":2}"#,
+            br#"{"x":[{"\u0061b":{"c":"\n"},"ab":1},{"ab":[],"a\u0062":3}],"ab":{}}"#,
+        ];
+        for doc in docs {
+            for short in [1, 2] {
+                let want = filtered_with(doc, &|k| k.len() == short, true);
+                for step in 1..=doc.len() {
+                    assert_eq!(
+                        filtering(doc, step, short, "ab"),
+                        want,
+                        "{} in steps of {step}, keys of {short} not read",
+                        String::from_utf8_lossy(doc)
+                    );
+                }
+            }
+        }
+    }
+
     /// A key that is not plain is never expected: with `a"` expected, `{"a"":1}` is the
     /// error it is with none (`"a"` then a `"` where a colon belongs).
     #[test]

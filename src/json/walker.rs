@@ -686,6 +686,40 @@ mod tests {
         assert_eq!(cut, Err(JsonError::Truncated));
     }
 
+    /// Keys in another order than the list's (the expected key missed, then found by
+    /// [`Reads::key`]'s search) give the same values, and the next item's expected key is
+    /// found again.
+    #[test]
+    fn keys_out_of_order_are_read() {
+        let doc = br#"{"total":3,"data":[{"a":1,"v":{"state":"ok"}},{"v":{"state":"failed"},"a":2},{"v":{"x":1,"state":"none"},"a":3,"b":0},{"a":4,"v":{}}]}"#;
+        for step in 1..=doc.len() {
+            let mut r = JsonReader::new();
+            let mut rec = Picky::default();
+            for piece in doc.chunks(step) {
+                r.feed(piece, &mut rec).unwrap();
+            }
+            r.finish().unwrap();
+            assert_eq!(
+                rec.0.0,
+                [
+                    "total=Num(\"3\")",
+                    "data.0.a=Num(\"1\")",
+                    "data.0.v.state=Str(\"ok\")",
+                    "item data.0",
+                    "data.1.v.state=Str(\"failed\")",
+                    "data.1.a=Num(\"2\")",
+                    "item data.1",
+                    "data.2.v.state=Str(\"none\")",
+                    "data.2.a=Num(\"3\")",
+                    "item data.2",
+                    "data.3.a=Num(\"4\")",
+                    "item data.3",
+                ],
+                "in steps of {step}"
+            );
+        }
+    }
+
     #[test]
     fn scalar_conversions() {
         assert_eq!(
