@@ -576,12 +576,9 @@ mod tests {
         let doc =
             br#"{"data":[{"a":1,"v":{"state":"ok"},"f":[{"n":"x"},{"n":"y"}]},{"a":2}],"total":2}"#;
         for step in [1, 5, doc.len()] {
-            let mut r = JsonReader::new();
             let mut rec = Recorder::default();
-            for piece in doc.chunks(step) {
-                r.feed(piece, &mut rec).unwrap();
-            }
-            r.finish().unwrap();
+            let read = JsonReader::new().read_pieces(doc.chunks(step), &mut rec);
+            assert_eq!(read, Ok(()));
             assert_eq!(
                 rec.0,
                 [
@@ -654,12 +651,9 @@ mod tests {
     fn unread_keys_are_skipped() {
         let doc = br#"{"data":[{"a":1,"v":{"upid":"U","state":"ok"},"f":[{"n":"x"}],"v2":1},[{"a":3,"b":4}],{"a":2}],"total":2,"more":{"a":5}}"#;
         for step in [1, 5, doc.len()] {
-            let mut r = JsonReader::new();
             let mut rec = Picky::default();
-            for piece in doc.chunks(step) {
-                r.feed(piece, &mut rec).unwrap();
-            }
-            r.finish().unwrap();
+            let read = JsonReader::new().read_pieces(doc.chunks(step), &mut rec);
+            assert_eq!(read, Ok(()));
             assert_eq!(
                 rec.0.0,
                 [
@@ -693,12 +687,9 @@ mod tests {
     fn keys_out_of_order_are_read() {
         let doc = br#"{"total":3,"data":[{"a":1,"v":{"state":"ok"}},{"v":{"state":"failed"},"a":2},{"v":{"x":1,"state":"none"},"a":3,"b":0},{"a":4,"v":{}}]}"#;
         for step in 1..=doc.len() {
-            let mut r = JsonReader::new();
             let mut rec = Picky::default();
-            for piece in doc.chunks(step) {
-                r.feed(piece, &mut rec).unwrap();
-            }
-            r.finish().unwrap();
+            let read = JsonReader::new().read_pieces(doc.chunks(step), &mut rec);
+            assert_eq!(read, Ok(()));
             assert_eq!(
                 rec.0.0,
                 [
