@@ -48,6 +48,13 @@ UNREAD = [(5, 4), (5, 63), (4, 8), (0, 12), (3, 6), (1, 2)]
 for k, f in enumerate(fixtures):
     split = [0, 3, 15, 127, 130, 200][k % 6]
     add("json_tokenizer", f, bytes([split, *UNREAD[k % 6]]) + compact(f))
+    # The same with a key expected next, one the document has ("data" else): the high two bits
+    # of the key length bytes pick fuzz_targets/json_tokenizer.rs's
+    # EXPECTED[a >> 6 | (b >> 6) << 2].
+    EXPECTED = {11: b"backup-id", 12: b"crypt-mode", 8: b"size", 10: b"files", 9: b"state"}
+    e = next((e for e, key in EXPECTED.items() if b'"%s":' % key in compact(f)), 7)
+    a, b = UNREAD[k % 6]
+    add("json_tokenizer", f + "-expect-%d" % e, bytes([split, a | (e & 3) << 6, b | (e >> 2) << 6]) + compact(f))
 for k, doc in enumerate(
     [
         rb'{"a":"x\"y\\z\u00e9\ud83d\ude00","n":-12.5e+3,"t":true,"f":false,"z":null,"e":[],"o":{}}',
@@ -59,6 +66,8 @@ for k, doc in enumerate(
     ]
 ):
     add("json_tokenizer", "hand-%d" % k, bytes([k * 7, k, 63 - k]) + doc)
+# "data" expected (7), keys of length 4 and 2 not read: the expected key escaped, cut, last.
+add("json_tokenizer", "hand-expect", bytes([2, 4 | 3 << 6, 2 | 1 << 6]) + rb'{"\u0064ata":{"ab":1},"data":[{"data":"x","dat":{"ab":[]},"ab":2}],"data":{}}')
 
 # extractors: [endpoint + 5 * names, split byte] + body.
 ENDPOINTS = {

@@ -266,21 +266,21 @@ pub fn tokenize_skipping<'p>(
 
 /// Like [`tokenize`], through `Tokenizer::next_in` with the key lengths `lengths` read (bit
 /// `n` for a length `n`) and the key `expected` expected next (`KeyFilter`): the keys of
-/// other lengths that come out anyway have their values skipped (`Tokenizer::skip_value`), as the walker does. The events leave out those keys, their
-/// values, and the members `next_in` stepped over: what [`without_keys`] leaves of reading
-/// everything.
+/// other lengths that come out anyway have their values skipped (`Tokenizer::skip_value`), as
+/// the walker does. The events leave out those keys, their values, and the members `next_in`
+/// stepped over: what [`without_keys`] leaves of reading everything.
 pub fn tokenize_filtering<'p>(
     t: &mut Tokenizer,
     pieces: impl IntoIterator<Item = &'p [u8]>,
     lengths: u64,
-    expected: &[u8],
+    expected: &str,
 ) -> (Vec<Ev>, Result<(), JsonError>) {
     let unread = |k: &[u8]| lengths >> k.len().min(63) & 1 == 0;
     let mut events = Vec::new();
     for piece in pieces {
         t.feed(piece);
         loop {
-            match t.next_in(piece, KeyFilter { lengths, expected }) {
+            match t.next_in(piece, KeyFilter::new(lengths, expected)) {
                 Ok(Some(Event::Member(k, v))) => {
                     if !unread(k) {
                         events.push(Event::Key(k).into());

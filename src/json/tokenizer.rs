@@ -475,8 +475,9 @@ impl Tokenizer {
 
     /// [`Tokenizer::next`] in an object whose reader reads only keys of the lengths in
     /// `filter.lengths` (bit `n` for a length `n`, 63 for any longer; `u64::MAX`: any key),
-    /// and expects `filter.expected` as the next key ([`KeyFilter`]). A key of
-    /// another length, other than the expected one, does not come out when its value is one [`Cursor::member`] steps over
+    /// and expects `filter.expected` as the next key ([`KeyFilter`]). A key of another
+    /// length, other than the expected one written plainly, does not come out when its value
+    /// is one [`Cursor::member`] steps over
     /// (a string of printable ASCII with well-formed escapes, an object of plain members or an
     /// array of them, complete in the bytes read) and the next member follows it (`,"`): the
     /// member is skipped there (validated as reading it would), without an event. Numbers and
@@ -520,26 +521,64 @@ impl Tokenizer {
 }
 
 /// What the reader of the innermost object wants of its keys ([`Tokenizer::next_in`]).
+///
+/// Its expected key is plain by construction: [`KeyFilter::new`] drops one that is not, and
+/// the walker's (`KeyFilter::from_plain`) come from its static key lists, which it uses only
+/// when [`KeyFilter::plain`] accepts all of them. (A key with a `"` expected would let
+/// `{"a"":1}` through.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyFilter<'k> {
     /// The lengths of the keys read (bit `n` for a length `n`, 63 for any longer; `u64::MAX`:
     /// any key): a key of another length may be stepped over with its value.
-    pub lengths: u64,
+    lengths: u64,
     /// The key expected next (empty: none), valid UTF-8 without `"`, `\\` or control
     /// characters (see [`KeyFilter::plain`]). When the next key is it, written plainly (no
     /// escapes), it is recognised by comparing its bytes with it, without scanning it, and
     /// handed out as `expected` itself: the same bytes, so a reader may tell it by its
-    /// address. It is never stepped over, whatever `lengths` says (a reader expects a key it
-    /// reads).
-    pub expected: &'k [u8],
+    /// address. Written plainly, it is never stepped over, whatever `lengths` says (a reader
+    /// expects a key it reads); spelt with escapes, it is read as any other key, and may be
+    /// stepped over when its decoded length is not in `lengths`.
+    expected: &'k [u8],
 }
 
-impl KeyFilter<'_> {
+impl<'k> KeyFilter<'k> {
     /// Any key read, none expected.
     pub const ANY: KeyFilter<'static> = KeyFilter {
         lengths: u64::MAX,
         expected: b"",
     };
+
+    /// Reads the keys of the lengths in `lengths` (bit `n` for a length `n`, 63 for any
+    /// longer; `u64::MAX`: any key) and expects `expected` next; none when it is not
+    /// [`KeyFilter::plain`].
+    pub fn new(lengths: u64, expected: &'k str) -> Self {
+        let expected = if Self::plain(expected) {
+            expected.as_bytes()
+        } else {
+            b""
+        };
+        KeyFilter { lengths, expected }
+    }
+
+    /// For the walker, whose keys are [`KeyFilter::plain`] (checked once per key list):
+    /// [`KeyFilter::new`] without checking `expected` again for each key.
+    #[inline(always)]
+    pub(super) fn from_plain(lengths: u64, expected: &'k [u8]) -> Self {
+        debug_assert!(std::str::from_utf8(expected).is_ok_and(Self::plain));
+        KeyFilter { lengths, expected }
+    }
+
+    /// This filter expecting `expected` ([`KeyFilter::from_plain`]'s condition) instead.
+    #[inline(always)]
+    pub(super) fn expecting(self, expected: &'k [u8]) -> Self {
+        Self::from_plain(self.lengths, expected)
+    }
+
+    /// The key expected next (empty: none).
+    #[inline(always)]
+    pub fn expected(&self) -> &'k [u8] {
+        self.expected
+    }
 
     /// Whether `key` may be given as [`KeyFilter::expected`]: a key written with it between
     /// two quotes is a whole string without escapes, of exactly those bytes.
@@ -557,8 +596,9 @@ impl KeyFilter<'_> {
 /// It must agree with the scanners that then read the carry: a string's end as
 /// [`find_escaped_end`] finds it (a backslash escapes the next byte: [`escape_len`]'s escapes
 /// and the bad ones alike), a number's characters [`number_char`]'s, a superset of
-/// [`scan_number`]'s, which ends a number at any other byte. Where it took too few, [`Cursor::cut`] finds the carried token
-/// still cut and [`Cursor::carry_all`] reads the piece from the carry whole.
+/// [`scan_number`]'s, which ends a number at any other byte. Where it took too few,
+/// [`Cursor::cut`] finds the carried token still cut and [`Cursor::carry_all`] reads the piece
+/// from the carry whole.
 fn completion(carry: &[u8], piece: &[u8], string: &mut CutString) -> usize {
     let all = piece.len();
     match carry.first() {
@@ -1011,11 +1051,13 @@ impl Cursor {
     /// (including a value in error) is left for the next call, which finds it as it would
     /// after a lone key, errors and their offsets included.
     ///
-    /// A key of no length in `lengths` whose value is a string [`plain_string_end`] takes
-    /// (escapes allowed) or a container [`Cursor::flat_end`] takes, followed by `,"`: the
-    /// member is stepped over ([`Cursor::unread_member`]) and the next key read. With a number
-    /// or a literal, or last in its object, the key comes out as above: with its value when
-    /// that is of the common kind, else alone.
+    /// A key of no length in `filter.lengths` whose value is a string [`plain_string_end`]
+    /// takes (escapes allowed) or a container [`Cursor::flat_end`] takes, followed by `,"`:
+    /// the member is stepped over ([`Cursor::unread_member`]) and the next key read. With a
+    /// number or a literal, or last in its object, the key comes out as above: with its value
+    /// when that is of the common kind, else alone. The exception: `filter.expected` written
+    /// plainly is found by comparing bytes ([`expected_key_end`]), never stepped over, and
+    /// handed out as `filter.expected` itself; spelt with escapes, it is read as any key.
     #[inline(always)]
     fn member<'a>(
         &mut self,
@@ -1455,9 +1497,6 @@ impl Cursor {
 /// empty). What [`Cursor::string_end`] finds there, as `expected` is [`KeyFilter::plain`].
 #[inline(always)]
 fn expected_key_end(buf: &[u8], i: usize, expected: &[u8]) -> Option<usize> {
-    debug_assert!(KeyFilter::plain(
-        std::str::from_utf8(expected).unwrap_or("\"")
-    ));
     if expected.is_empty() {
         return None;
     }
@@ -1612,16 +1651,18 @@ fn flat_object_end(buf: &[u8], i: usize) -> Option<usize> {
     flat_object_with(buf, i, member_run)
 }
 
-/// Where the keys of the last object [`flat_array_end`] stepped over are (the first four):
-/// the offsets in `buf` of each one's text and closing quote, as [`plain_string_end`] found
-/// them (`(0, 0)`: an empty key, until one is kept).
+/// Where the keys of the objects [`flat_array_end`] stepped over are (the first four): for
+/// each place `m`, the `m`th key of the latest object that had an `m`th key, as the offsets
+/// in `buf` of its text and closing quote, as [`plain_string_end`] found them (`(0, 0)`: an
+/// empty key, until one is kept).
 #[derive(Default)]
 struct LastKeys([(usize, usize); 4]);
 
 impl LastKeys {
     /// The closing quote of the key whose opening quote is at `i`, the `m`th of its object,
-    /// when its text and closing quote are the bytes of the `m`th key of the last object (of
-    /// at most 16 bytes): [`plain_string_end`] finds the same end in the same bytes.
+    /// when its text and closing quote are the bytes of the `m`th key of the latest object
+    /// that had one (of at most 16 bytes): [`plain_string_end`] finds the same end in the
+    /// same bytes.
     #[inline(always)]
     fn end(&self, buf: &[u8], i: usize, m: usize) -> Option<usize> {
         let &(start, end) = self.0.get(m)?;
@@ -2147,6 +2188,65 @@ mod tests {
     /// After an error the document is over: feeding more never panics (the carry is not
     /// drained by a position in the piece), and every later call returns an error at the
     /// same offset.
+    /// The expected key spelt with escapes is read as any other key: with its decoded length
+    /// not read it may be stepped over, else it comes out decoded; the events are those of
+    /// reading everything without the keys of the length not read, in any pieces.
+    #[test]
+    fn an_escaped_expected_key_is_read_as_any_key() {
+        let docs: [&[u8]; 4] = [
+            br#"{"\u0061b":{"c":1},"y":1}"#,
+            br#"{"\u0061b":"s","ab":[1],"y":1}"#,
+            br#"{"a\u0062":{"c":1},"ab":2}"#,
+            br#"{"x":[{"\u0061b":{"c":"\n"},"ab":1},{"ab":[],"a\u0062":3}],"ab":{}}"#,
+        ];
+        for doc in docs {
+            for short in [1, 2] {
+                let want = filtered_with(doc, &|k| k.len() == short, true);
+                for step in 1..=doc.len() {
+                    assert_eq!(
+                        filtering(doc, step, short, "ab"),
+                        want,
+                        "{} in steps of {step}, keys of {short} not read",
+                        String::from_utf8_lossy(doc)
+                    );
+                }
+            }
+        }
+    }
+
+    /// A key that is not plain is never expected: with `a"` expected, `{"a"":1}` is the
+    /// error it is with none (`"a"` then a `"` where a colon belongs).
+    #[test]
+    fn a_key_filter_expects_only_plain_keys() {
+        let doc = br#"{"a"":1}"#;
+        let run = |filter: KeyFilter| {
+            let mut t = Tokenizer::new();
+            t.feed(doc);
+            let mut events = Vec::new();
+            loop {
+                match t.next_in(doc, filter) {
+                    Ok(Some(ev)) => events.push(format!("{ev:?}")),
+                    end => break (events, end.map(|_| ())),
+                }
+            }
+        };
+        let err = JsonError::Syntax {
+            at: 4,
+            what: "expected ':'",
+        };
+        let want = (
+            vec!["StartObject".to_owned(), "Key([97])".to_owned()],
+            Err(err),
+        );
+        assert_eq!(run(KeyFilter::ANY), want);
+        for key in ["a\"", "a\\", "a\n"] {
+            let filter = KeyFilter::new(u64::MAX, key);
+            assert_eq!(filter.expected(), b"", "{key:?}");
+            assert_eq!(run(filter), want, "{key:?}");
+        }
+        assert_eq!(KeyFilter::new(1, "data").expected(), b"data");
+    }
+
     #[test]
     fn an_error_ends_the_document() {
         let doc = b"[1,x]";
@@ -2449,18 +2549,23 @@ mod tests {
         (out, end)
     }
 
-    /// `doc` in pieces of `step` through [`Tokenizer::next_in`] with the keys of one byte not
-    /// read and `expected` expected: those that come out anyway are skipped as the walker
-    /// skips them, and the events shown without any key of one byte.
-    fn filtering(doc: &[u8], step: usize, expected: &[u8]) -> (Vec<String>, Result<(), JsonError>) {
-        let lengths = !(1u64 << 1);
-        let unread = |k: &[u8]| k.len() == 1;
+    /// `doc` in pieces of `step` through [`Tokenizer::next_in`] with the keys of `short` bytes
+    /// not read and `expected` expected: those that come out anyway are skipped as the walker
+    /// skips them, and the events shown without any key of `short` bytes.
+    fn filtering(
+        doc: &[u8],
+        step: usize,
+        short: usize,
+        expected: &str,
+    ) -> (Vec<String>, Result<(), JsonError>) {
+        let lengths = !(1u64 << short);
+        let unread = |k: &[u8]| k.len() == short;
         let mut t = Tokenizer::new();
         let mut out = Vec::new();
         for piece in doc.chunks(step.max(1)) {
             t.feed(piece);
             loop {
-                match t.next_in(piece, KeyFilter { lengths, expected }) {
+                match t.next_in(piece, KeyFilter::new(lengths, expected)) {
                     Ok(Some(Event::Member(k, v))) => {
                         if !unread(k) {
                             out.push(format!("{:?}", Event::Key(k)));
@@ -2656,13 +2761,12 @@ mod tests {
                     String::from_utf8_lossy(doc)
                 );
                 // The key expected next: none, one unread (one byte), ones read.
-                for expected in [&b""[..], b"x", b"a", b"ab", b"xs", b"data", b"deep"] {
+                for expected in ["", "x", "a", "ab", "xs", "data", "deep"] {
                     assert_eq!(
-                        filtering(doc, step, expected),
+                        filtering(doc, step, 1, expected),
                         want_short,
-                        "{} filtered in steps of {step}, {:?} expected",
+                        "{} filtered in steps of {step}, {expected:?} expected",
                         String::from_utf8_lossy(doc),
-                        String::from_utf8_lossy(expected),
                     );
                 }
             }

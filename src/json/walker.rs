@@ -170,14 +170,13 @@ impl Frame {
     /// that fuzzing compares the expected key's path with [`Reads::key`]'s).
     #[inline(always)]
     fn filter(&self, read_everything: bool) -> KeyFilter<'static> {
-        KeyFilter {
-            lengths: if read_everything {
-                u64::MAX
-            } else {
-                self.lengths
-            },
-            expected: self.expected_unless(read_everything),
-        }
+        let lengths = if read_everything {
+            u64::MAX
+        } else {
+            self.lengths
+        };
+        // `expected` is plain: `Frame::expected` names a key only from a plain list.
+        KeyFilter::from_plain(lengths, self.expected_unless(read_everything))
     }
 
     /// The key [`Reads::key`] would compare first (empty: none, or not a plain one): the
@@ -409,14 +408,15 @@ impl JsonReader {
             };
             if let Some(k) = key {
                 let f = &mut frames[*depth - 1];
-                // The expected key comes as `filter.expected` itself (`KeyFilter`).
-                if !filter.expected.is_empty()
-                    && k.as_ptr() == filter.expected.as_ptr()
-                    && k.len() == filter.expected.len()
+                // The expected key comes as `filter.expected()` itself (`KeyFilter`).
+                let expected = filter.expected();
+                if !expected.is_empty()
+                    && k.as_ptr() == expected.as_ptr()
+                    && k.len() == expected.len()
                 {
-                    filter.expected = f.enter_expected();
+                    filter = filter.expecting(f.enter_expected());
                 } else if enter_key(f, k, everything) {
-                    filter.expected = f.expected_unless(everything);
+                    filter = filter.expecting(f.expected_unless(everything));
                 } else {
                     // A lone key: its value comes next, skipped (a member's was read).
                     if value.is_none() {
@@ -576,12 +576,9 @@ mod tests {
         let doc =
             br#"{"data":[{"a":1,"v":{"state":"ok"},"f":[{"n":"x"},{"n":"y"}]},{"a":2}],"total":2}"#;
         for step in [1, 5, doc.len()] {
-            let mut r = JsonReader::new();
             let mut rec = Recorder::default();
-            for piece in doc.chunks(step) {
-                r.feed(piece, &mut rec).unwrap();
-            }
-            r.finish().unwrap();
+            let read = JsonReader::new().read_pieces(doc.chunks(step), &mut rec);
+            assert_eq!(read, Ok(()));
             assert_eq!(
                 rec.0,
                 [
@@ -654,12 +651,9 @@ mod tests {
     fn unread_keys_are_skipped() {
         let doc = br#"{"data":[{"a":1,"v":{"upid":"U","state":"ok"},"f":[{"n":"x"}],"v2":1},[{"a":3,"b":4}],{"a":2}],"total":2,"more":{"a":5}}"#;
         for step in [1, 5, doc.len()] {
-            let mut r = JsonReader::new();
             let mut rec = Picky::default();
-            for piece in doc.chunks(step) {
-                r.feed(piece, &mut rec).unwrap();
-            }
-            r.finish().unwrap();
+            let read = JsonReader::new().read_pieces(doc.chunks(step), &mut rec);
+            assert_eq!(read, Ok(()));
             assert_eq!(
                 rec.0.0,
                 [
@@ -684,6 +678,37 @@ mod tests {
         );
         let cut = r.read_pieces([&br#"{"data":[{"f":[1,2"#[..]], &mut Picky::default());
         assert_eq!(cut, Err(JsonError::Truncated));
+    }
+
+    /// Keys in another order than the list's (the expected key missed, then found by
+    /// [`Reads::key`]'s search) give the same values, and the next item's expected key is
+    /// found again.
+    #[test]
+    fn keys_out_of_order_are_read() {
+        let doc = br#"{"total":3,"data":[{"a":1,"v":{"state":"ok"}},{"v":{"state":"failed"},"a":2},{"v":{"x":1,"state":"none"},"a":3,"b":0},{"a":4,"v":{}}]}"#;
+        for step in 1..=doc.len() {
+            let mut rec = Picky::default();
+            let read = JsonReader::new().read_pieces(doc.chunks(step), &mut rec);
+            assert_eq!(read, Ok(()));
+            assert_eq!(
+                rec.0.0,
+                [
+                    "total=Num(\"3\")",
+                    "data.0.a=Num(\"1\")",
+                    "data.0.v.state=Str(\"ok\")",
+                    "item data.0",
+                    "data.1.v.state=Str(\"failed\")",
+                    "data.1.a=Num(\"2\")",
+                    "item data.1",
+                    "data.2.v.state=Str(\"none\")",
+                    "data.2.a=Num(\"3\")",
+                    "item data.2",
+                    "data.3.a=Num(\"4\")",
+                    "item data.3",
+                ],
+                "in steps of {step}"
+            );
+        }
     }
 
     #[test]
