@@ -613,6 +613,7 @@ struct SnapshotSink<'a> {
 }
 
 impl Sink for SnapshotSink<'_> {
+    const BULK: bool = true;
     // Inlined into the walker's loop, where it is called once per value read (left out of
     // line by some callers of `from_json` without it: 1.4 M more instructions a large list).
     #[inline]

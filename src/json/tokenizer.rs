@@ -487,10 +487,10 @@ impl Tokenizer {
     /// does any other key. Lengths alone suffice for PBS:
     /// the keys nobody reads there (`files`, `owner`, a verification's `upid`) have lengths no
     /// key read beside them has.
-    // Inlined into the walker's loop (once per sink): the event is then matched where it is
-    // made, not written out and read back, and the call's register saves go. Large snapshot
-    // list 18.10 -> 17.10 M instructions (`examples/parse_count`); static binary +68.6 KB
-    // (3,035,960 -> 3,104,568 bytes).
+    // Inlined into the walker's loop of the sinks that read long lists ([`Sink::BULK`]): the
+    // event is then matched where it is made, not written out and read back, and the call's
+    // register saves go. Large snapshot list 18.10 -> 17.10 M instructions
+    // (`examples/parse_count`). Other sinks call [`Tokenizer::next_in_call`].
     #[inline(always)]
     pub fn next_in<'a>(
         &'a mut self,
@@ -517,6 +517,18 @@ impl Tokenizer {
             (&carry[..], None)
         };
         at.next(buf, scratch, keep, filter)
+    }
+
+    /// [`Tokenizer::next_in`] as one call, for the walker's loop of a sink reading short
+    /// documents: inlined into each of them, it made the static binary 68.6 KB larger and the
+    /// first scrape of a process touch that much more code (file pages resident for good).
+    #[inline(never)]
+    pub fn next_in_call<'a>(
+        &'a mut self,
+        piece: &'a [u8],
+        filter: KeyFilter<'a>,
+    ) -> Result<Option<Event<'a>>, JsonError> {
+        self.next_in(piece, filter)
     }
 }
 
