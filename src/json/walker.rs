@@ -185,9 +185,7 @@ impl Frame {
     #[inline(always)]
     fn expected(&self) -> &'static [u8] {
         match self.reads {
-            Reads::Keys(keys) if self.plain => keys
-                .get(first(self.hint, keys.len()))
-                .map_or(b"", |(k, _)| k.as_bytes()),
+            Reads::Keys(keys) if self.plain => key_after(keys, self.hint),
             _ => b"",
         }
     }
@@ -217,9 +215,15 @@ impl Frame {
         self.name = Some(Listed { name, at });
         self.hint = at + 1;
         // `self.expected()`, knowing the list is plain (its key was expected).
-        keys.get(first(at + 1, keys.len()))
-            .map_or(b"", |(k, _)| k.as_bytes())
+        key_after(keys, at + 1)
     }
+}
+
+/// The key [`Reads::key`] compares first in `keys` with `hint` ([`first`]; empty: none).
+#[inline(always)]
+fn key_after(keys: &'static [(&'static str, Reads)], hint: usize) -> &'static [u8] {
+    keys.get(first(hint, keys.len()))
+        .map_or(b"", |(k, _)| k.as_bytes())
 }
 
 /// Where a value sits: one segment per enclosing container, outermost first.
