@@ -1802,7 +1802,7 @@ fn special_bytes(w: u64) -> u64 {
 fn string_stop(s: &[u8], mut j: usize) -> Option<usize> {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     while let Some(block) = s.get(j..j + 16) {
-        let stops = stops_in_block(block);
+        let stops = block16::stops(block);
         if stops != 0 {
             return Some(j + stops.trailing_zeros() as usize);
         }
@@ -1822,24 +1822,47 @@ fn string_stop(s: &[u8], mut j: usize) -> Option<usize> {
         .map(|k| j + k)
 }
 
-/// In 16 bytes of a string's body, bit `k` set when byte `k` is `"`, `\\`, a control character
-/// or above 0x7f ([`string_stop`]'s bytes): three comparisons with SSE2, exact, where
-/// [`special_bytes`] takes a dozen operations for eight bytes.
+/// Scans 16 bytes a step with SSE2 (part of every x86-64) through `safe_arch`'s safe wrappers:
+/// this crate forbids `unsafe`, and `std::arch`'s loads take pointers. Each comparison gives
+/// the exact bit of every byte it finds, where the SWAR words take a dozen operations for
+/// eight bytes and flag only the first exactly.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-#[inline(always)]
-fn stops_in_block(block: &[u8]) -> u32 {
+mod block16 {
     use safe_arch::{
-        bitor_m128i, cmp_eq_mask_i8_m128i, cmp_lt_mask_i8_m128i, load_unaligned_m128i,
-        move_mask_i8_m128i, set_splat_i8_m128i,
+        bitor_m128i, cmp_eq_mask_i8_m128i, cmp_gt_mask_i8_m128i, cmp_lt_mask_i8_m128i,
+        load_unaligned_m128i, m128i, move_mask_i8_m128i, set_splat_i8_m128i,
     };
-    let mut bytes = [0; 16];
-    bytes.copy_from_slice(block);
-    let v = load_unaligned_m128i(&bytes);
-    let quote = cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(b'"' as i8));
-    let backslash = cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(b'\\' as i8));
-    // Signed bytes: below 0x20, or 0x80 and above (negative).
-    let other = cmp_lt_mask_i8_m128i(v, set_splat_i8_m128i(0x20));
-    move_mask_i8_m128i(bitor_m128i(bitor_m128i(quote, backslash), other)) as u32
+
+    /// Bit `k` set when `found` marks byte `k` of the 16 bytes of `block`.
+    #[inline(always)]
+    fn mask(block: &[u8], found: impl Fn(m128i) -> m128i) -> u32 {
+        let mut bytes = [0; 16];
+        bytes.copy_from_slice(block);
+        move_mask_i8_m128i(found(load_unaligned_m128i(&bytes))) as u32
+    }
+
+    /// [`super::string_stop`]'s bytes: `"`, `\\`, a control character or above 0x7f.
+    #[inline(always)]
+    pub(super) fn stops(block: &[u8]) -> u32 {
+        mask(block, |v| {
+            let quote = cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(b'"' as i8));
+            let backslash = cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(b'\\' as i8));
+            // Signed bytes: below 0x20, or 0x80 and above (negative).
+            let other = cmp_lt_mask_i8_m128i(v, set_splat_i8_m128i(0x20));
+            bitor_m128i(bitor_m128i(quote, backslash), other)
+        })
+    }
+
+    /// [`super::digits`]' other bytes: any but `0` to `9`.
+    #[inline(always)]
+    pub(super) fn non_digits(block: &[u8]) -> u32 {
+        mask(block, |v| {
+            // Signed bytes: 0x80 and above are negative, below `0`.
+            let below = cmp_lt_mask_i8_m128i(v, set_splat_i8_m128i(b'0' as i8));
+            let above = cmp_gt_mask_i8_m128i(v, set_splat_i8_m128i(b'9' as i8));
+            bitor_m128i(below, above)
+        })
+    }
 }
 
 /// In a string's body, the offset of the first `"`, `\\` or control character (`None` if there
@@ -2020,7 +2043,7 @@ fn digits(s: &[u8], mut j: usize) -> usize {
     const ZERO: u64 = u64::from_le_bytes([b'0'; 8]);
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     while let Some(block) = s.get(j..j + 16) {
-        let other = non_digits_in_block(block);
+        let other = block16::non_digits(block);
         if other != 0 {
             return j + other.trailing_zeros() as usize;
         }
@@ -2040,24 +2063,6 @@ fn digits(s: &[u8], mut j: usize) -> usize {
         j += 1;
     }
     j
-}
-
-/// In 16 bytes, bit `k` set when byte `k` is no ASCII digit ([`digits`]' test, with SSE2 as
-/// [`stops_in_block`]).
-#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-#[inline(always)]
-fn non_digits_in_block(block: &[u8]) -> u32 {
-    use safe_arch::{
-        bitor_m128i, cmp_gt_mask_i8_m128i, cmp_lt_mask_i8_m128i, load_unaligned_m128i,
-        move_mask_i8_m128i, set_splat_i8_m128i,
-    };
-    let mut bytes = [0; 16];
-    bytes.copy_from_slice(block);
-    let v = load_unaligned_m128i(&bytes);
-    // Signed bytes: 0x80 and above are negative, below `0`.
-    let below = cmp_lt_mask_i8_m128i(v, set_splat_i8_m128i(b'0' as i8));
-    let above = cmp_gt_mask_i8_m128i(v, set_splat_i8_m128i(b'9' as i8));
-    move_mask_i8_m128i(bitor_m128i(below, above)) as u32
 }
 
 /// Like [`digits`], but at least one is required (a run cut by the chunk end is not an error:
