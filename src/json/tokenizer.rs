@@ -1796,8 +1796,8 @@ fn special_bytes(w: u64) -> u64 {
 }
 
 /// In `s`, from `j` inside a string's body: the index in `s` of the first `"`, `\\`, control
-/// character or byte above 0x7f (`None` if there is none yet), a word at a time
-/// ([`stop_in_word`]).
+/// character or byte above 0x7f (`None` if there is none yet), 16 bytes a step on x86-64
+/// ([`block16::stops`]), then a word at a time ([`stop_in_word`]) and a byte at a time.
 #[inline(always)]
 fn string_stop(s: &[u8], mut j: usize) -> Option<usize> {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
@@ -2033,8 +2033,9 @@ fn number_char(c: u8) -> bool {
     matches!(c, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
 }
 
-/// The end of the run of digits starting at `j`, eight bytes at a time (PBS' timestamps, sizes
-/// and usage ratios are runs of 10 to 17 digits). A byte is flagged when it is above `9` (adding
+/// The end of the run of digits starting at `j`, 16 bytes a step on x86-64
+/// ([`block16::non_digits`]), then eight bytes at a time (PBS' timestamps, sizes and usage
+/// ratios are runs of 10 to 17 digits). A byte is flagged when it is above `9` (adding
 /// 0x46 sets its high bit), below `0` (subtracting 0x30 borrows into it) or above 0x7f; the
 /// lowest flag is exact, as in [`special_bytes`].
 #[inline]
