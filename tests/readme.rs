@@ -1,5 +1,7 @@
 //! The README stays true: every metric family the code writes is documented and every one the
-//! README names exists; every environment variable it names is one the exporter reads.
+//! README names exists; every environment variable it names is one the exporter reads; its
+//! settings table lists exactly the flags of `--help`, with their variables and defaults; every
+//! file of the repository it names exists.
 
 use pbs_exporter::collectors::{CollectorId, process};
 use pbs_exporter::{natrontech, own, scrape};
@@ -54,14 +56,18 @@ fn every_family_is_documented_and_every_documented_family_exists() {
     }
 }
 
-#[test]
-fn every_environment_variable_in_the_readme_exists() {
-    let text = readme();
+fn help() -> String {
     let help = std::process::Command::new(env!("CARGO_BIN_EXE_pbs-exporter"))
         .arg("--help")
         .output()
         .unwrap();
-    let help = String::from_utf8(help.stdout).unwrap();
+    String::from_utf8(help.stdout).unwrap()
+}
+
+#[test]
+fn every_environment_variable_in_the_readme_exists() {
+    let text = readme();
+    let help = help();
     let vars: BTreeSet<&str> = text
         .split(|c: char| !(c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit()))
         .filter(|w| w.starts_with("PBS_") && w.len() > 4)
@@ -86,4 +92,111 @@ fn the_readme_commands_exist() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
         assert!(path.exists(), "{script} is named in the README but missing");
     }
+}
+
+/// `--help`'s options: flag → its description, lines joined.
+fn help_options(help: &str) -> Vec<(String, String)> {
+    let options = help.split("Options:").nth(1).expect("an Options: section");
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in options.lines() {
+        let t = line.trim();
+        if line.starts_with("  --") {
+            let (flag, rest) = t.split_once(' ').unwrap_or((t, ""));
+            out.push((
+                flag.trim_end_matches(',').to_string(),
+                rest.trim().to_string(),
+            ));
+        } else if let Some(last) = out.last_mut() {
+            last.1.push(' ');
+            last.1.push_str(t);
+        }
+    }
+    out.retain(|(flag, _)| flag != "--help");
+    out
+}
+
+/// The README's settings table: (flag, variable, default), backquotes removed.
+fn readme_settings(text: &str) -> Vec<(String, String, String)> {
+    let unquote = |c: &str| c.trim().trim_matches('`').to_string();
+    text.lines()
+        .filter(|l| l.starts_with("| `--"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').collect();
+            (
+                unquote(cells[1]),
+                unquote(cells[2]),
+                cells[3].trim().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_settings_table_lists_every_flag_with_its_variable_and_default() {
+    let text = readme();
+    let help = help();
+    let options = help_options(&help);
+    let table = readme_settings(&text);
+    let help_flags: BTreeSet<&str> = options.iter().map(|(f, _)| f.as_str()).collect();
+    let table_flags: BTreeSet<&str> = table.iter().map(|(f, _, _)| f.as_str()).collect();
+    assert!(help_flags.len() >= 25, "{help_flags:?}");
+    assert_eq!(table_flags, help_flags, "README settings table vs --help");
+    for (flag, var, default) in &table {
+        let (_, about) = options.iter().find(|(f, _)| f == flag).unwrap();
+        if var.is_empty() {
+            assert!(
+                !about.contains("(env "),
+                "{flag}: --help names a variable, the README none"
+            );
+        } else {
+            assert!(
+                about.contains(&format!("(env {var}")),
+                "{flag}: the README's variable {var} is not the one --help names: {about}"
+            );
+        }
+        // "(env PBS_X, default D)": the default, when --help states one.
+        let env = about.split("(env ").nth(1).unwrap_or("");
+        let env = &env[..env.find(')').unwrap_or(env.len())];
+        if let Some(d) = env.split(", default ").nth(1) {
+            assert_eq!(
+                default,
+                &format!("`{d}`"),
+                "{flag}: README default vs --help"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_repository_file_the_readme_names_exists() {
+    let text = readme();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut checked = 0;
+    for word in text.split('`').skip(1).step_by(2) {
+        let Some(path) = word.split_whitespace().next() else {
+            continue;
+        };
+        let path = path.trim_end_matches([',', ')', ':']);
+        let tracked = [
+            "scripts/",
+            "contrib/",
+            "memprof/",
+            "src/",
+            "tests/",
+            "benches/",
+            "examples/",
+            "crates/",
+            "fuzz/",
+            ".ci/",
+        ];
+        if !tracked.iter().any(|t| path.starts_with(t)) || path.contains(['*', '<', '{', '$']) {
+            continue;
+        }
+        assert!(
+            root.join(path).exists(),
+            "README names {path}, which does not exist"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 20, "only {checked} paths found");
 }
