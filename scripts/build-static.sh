@@ -44,9 +44,21 @@ target=x86_64-unknown-linux-gnu
 # The JSON messages name the executable even when nothing had to be rebuilt; diagnostics still
 # go to the terminal, rendered.
 static_flags="-C target-feature=+crt-static -C link-arg=-Wl,-z,pack-relative-relocs"
+# Symbol order (scripts/static-symbol-order.txt, made by scripts/order-symbols.sh): the
+# functions run at start and idle first, then those a scrape runs, each group contiguous, so a
+# scrape maps fewer pages of the binary (DESIGN.md, "Symbol order"). Names the code no longer
+# has are ignored: a stale file costs locality, never correctness. The linker reads a copy
+# named by its content's hash: `cargo rustc` passes it to the binary's link only (the crates
+# and their symbol names stay as they are) and links again whenever the order changes.
+order=scripts/static-symbol-order.txt
+mkdir -p "${CARGO_TARGET_DIR:-target}"
+order_copy=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/static-symbol-order-$(sha256sum "$order" | cut -c1-16).txt
+[ -f "$order_copy" ] || cp "$order" "$order_copy"
 messages=$(RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }$static_flags" \
-    cargo build --profile "$profile" --target "$target" -p pbs-exporter --bin pbs-exporter \
-    --message-format=json-render-diagnostics ${cargo_args[@]+"${cargo_args[@]}"})
+    cargo rustc --profile "$profile" --target "$target" -p pbs-exporter --bin pbs-exporter \
+    --message-format=json-render-diagnostics ${cargo_args[@]+"${cargo_args[@]}"} -- \
+    -C link-arg=-Wl,--symbol-ordering-file="$order_copy" \
+    -C link-arg=-Wl,--no-warn-symbol-ordering)
 bin=$(printf '%s\n' "$messages" | grep -o '"executable":"[^"]*pbs-exporter"' | tail -n 1 | cut -d'"' -f4)
 if [ -z "$bin" ] || [ ! -x "$bin" ]; then
     echo "build-static.sh: cargo did not report the pbs-exporter executable" >&2
