@@ -1607,39 +1607,20 @@ fn scalar_run(buf: &[u8], mut i: usize) -> (usize, bool) {
 /// where it stopped and what is expected there (`(i, expect)` when nothing was skipped).
 #[inline(never)]
 fn member_run(buf: &[u8], i: usize, expect: Expect) -> (usize, Expect) {
-    members::<false>(buf, i, expect, &mut LastKeys::default())
+    members(buf, i, expect)
 }
 
 /// [`member_run`]'s loop, inlined where a list of flat objects is stepped over
 /// ([`flat_array_end`]: a call per object was a twelfth of a snapshot's `files`' instructions).
-/// With `SAME_KEYS`, each key is first compared with the one at its place in the last object
-/// (`last`, kept up to date): the items of a list have the same keys.
 #[inline(always)]
-fn members<const SAME_KEYS: bool>(
-    buf: &[u8],
-    mut i: usize,
-    mut expect: Expect,
-    last: &mut LastKeys,
-) -> (usize, Expect) {
-    let mut m = 0;
+fn members(buf: &[u8], mut i: usize, mut expect: Expect) -> (usize, Expect) {
     loop {
         if buf.get(i) != Some(&b'"') {
             return (i, expect);
         }
-        let known = if SAME_KEYS { last.end(buf, i, m) } else { None };
-        let key_end = match known {
-            Some(end) => end,
-            None => {
-                let Some((key_end, _)) = plain_string_end(buf, i) else {
-                    return (i, expect);
-                };
-                if SAME_KEYS {
-                    last.keep(m, i, key_end);
-                }
-                key_end
-            }
+        let Some((key_end, _)) = plain_string_end(buf, i) else {
+            return (i, expect);
         };
-        m += 1;
         if buf.get(key_end + 1) != Some(&b':') {
             return (key_end + 1, Expect::Colon);
         }
@@ -1661,41 +1642,6 @@ fn members<const SAME_KEYS: bool>(
 #[inline(always)]
 fn flat_object_end(buf: &[u8], i: usize) -> Option<usize> {
     flat_object_with(buf, i, member_run)
-}
-
-/// Where the keys of the objects [`flat_array_end`] stepped over are (the first four): for
-/// each place `m`, the `m`th key of the latest object that had an `m`th key, as the offsets
-/// in `buf` of its text and closing quote, as [`plain_string_end`] found them (`(0, 0)`: an
-/// empty key, until one is kept).
-#[derive(Default)]
-struct LastKeys([(usize, usize); 4]);
-
-impl LastKeys {
-    /// The closing quote of the key whose opening quote is at `i`, the `m`th of its object,
-    /// when its text and closing quote are the bytes of the `m`th key of the latest object
-    /// that had one (of at most 16 bytes): [`plain_string_end`] finds the same end in the
-    /// same bytes.
-    #[inline(always)]
-    fn end(&self, buf: &[u8], i: usize, m: usize) -> Option<usize> {
-        let &(start, end) = self.0.get(m)?;
-        let len = end.checked_sub(start)?;
-        if len > 16 {
-            return None;
-        }
-        let here = i + 1 + len;
-        if buf.get(here) != Some(&b'"') {
-            return None;
-        }
-        short_eq(buf.get(i + 1..here)?, buf.get(start..end)?).then_some(here)
-    }
-
-    /// Keeps the `m`th key's place (its quotes at `i` and `end`).
-    #[inline(always)]
-    fn keep(&mut self, m: usize, i: usize, end: usize) {
-        if let Some(at) = self.0.get_mut(m) {
-            *at = (i + 1, end);
-        }
-    }
 }
 
 /// [`flat_object_end`] with the member loop `run` ([`member_run`], or its body inlined).
@@ -1724,14 +1670,11 @@ fn flat_array_end(buf: &[u8], i: usize) -> Option<usize> {
     if buf.get(j) == Some(&b']') {
         return Some(j + 1);
     }
-    let mut last = LastKeys::default();
     loop {
         if buf.get(j) != Some(&b'{') {
             return None;
         }
-        j = flat_object_with(buf, j, |buf, i, expect| {
-            members::<true>(buf, i, expect, &mut last)
-        })?;
+        j = flat_object_with(buf, j, members)?;
         match buf.get(j)? {
             b',' => j += 1,
             b']' => return Some(j + 1),
@@ -1853,10 +1796,18 @@ fn special_bytes(w: u64) -> u64 {
 }
 
 /// In `s`, from `j` inside a string's body: the index in `s` of the first `"`, `\\`, control
-/// character or byte above 0x7f (`None` if there is none yet), a word at a time
-/// ([`stop_in_word`]).
+/// character or byte above 0x7f (`None` if there is none yet), 16 bytes a step on x86-64
+/// ([`block16::stops`]), then a word at a time ([`stop_in_word`]) and a byte at a time.
 #[inline(always)]
 fn string_stop(s: &[u8], mut j: usize) -> Option<usize> {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    while let Some(block) = s.get(j..j + 16) {
+        let stops = block16::stops(block);
+        if stops != 0 {
+            return Some(j + stops.trailing_zeros() as usize);
+        }
+        j += 16;
+    }
     while let Some(word) = s.get(j..j + 8) {
         let mut bytes = [0; 8];
         bytes.copy_from_slice(word);
@@ -1869,6 +1820,49 @@ fn string_stop(s: &[u8], mut j: usize) -> Option<usize> {
     tail.iter()
         .position(|&c| c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c))
         .map(|k| j + k)
+}
+
+/// Scans 16 bytes a step with SSE2 (part of every x86-64) through `safe_arch`'s safe wrappers:
+/// this crate forbids `unsafe`, and `std::arch`'s loads take pointers. Each comparison gives
+/// the exact bit of every byte it finds, where the SWAR words take a dozen operations for
+/// eight bytes and flag only the first exactly.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+mod block16 {
+    use safe_arch::{
+        bitor_m128i, cmp_eq_mask_i8_m128i, cmp_gt_mask_i8_m128i, cmp_lt_mask_i8_m128i,
+        load_unaligned_m128i, m128i, move_mask_i8_m128i, set_splat_i8_m128i,
+    };
+
+    /// Bit `k` set when `found` marks byte `k` of the 16 bytes of `block`.
+    #[inline(always)]
+    fn mask(block: &[u8], found: impl Fn(m128i) -> m128i) -> u32 {
+        let mut bytes = [0; 16];
+        bytes.copy_from_slice(block);
+        move_mask_i8_m128i(found(load_unaligned_m128i(&bytes))) as u32
+    }
+
+    /// [`super::string_stop`]'s bytes: `"`, `\\`, a control character or above 0x7f.
+    #[inline(always)]
+    pub(super) fn stops(block: &[u8]) -> u32 {
+        mask(block, |v| {
+            let quote = cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(b'"' as i8));
+            let backslash = cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(b'\\' as i8));
+            // Signed bytes: below 0x20, or 0x80 and above (negative).
+            let other = cmp_lt_mask_i8_m128i(v, set_splat_i8_m128i(0x20));
+            bitor_m128i(bitor_m128i(quote, backslash), other)
+        })
+    }
+
+    /// [`super::digits`]' other bytes: any but `0` to `9`.
+    #[inline(always)]
+    pub(super) fn non_digits(block: &[u8]) -> u32 {
+        mask(block, |v| {
+            // Signed bytes: 0x80 and above are negative, below `0`.
+            let below = cmp_lt_mask_i8_m128i(v, set_splat_i8_m128i(b'0' as i8));
+            let above = cmp_gt_mask_i8_m128i(v, set_splat_i8_m128i(b'9' as i8));
+            bitor_m128i(below, above)
+        })
+    }
 }
 
 /// In a string's body, the offset of the first `"`, `\\` or control character (`None` if there
@@ -2039,14 +2033,23 @@ fn number_char(c: u8) -> bool {
     matches!(c, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
 }
 
-/// The end of the run of digits starting at `j`, eight bytes at a time (PBS' timestamps, sizes
-/// and usage ratios are runs of 10 to 17 digits). A byte is flagged when it is above `9` (adding
+/// The end of the run of digits starting at `j`, 16 bytes a step on x86-64
+/// ([`block16::non_digits`]), then eight bytes at a time (PBS' timestamps, sizes and usage
+/// ratios are runs of 10 to 17 digits). A byte is flagged when it is above `9` (adding
 /// 0x46 sets its high bit), below `0` (subtracting 0x30 borrows into it) or above 0x7f; the
 /// lowest flag is exact, as in [`special_bytes`].
 #[inline]
 fn digits(s: &[u8], mut j: usize) -> usize {
     const ABOVE_NINE: u64 = u64::from_le_bytes([0x46; 8]);
     const ZERO: u64 = u64::from_le_bytes([b'0'; 8]);
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    while let Some(block) = s.get(j..j + 16) {
+        let other = block16::non_digits(block);
+        if other != 0 {
+            return j + other.trailing_zeros() as usize;
+        }
+        j += 16;
+    }
     while let Some(word) = s.get(j..j + 8) {
         let mut bytes = [0; 8];
         bytes.copy_from_slice(word);
@@ -2811,6 +2814,57 @@ mod tests {
             (b"abcdefgh\xc3\xa9\"", (Some(10), true)),
         ] {
             assert_eq!(string_stop_exact(s), want, "{}", String::from_utf8_lossy(s));
+        }
+    }
+
+    #[test]
+    fn string_stops_are_found_at_every_place() {
+        // Every byte class at every place of bodies longer than the 16-byte blocks and the
+        // 8-byte words, from several starts, against a byte-by-byte search: the stops and the
+        // bytes around their bounds (0x1f/0x20, 0x7f/0x80) and the quote's and backslash's
+        // neighbours.
+        let naive = |s: &[u8], j: usize| {
+            (j..s.len()).find(|&k| s[k] == b'"' || s[k] == b'\\' || !(0x20..0x80).contains(&s[k]))
+        };
+        for len in 0..=40 {
+            for at in 0..len {
+                for byte in [
+                    b'"', b'\\', 0x00, 0x1f, 0x20, 0x7f, 0x80, 0xff, b'!', b'#', b'[', b']',
+                ] {
+                    let mut s = vec![b'a'; len];
+                    s[at] = byte;
+                    if at + 3 < len {
+                        s[at + 3] = b'"';
+                    }
+                    for j in 0..4.min(len + 1) {
+                        assert_eq!(string_stop(&s, j), naive(&s, j), "{s:?} from {j}");
+                    }
+                }
+            }
+            assert_eq!(string_stop(&vec![b'a'; len], 0), None);
+        }
+    }
+
+    #[test]
+    fn digit_runs_end_at_every_place() {
+        // As `string_stops_are_found_at_every_place`, for `digits`.
+        let naive = |s: &[u8], j: usize| {
+            (j..s.len())
+                .find(|&k| !s[k].is_ascii_digit())
+                .unwrap_or(s.len())
+        };
+        for len in 0..=40 {
+            for at in 0..len {
+                for byte in [
+                    b'/', b':', b'0', b'9', b'.', b'e', b'-', 0x00, 0x80, 0xb0, 0xff,
+                ] {
+                    let mut s: Vec<u8> = (0..len).map(|k| b'0' + (k % 10) as u8).collect();
+                    s[at] = byte;
+                    for j in 0..4.min(len + 1) {
+                        assert_eq!(digits(&s, j), naive(&s, j), "{s:?} from {j}");
+                    }
+                }
+            }
         }
     }
 
