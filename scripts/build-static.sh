@@ -7,7 +7,7 @@
 # --profile   cargo profile (default: static, i.e. release (lto, codegen-units=1, panic=abort,
 #             strip) with opt-level "s"; see [profile.static] in Cargo.toml for the measurements)
 # --max-bytes size limit (default 3145728 = 3 MiB); exit status 1 above it
-# -- ARGS     passed on to cargo build, e.g. -- --locked
+# -- ARGS     passed on to cargo (`cargo rustc`, before its own `--`), e.g. -- --locked
 #
 # Runs the binary with --version (exit status 1 unless it prints its version within 10 s).
 # Prints "binary: PATH", "starts: ..." and "size: ..." on stdout (other scripts read the
@@ -53,12 +53,22 @@ static_flags="-C target-feature=+crt-static -C link-arg=-Wl,-z,pack-relative-rel
 order=scripts/static-symbol-order.txt
 mkdir -p "${CARGO_TARGET_DIR:-target}"
 order_copy=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/static-symbol-order-$(sha256sum "$order" | cut -c1-16).txt
-[ -f "$order_copy" ] || cp "$order" "$order_copy"
+# Copied under a temporary name and renamed: an interrupted copy never stands as the file.
+if ! cmp -s "$order" "$order_copy"; then
+    cp "$order" "$order_copy.$$" && mv -f "$order_copy.$$" "$order_copy"
+fi
+# The two options are lld's, the linker rustc uses on this target from 1.90 on (GNU ld has
+# neither): with an older rustc, or lld switched off in RUSTFLAGS, link in the default order.
+order_args=(-C link-arg=-Wl,--symbol-ordering-file="$order_copy" -C link-arg=-Wl,--no-warn-symbol-ordering)
+rustc_minor=$(rustc -V | sed -n 's/^rustc 1\.\([0-9]*\)\..*/\1/p')
+if [ "${rustc_minor:-0}" -lt 90 ] || [[ "${RUSTFLAGS:-}" == *linker* ]]; then
+    echo "build-static.sh: rustc $(rustc -V | cut -d' ' -f2) or a linker set in RUSTFLAGS: no symbol order" >&2
+    order_args=()
+fi
 messages=$(RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }$static_flags" \
     cargo rustc --profile "$profile" --target "$target" -p pbs-exporter --bin pbs-exporter \
     --message-format=json-render-diagnostics ${cargo_args[@]+"${cargo_args[@]}"} -- \
-    -C link-arg=-Wl,--symbol-ordering-file="$order_copy" \
-    -C link-arg=-Wl,--no-warn-symbol-ordering)
+    ${order_args[@]+"${order_args[@]}"})
 bin=$(printf '%s\n' "$messages" | grep -o '"executable":"[^"]*pbs-exporter"' | tail -n 1 | cut -d'"' -f4)
 if [ -z "$bin" ] || [ ! -x "$bin" ]; then
     echo "build-static.sh: cargo did not report the pbs-exporter executable" >&2

@@ -31,18 +31,30 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --keep) keep="$2"; shift 2 ;;
         --keep=*) keep="${1#*=}"; shift ;;
-        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) echo "order-symbols.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
-command -v valgrind >/dev/null || { echo "order-symbols.sh: needs valgrind" >&2; exit 1; }
+# An absolute path: the exporters run with an empty environment, so without PATH.
+valgrind=$(command -v valgrind) || { echo "order-symbols.sh: needs valgrind" >&2; exit 1; }
 if [ -n "$keep" ]; then
     mkdir -p "$keep"
     work=$(cd "$keep" && pwd)
+    # Profiles of an earlier run would be merged into this one's lists.
+    rm -rf "${work:?}"/cg "$work"/start "$work"/target "$work"/default
 else
     work=$(mktemp -d)
-    trap 'rm -rf "$work"' EXIT
 fi
+# An exporter started here is stopped on any exit, a failure or Ctrl-C included.
+exporter_pid=
+cleanup() {
+    if [ -n "$exporter_pid" ]; then
+        kill "$exporter_pid" 2>/dev/null || true
+        wait "$exporter_pid" 2>/dev/null || true
+    fi
+    [ -n "$keep" ] || rm -rf "$work"
+}
+trap cleanup EXIT
 
 target=x86_64-unknown-linux-gnu
 # -C strip=none overrides the profile's strip; relocation-model=static makes it a static
@@ -52,6 +64,7 @@ CARGO_TARGET_DIR="$root/target/order" \
     cargo build --profile static --target "$target" -p pbs-exporter --bin pbs-exporter
 bin="$root/target/order/$target/static/pbs-exporter"
 cargo build --release --example footprint
+footprint_bin="${CARGO_TARGET_DIR:-target}/release/examples/footprint"
 
 # The exporter the footprint example runs (it clears the environment): under callgrind, one
 # profile per process in $work/cg, moved to a directory per group after each run.
@@ -61,7 +74,7 @@ mkdir -p "$work/cg" "$work/start" "$work/target" "$work/default"
 cat >"$wrapper" <<EOF
 #!/bin/sh
 exec env GLIBC_TUNABLES=glibc.malloc.tcache_count=0:glibc.malloc.arena_max=1 \\
-    valgrind --tool=callgrind --demangle=no --compress-strings=no --compress-pos=no \\
+    "$valgrind" --tool=callgrind --demangle=no --compress-strings=no --compress-pos=no \\
     --callgrind-out-file="$work/cg/%p" "$bin" "\$@"
 EOF
 chmod +x "$wrapper"
@@ -74,20 +87,21 @@ idle_run() { # NAME ENV...
     local name=$1
     shift
     env -i "$@" PBS_LISTEN_ADDRESS=127.0.0.1:0 "$wrapper" 2>"$work/start-$name.log" &
-    local pid=$! i
+    exporter_pid=$!
+    local i
     for i in $(seq 1 300); do
         grep -q 'listening on' "$work/start-$name.log" && break
         sleep 0.1
     done
     grep -q 'listening on' "$work/start-$name.log" || {
-        kill "$pid"
         echo "order-symbols.sh: exporter ($name) did not start" >&2
         cat "$work/start-$name.log" >&2
         exit 1
     }
     sleep 2
-    kill -TERM "$pid"
-    wait "$pid"
+    kill -TERM "$exporter_pid"
+    wait "$exporter_pid"
+    exporter_pid=
     collect start
 }
 fp=$(printf 'AB:%.0s' $(seq 1 31))AB
@@ -115,7 +129,7 @@ idle_run endpoint PBS_ENDPOINT=https://127.0.0.1:9 PBS_API_TOKEN_NAME='monitor@p
 footprint() { # GROUP NAME ARGS...
     local group=$1 name=$2
     shift 2
-    target/release/examples/footprint --binary "$wrapper" --repeats 1 --settle-ms 1000 "$@" \
+    "$footprint_bin" --binary "$wrapper" --repeats 1 --settle-ms 1000 "$@" \
         >"$work/$group-$name.log"
     collect "$group"
 }

@@ -384,7 +384,7 @@ impl Tokenizer {
     /// Skips the value of the key just returned by [`Tokenizer::next`] (a no-op anywhere else):
     /// its tokens are validated exactly as `next` would (same errors at the same offsets), but
     /// nothing is decoded or returned; `next` then continues after the value. Strings are
-    /// scanned a word at a time, and their UTF-8 is checked only when a byte is not ASCII.
+    /// scanned 16 bytes a step on x86-64 (a word at a time elsewhere), and their UTF-8 is checked only when a byte is not ASCII.
     pub fn skip_value(&mut self) {
         self.at.skip_value();
     }
@@ -1203,7 +1203,7 @@ impl Cursor {
     /// Finds and validates the string whose opening quote is at `i`: the offset of its closing
     /// quote and whether it has escapes (`None`: not all of it is here yet).
     ///
-    /// One pass a word at a time over text with well-formed escapes (PBS' UPIDs are full of
+    /// One pass (16 bytes a step on x86-64, else a word) over text with well-formed escapes (PBS' UPIDs are full of
     /// `\\x3a`); anything else (a bad or cut escape, a byte above 0x7f in a string with escapes)
     /// is left to [`Cursor::string_end_exact`], so errors and their offsets never depend on
     /// which path found them.
@@ -1539,7 +1539,7 @@ fn string_text<'a>(
 /// The end (closing quote) of the string whose opening quote is at `i` and whether it has
 /// escapes, when it is the common kind: all here, printable ASCII with well-formed escapes, no
 /// longer than [`MAX_TOKEN`]. `None` for anything else (then [`Cursor::string_end`] looks
-/// closer). Eight bytes at a time over the buffer itself.
+/// closer). 16 bytes a step on x86-64 (a word elsewhere), over the buffer itself.
 #[inline(always)]
 fn plain_string_end(buf: &[u8], i: usize) -> Option<(usize, bool)> {
     let mut j = i + 1;
@@ -1797,17 +1797,24 @@ fn special_bytes(w: u64) -> u64 {
 
 /// In `s`, from `j` inside a string's body: the index in `s` of the first `"`, `\\`, control
 /// character or byte above 0x7f (`None` if there is none yet), 16 bytes a step on x86-64
-/// ([`block16::stops`]), then a word at a time ([`stop_in_word`]) and a byte at a time.
+/// (`block16::stops`), then [`string_stop_words`].
 #[inline(always)]
 fn string_stop(s: &[u8], mut j: usize) -> Option<usize> {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-    while let Some(block) = s.get(j..j + 16) {
+    while let Some(block) = s.get(j..).and_then(<[u8]>::first_chunk::<16>) {
         let stops = block16::stops(block);
         if stops != 0 {
             return Some(j + stops.trailing_zeros() as usize);
         }
         j += 16;
     }
+    string_stop_words(s, j)
+}
+
+/// [`string_stop`] a word at a time ([`stop_in_word`]) and a byte at a time: the whole scan
+/// on other targets, the last 15 bytes or fewer on x86-64.
+#[inline(always)]
+fn string_stop_words(s: &[u8], mut j: usize) -> Option<usize> {
     while let Some(word) = s.get(j..j + 8) {
         let mut bytes = [0; 8];
         bytes.copy_from_slice(word);
@@ -1835,15 +1842,13 @@ mod block16 {
 
     /// Bit `k` set when `found` marks byte `k` of the 16 bytes of `block`.
     #[inline(always)]
-    fn mask(block: &[u8], found: impl Fn(m128i) -> m128i) -> u32 {
-        let mut bytes = [0; 16];
-        bytes.copy_from_slice(block);
-        move_mask_i8_m128i(found(load_unaligned_m128i(&bytes))) as u32
+    fn mask(block: &[u8; 16], found: impl Fn(m128i) -> m128i) -> u32 {
+        move_mask_i8_m128i(found(load_unaligned_m128i(block))) as u32
     }
 
     /// [`super::string_stop`]'s bytes: `"`, `\\`, a control character or above 0x7f.
     #[inline(always)]
-    pub(super) fn stops(block: &[u8]) -> u32 {
+    pub(super) fn stops(block: &[u8; 16]) -> u32 {
         mask(block, |v| {
             let quote = cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(b'"' as i8));
             let backslash = cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(b'\\' as i8));
@@ -1855,7 +1860,7 @@ mod block16 {
 
     /// [`super::digits`]' other bytes: any but `0` to `9`.
     #[inline(always)]
-    pub(super) fn non_digits(block: &[u8]) -> u32 {
+    pub(super) fn non_digits(block: &[u8; 16]) -> u32 {
         mask(block, |v| {
             // Signed bytes: 0x80 and above are negative, below `0`.
             let below = cmp_lt_mask_i8_m128i(v, set_splat_i8_m128i(b'0' as i8));
@@ -2033,23 +2038,30 @@ fn number_char(c: u8) -> bool {
     matches!(c, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
 }
 
-/// The end of the run of digits starting at `j`, 16 bytes a step on x86-64
-/// ([`block16::non_digits`]), then eight bytes at a time (PBS' timestamps, sizes and usage
-/// ratios are runs of 10 to 17 digits). A byte is flagged when it is above `9` (adding
-/// 0x46 sets its high bit), below `0` (subtracting 0x30 borrows into it) or above 0x7f; the
-/// lowest flag is exact, as in [`special_bytes`].
+/// The end of the run of digits starting at `j` (PBS' timestamps, sizes and usage ratios are
+/// runs of 10 to 17 digits), 16 bytes a step on x86-64 (`block16::non_digits`), then
+/// [`digits_words`].
 #[inline]
 fn digits(s: &[u8], mut j: usize) -> usize {
-    const ABOVE_NINE: u64 = u64::from_le_bytes([0x46; 8]);
-    const ZERO: u64 = u64::from_le_bytes([b'0'; 8]);
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-    while let Some(block) = s.get(j..j + 16) {
+    while let Some(block) = s.get(j..).and_then(<[u8]>::first_chunk::<16>) {
         let other = block16::non_digits(block);
         if other != 0 {
             return j + other.trailing_zeros() as usize;
         }
         j += 16;
     }
+    digits_words(s, j)
+}
+
+/// [`digits`] eight bytes at a time, then a byte at a time: the whole scan on other targets,
+/// the last 15 bytes or fewer on x86-64. A byte is flagged when it is above `9` (adding 0x46
+/// sets its high bit), below `0` (subtracting 0x30 borrows into it) or above 0x7f; the lowest
+/// flag is exact, as in [`special_bytes`].
+#[inline(always)]
+fn digits_words(s: &[u8], mut j: usize) -> usize {
+    const ABOVE_NINE: u64 = u64::from_le_bytes([0x46; 8]);
+    const ZERO: u64 = u64::from_le_bytes([b'0'; 8]);
     while let Some(word) = s.get(j..j + 8) {
         let mut bytes = [0; 8];
         bytes.copy_from_slice(word);
@@ -2838,10 +2850,12 @@ mod tests {
                     }
                     for j in 0..4.min(len + 1) {
                         assert_eq!(string_stop(&s, j), naive(&s, j), "{s:?} from {j}");
+                        assert_eq!(string_stop_words(&s, j), naive(&s, j), "{s:?} from {j}");
                     }
                 }
             }
             assert_eq!(string_stop(&vec![b'a'; len], 0), None);
+            assert_eq!(string_stop_words(&vec![b'a'; len], 0), None);
         }
     }
 
@@ -2862,6 +2876,7 @@ mod tests {
                     s[at] = byte;
                     for j in 0..4.min(len + 1) {
                         assert_eq!(digits(&s, j), naive(&s, j), "{s:?} from {j}");
+                        assert_eq!(digits_words(&s, j), naive(&s, j), "{s:?} from {j}");
                     }
                 }
             }
