@@ -1,7 +1,8 @@
 //! The README stays true: every metric family the code writes is documented and every one the
 //! README names exists; every environment variable it names is one the exporter reads; its
 //! settings table lists exactly the flags of `--help`, with their variables and defaults; every
-//! file of the repository it names exists.
+//! file of the repository it names exists; the alert rules and the dashboard it ships read only
+//! families the exporter writes.
 
 use pbs_exporter::collectors::{CollectorId, process};
 use pbs_exporter::{natrontech, own, scrape};
@@ -199,4 +200,33 @@ fn every_repository_file_the_readme_names_exists() {
         checked += 1;
     }
     assert!(checked >= 20, "only {checked} paths found");
+}
+
+/// Words of `text` that look like a `pbs_`/`process_` family name.
+fn family_words(text: &str) -> BTreeSet<String> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("pbs_") || w.starts_with("process_"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_shipped_alert_rules_and_dashboard_read_only_written_families() {
+    let code: BTreeSet<String> = code_families().into_iter().map(str::to_string).collect();
+    for file in [
+        "contrib/prometheus/alerts.yml",
+        "contrib/grafana/pbs-exporter.json",
+    ] {
+        let text =
+            std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file))
+                .unwrap();
+        let words = family_words(&text);
+        assert!(words.len() >= 10, "{file}: only {words:?}");
+        for name in &words {
+            assert!(
+                code.contains(name),
+                "{file} reads {name}, which the exporter does not write"
+            );
+        }
+    }
 }
