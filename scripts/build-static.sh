@@ -61,7 +61,7 @@ fi
 # neither): with an older rustc, or lld switched off in RUSTFLAGS, link in the default order.
 order_args=(-C link-arg=-Wl,--symbol-ordering-file="$order_copy" -C link-arg=-Wl,--no-warn-symbol-ordering)
 rustc_minor=$(rustc -V | sed -n 's/^rustc 1\.\([0-9]*\)\..*/\1/p')
-if [ "${rustc_minor:-0}" -lt 90 ] || [[ "${RUSTFLAGS:-}" == *linker* ]]; then
+if [ "${rustc_minor:-0}" -lt 90 ] || [[ "${RUSTFLAGS:-} ${CARGO_ENCODED_RUSTFLAGS:-}" == *linker* ]]; then
     echo "build-static.sh: rustc $(rustc -V | cut -d' ' -f2) or a linker set in RUSTFLAGS: no symbol order" >&2
     order_args=()
 fi
