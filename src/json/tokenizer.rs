@@ -384,7 +384,8 @@ impl Tokenizer {
     /// Skips the value of the key just returned by [`Tokenizer::next`] (a no-op anywhere else):
     /// its tokens are validated exactly as `next` would (same errors at the same offsets), but
     /// nothing is decoded or returned; `next` then continues after the value. Strings are
-    /// scanned 16 bytes a step on x86-64 (a word at a time elsewhere), and their UTF-8 is checked only when a byte is not ASCII.
+    /// scanned 16 bytes a step on x86-64 (a word at a time elsewhere), and their UTF-8 is
+    /// checked only when a byte is not ASCII.
     pub fn skip_value(&mut self) {
         self.at.skip_value();
     }
@@ -1203,10 +1204,10 @@ impl Cursor {
     /// Finds and validates the string whose opening quote is at `i`: the offset of its closing
     /// quote and whether it has escapes (`None`: not all of it is here yet).
     ///
-    /// One pass (16 bytes a step on x86-64, else a word) over text with well-formed escapes (PBS' UPIDs are full of
-    /// `\\x3a`); anything else (a bad or cut escape, a byte above 0x7f in a string with escapes)
-    /// is left to [`Cursor::string_end_exact`], so errors and their offsets never depend on
-    /// which path found them.
+    /// One pass (16 bytes a step on x86-64, else a word) over text with well-formed escapes
+    /// (PBS' UPIDs are full of `\\x3a`); anything else (a bad or cut escape, a byte above 0x7f
+    /// in a string with escapes) is left to [`Cursor::string_end_exact`], so errors and their
+    /// offsets never depend on which path found them.
     #[inline(always)]
     fn string_end(&self, buf: &[u8], i: usize) -> Result<Option<(usize, bool)>, JsonError> {
         match plain_string_end(buf, i) {
@@ -1797,17 +1798,14 @@ fn special_bytes(w: u64) -> u64 {
 
 /// In `s`, from `j` inside a string's body: the index in `s` of the first `"`, `\\`, control
 /// character or byte above 0x7f (`None` if there is none yet), 16 bytes a step on x86-64
-/// (`block16::stops`), then [`string_stop_words`].
+/// (`block16::find` with `block16::stops`), then [`string_stop_words`].
 #[inline(always)]
-fn string_stop(s: &[u8], mut j: usize) -> Option<usize> {
+fn string_stop(s: &[u8], j: usize) -> Option<usize> {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-    while let Some(block) = s.get(j..).and_then(<[u8]>::first_chunk::<16>) {
-        let stops = block16::stops(block);
-        if stops != 0 {
-            return Some(j + stops.trailing_zeros() as usize);
-        }
-        j += 16;
-    }
+    let j = match block16::find(s, j, block16::stops) {
+        Ok(at) => return Some(at),
+        Err(rest) => rest,
+    };
     string_stop_words(s, j)
 }
 
@@ -1839,6 +1837,24 @@ mod block16 {
         bitor_m128i, cmp_eq_mask_i8_m128i, cmp_gt_mask_i8_m128i, cmp_lt_mask_i8_m128i,
         load_unaligned_m128i, m128i, move_mask_i8_m128i, set_splat_i8_m128i,
     };
+
+    /// The index in `s` of the first byte from `j` that `mask` flags, looked for 16 bytes a
+    /// step (`Ok`); else `Err` with where the bytes left, fewer than 16, begin.
+    #[inline(always)]
+    pub(super) fn find(
+        s: &[u8],
+        mut j: usize,
+        mask: impl Fn(&[u8; 16]) -> u32,
+    ) -> Result<usize, usize> {
+        while let Some(Ok(block)) = s.get(j..j + 16).map(<&[u8; 16]>::try_from) {
+            let found = mask(block);
+            if found != 0 {
+                return Ok(j + found.trailing_zeros() as usize);
+            }
+            j += 16;
+        }
+        Err(j)
+    }
 
     /// Bit `k` set when `found` marks byte `k` of the 16 bytes of `block`.
     #[inline(always)]
@@ -2042,15 +2058,12 @@ fn number_char(c: u8) -> bool {
 /// runs of 10 to 17 digits), 16 bytes a step on x86-64 (`block16::non_digits`), then
 /// [`digits_words`].
 #[inline]
-fn digits(s: &[u8], mut j: usize) -> usize {
+fn digits(s: &[u8], j: usize) -> usize {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-    while let Some(block) = s.get(j..).and_then(<[u8]>::first_chunk::<16>) {
-        let other = block16::non_digits(block);
-        if other != 0 {
-            return j + other.trailing_zeros() as usize;
-        }
-        j += 16;
-    }
+    let j = match block16::find(s, j, block16::non_digits) {
+        Ok(at) => return at,
+        Err(rest) => rest,
+    };
     digits_words(s, j)
 }
 
@@ -2212,9 +2225,6 @@ mod tests {
         }
     }
 
-    /// After an error the document is over: feeding more never panics (the carry is not
-    /// drained by a position in the piece), and every later call returns an error at the
-    /// same offset.
     /// The expected key spelt with escapes is read as any other key: with its decoded length
     /// not read it may be stepped over, else it comes out decoded; the events are those of
     /// reading everything without the keys of the length not read, in any pieces.
@@ -2274,6 +2284,9 @@ mod tests {
         assert_eq!(KeyFilter::new(1, "data").expected(), b"data");
     }
 
+    /// After an error the document is over: feeding more never panics (the carry is not
+    /// drained by a position in the piece), and every later call returns an error at the
+    /// same offset.
     #[test]
     fn an_error_ends_the_document() {
         let doc = b"[1,x]";
