@@ -45,13 +45,14 @@ fixtures = sorted(f for f in os.listdir(FIXTURES) if f.endswith(".json"))
 # json_tokenizer: [split byte, two key lengths not read (each % 64; 63: 63 or longer)] + document.
 # The fixtures' lengths include PBS's unread keys (files, owner: 5; upid: 4).
 UNREAD = [(5, 4), (5, 63), (4, 8), (0, 12), (3, 6), (1, 2)]
+# Indexes into fuzz_targets/json_tokenizer.rs's EXPECTED of keys the fixtures have.
+EXPECTED = {11: b"backup-id", 12: b"crypt-mode", 8: b"size", 10: b"files", 9: b"state"}
 for k, f in enumerate(fixtures):
     split = [0, 3, 15, 127, 130, 200][k % 6]
     add("json_tokenizer", f, bytes([split, *UNREAD[k % 6]]) + compact(f))
     # The same with a key expected next, one the document has ("data" else): the high two bits
     # of the key length bytes pick fuzz_targets/json_tokenizer.rs's
     # EXPECTED[a >> 6 | (b >> 6) << 2].
-    EXPECTED = {11: b"backup-id", 12: b"crypt-mode", 8: b"size", 10: b"files", 9: b"state"}
     e = next((e for e, key in EXPECTED.items() if b'"%s":' % key in compact(f)), 7)
     a, b = UNREAD[k % 6]
     add("json_tokenizer", f + "-expect-%d" % e, bytes([split, a | (e & 3) << 6, b | (e >> 2) << 6]) + compact(f))

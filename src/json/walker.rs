@@ -586,14 +586,20 @@ mod tests {
         }
     }
 
+    /// `doc` read whole by a new `S`, in pieces of `step` bytes.
+    fn read_in_steps<S: Sink + Default>(doc: &[u8], step: usize) -> S {
+        let mut sink = S::default();
+        let read = JsonReader::new().read_pieces(doc.chunks(step), &mut sink);
+        assert_eq!(read, Ok(()), "in steps of {step}");
+        sink
+    }
+
     #[test]
     fn paths_name_keys_and_indexes() {
         let doc =
             br#"{"data":[{"a":1,"v":{"state":"ok"},"f":[{"n":"x"},{"n":"y"}]},{"a":2}],"total":2}"#;
         for step in [1, 5, doc.len()] {
-            let mut rec = Recorder::default();
-            let read = JsonReader::new().read_pieces(doc.chunks(step), &mut rec);
-            assert_eq!(read, Ok(()));
+            let rec: Recorder = read_in_steps(doc, step);
             assert_eq!(
                 rec.0,
                 [
@@ -666,9 +672,7 @@ mod tests {
     fn unread_keys_are_skipped() {
         let doc = br#"{"data":[{"a":1,"v":{"upid":"U","state":"ok"},"f":[{"n":"x"}],"v2":1},[{"a":3,"b":4}],{"a":2}],"total":2,"more":{"a":5}}"#;
         for step in [1, 5, doc.len()] {
-            let mut rec = Picky::default();
-            let read = JsonReader::new().read_pieces(doc.chunks(step), &mut rec);
-            assert_eq!(read, Ok(()));
+            let rec: Picky = read_in_steps(doc, step);
             assert_eq!(
                 rec.0.0,
                 [
@@ -702,9 +706,7 @@ mod tests {
     fn keys_out_of_order_are_read() {
         let doc = br#"{"total":3,"data":[{"a":1,"v":{"state":"ok"}},{"v":{"state":"failed"},"a":2},{"v":{"x":1,"state":"none"},"a":3,"b":0},{"a":4,"v":{}}]}"#;
         for step in 1..=doc.len() {
-            let mut rec = Picky::default();
-            let read = JsonReader::new().read_pieces(doc.chunks(step), &mut rec);
-            assert_eq!(read, Ok(()));
+            let rec: Picky = read_in_steps(doc, step);
             assert_eq!(
                 rec.0.0,
                 [
