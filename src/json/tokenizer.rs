@@ -208,13 +208,20 @@ fn truncated(n: &Text<'_>) -> Option<i64> {
 }
 
 /// The value of 1 to 19 ASCII digits (`None`: none, or not all digits), eight at a time: the
-/// value cannot overflow, and a timestamp or size then takes one word and two or three digits
-/// instead of a multiply per digit.
-#[inline]
+/// value cannot overflow, and a timestamp or size then takes two words instead of a multiply
+/// per digit. The common lengths inline, the others in a call.
+#[inline(always)]
 fn short_digits(s: &[u8]) -> Option<u64> {
     if let 9..=16 = s.len() {
-        return two_words(s);
+        two_words(s)
+    } else {
+        other_digits(s)
     }
+}
+
+/// [`short_digits`] of 1 to 8 or 17 to 19 digits.
+#[inline(never)]
+fn other_digits(s: &[u8]) -> Option<u64> {
     if s.is_empty() {
         return None;
     }
