@@ -263,6 +263,9 @@ fn two_words(s: &[u8]) -> Option<u64> {
     };
     let (first, last) = (word(0)?, word(k)?);
     let high = first << (8 * (8 - k)) | (ZERO >> 8) >> (8 * (k - 1));
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    return block16::sixteen_digits(high, last);
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
     Some(eight_digits(high)? * 100_000_000 + eight_digits(last)?)
 }
 
@@ -1898,8 +1901,11 @@ fn string_stop_words(s: &[u8], mut j: usize) -> Option<usize> {
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod block16 {
     use safe_arch::{
-        bitor_m128i, cmp_eq_mask_i8_m128i, cmp_gt_mask_i8_m128i, cmp_lt_mask_i8_m128i,
-        load_unaligned_m128i, m128i, move_mask_i8_m128i, set_splat_i8_m128i,
+        add_i16_m128i, bitand_m128i, bitor_m128i, cmp_eq_mask_i8_m128i, cmp_gt_mask_i8_m128i,
+        cmp_lt_mask_i8_m128i, get_i64_from_m128i_s, load_unaligned_m128i, m128i, max_u8_m128i,
+        move_mask_i8_m128i, mul_i16_horizontal_add_m128i, mul_i16_keep_low_m128i,
+        pack_i32_to_i16_m128i, set_i64_m128i, set_splat_i8_m128i, set_splat_i16_m128i,
+        shr_imm_u16_m128i, sub_i8_m128i,
     };
 
     /// The index in `s` of the first byte from `j` that `mask` flags, looked for 16 bytes a
@@ -1936,6 +1942,38 @@ mod block16 {
             let other = cmp_lt_mask_i8_m128i(v, set_splat_i8_m128i(0x20));
             bitor_m128i(bitor_m128i(quote, backslash), other)
         })
+    }
+
+    /// The value of the 16 ASCII digits of `high` then `low` (little-endian: the first digit
+    /// in the low byte), `None` when a byte is not a digit: [`super::eight_digits`] of both,
+    /// in one register. The digits less `'0'` must all be at most 9 (unsigned); pairs, fours
+    /// and eights are then combined by multiply-adds of 16-bit lanes (none can overflow: at
+    /// most 99, 9,999, 99,999,999).
+    #[inline(always)]
+    pub(super) fn sixteen_digits(high: u64, low: u64) -> Option<u64> {
+        let v = sub_i8_m128i(
+            set_i64_m128i(low as i64, high as i64),
+            set_splat_i8_m128i(b'0' as i8),
+        );
+        let nine = set_splat_i8_m128i(9);
+        if move_mask_i8_m128i(cmp_eq_mask_i8_m128i(max_u8_m128i(v, nine), nine)) != 0xffff {
+            return None;
+        }
+        // Lane k of 16 bits holds digit 2k (low byte) and digit 2k + 1.
+        let first = bitand_m128i(v, set_splat_i16_m128i(0x00ff));
+        let pairs = add_i16_m128i(
+            mul_i16_keep_low_m128i(first, set_splat_i16_m128i(10)),
+            shr_imm_u16_m128i::<8>(v),
+        );
+        let fours =
+            mul_i16_horizontal_add_m128i(pairs, m128i::from([100_i16, 1, 100, 1, 100, 1, 100, 1]));
+        let fours = pack_i32_to_i16_m128i(fours, fours);
+        let eights = mul_i16_horizontal_add_m128i(
+            fours,
+            m128i::from([10_000_i16, 1, 10_000, 1, 10_000, 1, 10_000, 1]),
+        );
+        let both = get_i64_from_m128i_s(eights) as u64;
+        Some((both & 0xffff_ffff) * 100_000_000 + (both >> 32))
     }
 
     /// [`super::digits`]' other bytes: any but `0` to `9`.
