@@ -1783,7 +1783,8 @@ fn plain_value_end(buf: &[u8], v: usize) -> Option<(usize, u8, bool)> {
 #[inline(always)]
 fn literal_here(buf: &[u8], i: usize) -> Option<usize> {
     let word = literal_word(*buf.get(i)?)?;
-    (buf.get(i..i + word.len())? == word).then_some(i + word.len())
+    // Not `==`: a call to `memcmp` for four or five bytes (a snapshot's `protected`).
+    short_eq(buf.get(i..i + word.len())?, word).then_some(i + word.len())
 }
 
 /// The literal that begins with `b`, if one does: its text and its value.
