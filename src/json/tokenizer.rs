@@ -1212,7 +1212,13 @@ impl Cursor {
         let depth = self.stack.len();
         match buf.get(v) {
             Some(b'{') if depth < MAX_DEPTH => flat_object_end(buf, v),
-            Some(b'[') if depth + 1 < MAX_DEPTH => flat_array_end(buf, v),
+            // A piece is shorter than `MAX_TOKEN` (the carry may not be): its tokens' length
+            // tests are left out (about 3 instructions a string, 20 strings a snapshot's
+            // `files`).
+            Some(b'[') if depth + 1 < MAX_DEPTH && buf.len() <= MAX_TOKEN => {
+                flat_array_end::<true>(buf, v)
+            }
+            Some(b'[') if depth + 1 < MAX_DEPTH => flat_array_end::<false>(buf, v),
             _ => None,
         }
     }
@@ -1610,12 +1616,19 @@ fn string_text<'a>(
 /// closer). 16 bytes a step on x86-64 (a word elsewhere), over the buffer itself.
 #[inline(always)]
 fn plain_string_end(buf: &[u8], i: usize) -> Option<(usize, bool)> {
+    plain_string_end_in::<false>(buf, i)
+}
+
+/// [`plain_string_end`]; `SHORT` when `buf` is no longer than [`MAX_TOKEN`], so that no token
+/// in it can be longer and the length test folds away ([`Cursor::flat_end`]).
+#[inline(always)]
+fn plain_string_end_in<const SHORT: bool>(buf: &[u8], i: usize) -> Option<(usize, bool)> {
     let mut j = i + 1;
     let mut escaped = false;
     loop {
         let at = string_stop(buf, j)?;
         match *buf.get(at)? {
-            b'"' if at - i <= MAX_TOKEN => return Some((at, escaped)),
+            b'"' if SHORT || at - i <= MAX_TOKEN => return Some((at, escaped)),
             b'\\' => {
                 escaped = true;
                 j = at + escape_len(buf.get(at..)?)?;
@@ -1675,25 +1688,26 @@ fn scalar_run(buf: &[u8], mut i: usize) -> (usize, bool) {
 /// where it stopped and what is expected there (`(i, expect)` when nothing was skipped).
 #[inline(never)]
 fn member_run(buf: &[u8], i: usize, expect: Expect) -> (usize, Expect) {
-    members(buf, i, expect)
+    members::<false>(buf, i, expect)
 }
 
 /// [`member_run`]'s loop, inlined where a list of flat objects is stepped over
 /// ([`flat_array_end`]: a call per object was a twelfth of a snapshot's `files`' instructions).
+/// (`SHORT`: as [`plain_string_end_in`].)
 #[inline(always)]
-fn members(buf: &[u8], mut i: usize, mut expect: Expect) -> (usize, Expect) {
+fn members<const SHORT: bool>(buf: &[u8], mut i: usize, mut expect: Expect) -> (usize, Expect) {
     loop {
         if buf.get(i) != Some(&b'"') {
             return (i, expect);
         }
-        let Some((key_end, _)) = plain_string_end(buf, i) else {
+        let Some((key_end, _)) = plain_string_end_in::<SHORT>(buf, i) else {
             return (i, expect);
         };
         if buf.get(key_end + 1) != Some(&b':') {
             return (key_end + 1, Expect::Colon);
         }
         let v = key_end + 2;
-        let Some((end, _, _)) = plain_value_end(buf, v) else {
+        let Some((end, _, _)) = plain_value_end_in::<SHORT>(buf, v) else {
             return (v, Expect::Value);
         };
         if buf.get(end) != Some(&b',') {
@@ -1731,9 +1745,10 @@ fn flat_object_with(
 
 /// The end (after its `]`) of the array whose `[` is at `i` when it is empty or all of it is
 /// objects of [`flat_object_end`]'s kind, compact, complete in `buf`; `None` for anything else
-/// (then [`Cursor::skip_run`] opens it as usual and finds what it is).
+/// (then [`Cursor::skip_run`] opens it as usual and finds what it is). (`SHORT`: as
+/// [`plain_string_end_in`].)
 #[inline(always)]
-fn flat_array_end(buf: &[u8], i: usize) -> Option<usize> {
+fn flat_array_end<const SHORT: bool>(buf: &[u8], i: usize) -> Option<usize> {
     let mut j = i + 1;
     if buf.get(j) == Some(&b']') {
         return Some(j + 1);
@@ -1742,7 +1757,7 @@ fn flat_array_end(buf: &[u8], i: usize) -> Option<usize> {
         if buf.get(j) != Some(&b'{') {
             return None;
         }
-        j = flat_object_with(buf, j, members)?;
+        j = flat_object_with(buf, j, members::<SHORT>)?;
         match buf.get(j)? {
             b',' => j += 1,
             b']' => return Some(j + 1),
@@ -1755,12 +1770,13 @@ fn flat_array_end(buf: &[u8], i: usize) -> Option<usize> {
 /// byte after it here, no longer than [`MAX_TOKEN`] (the number pair of [`plain_string_end`]).
 /// `None` for anything else: exponents, numbers cut at the buffer end and overlong ones are left
 /// to [`scan_number`] ([`Cursor::number_end`]).
+/// (`SHORT`: as [`plain_string_end_in`].)
 #[inline(always)]
-fn plain_number_end(buf: &[u8], i: usize) -> Option<usize> {
+fn plain_number_end<const SHORT: bool>(buf: &[u8], i: usize) -> Option<usize> {
     let end = number_body_end(buf, i)?;
     match buf.get(end)? {
         b'e' | b'E' => None,
-        _ => (end - i <= MAX_TOKEN).then_some(end),
+        _ => (SHORT || end - i <= MAX_TOKEN).then_some(end),
     }
 }
 
@@ -1770,10 +1786,18 @@ fn plain_number_end(buf: &[u8], i: usize) -> Option<usize> {
 /// first byte. `None` for anything else.
 #[inline(always)]
 fn plain_value_end(buf: &[u8], v: usize) -> Option<(usize, u8, bool)> {
+    plain_value_end_in::<false>(buf, v)
+}
+
+/// [`plain_value_end`] (`SHORT`: as [`plain_string_end_in`]).
+#[inline(always)]
+fn plain_value_end_in<const SHORT: bool>(buf: &[u8], v: usize) -> Option<(usize, u8, bool)> {
     let first = *buf.get(v)?;
     match first {
-        b'"' => plain_string_end(buf, v).map(|(close, escaped)| (close + 1, first, escaped)),
-        b'-' | b'0'..=b'9' => plain_number_end(buf, v).map(|end| (end, first, false)),
+        b'"' => {
+            plain_string_end_in::<SHORT>(buf, v).map(|(close, escaped)| (close + 1, first, escaped))
+        }
+        b'-' | b'0'..=b'9' => plain_number_end::<SHORT>(buf, v).map(|end| (end, first, false)),
         _ => literal_here(buf, v).map(|end| (end, first, false)),
     }
 }
@@ -3172,6 +3196,19 @@ mod tests {
                     format!(r#"{{"a":1,"x":{{"k":"{text}"}},"b":2}}"#),
                     string_ok,
                 ),
+                // A list of flat objects stepped over whole (`flat_array_end`).
+                (
+                    format!(r#"{{"a":1,"x":[{{"k":1}},{{"k":"{text}"}}],"b":2}}"#),
+                    string_ok,
+                ),
+                (
+                    format!(r#"{{"a":1,"x":[{{"k":1}},{{"{text}":1}}],"b":2}}"#),
+                    string_ok,
+                ),
+                (
+                    format!(r#"{{"a":1,"x":[{{"k":"v","n":{digits}}}],"b":2}}"#),
+                    number_ok,
+                ),
                 (format!(r#"{{"a":1,"n":[1,{digits}],"b":2}}"#), number_ok),
                 (format!(r#"{{"a":1,"x":{digits},"b":2}}"#), number_ok),
                 (format!(r#"{{"a":1,"x":[1,{digits}],"b":2}}"#), number_ok),
@@ -3190,10 +3227,27 @@ mod tests {
                 }
                 // Reading everything (no `x` key skipped) agrees too.
                 assert_eq!(whole, filtered(doc), "{n}");
-                for step in [1000, 4096, 8192, 30_000, MAX_TOKEN - 1, MAX_TOKEN + 3] {
+                // And so do the keys of one byte stepped over (`Cursor::unread_member`), in a
+                // piece longer than `MAX_TOKEN` or in shorter ones.
+                let want_short = filtered_with(doc, &|k| k.len() == 1, true);
+                for step in [
+                    1000,
+                    4096,
+                    8192,
+                    30_000,
+                    MAX_TOKEN - 1,
+                    MAX_TOKEN + 3,
+                    doc.len(),
+                ] {
                     assert_eq!(
                         skipping(doc, step),
                         whole,
+                        "{n} {step} {}",
+                        String::from_utf8_lossy(&doc[..12])
+                    );
+                    assert_eq!(
+                        filtering(doc, step, 1, ""),
+                        want_short,
                         "{n} {step} {}",
                         String::from_utf8_lossy(&doc[..12])
                     );
