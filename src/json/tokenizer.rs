@@ -3291,7 +3291,6 @@ mod tests {
             b"",
         ];
         for raw in raws {
-            let raw = raw.as_ref();
             let mut bytes = Vec::new();
             let whole = unescape(raw, &mut bytes)
                 .ok()
