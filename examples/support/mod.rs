@@ -47,6 +47,12 @@ pub fn read_status(pid: u32) -> io::Result<ProcStatus> {
     if s.rss_kib == 0 {
         return Err(io::Error::other(format!("/proc/{pid}/status has no VmRSS")));
     }
+    // A budget is judged on RssAnon: a kernel without it (before 4.5) must not pass as 0.
+    if !text.lines().any(|l| l.starts_with("RssAnon:")) {
+        return Err(io::Error::other(format!(
+            "/proc/{pid}/status has no RssAnon"
+        )));
+    }
     Ok(s)
 }
 
