@@ -1700,21 +1700,78 @@ fn members<const SHORT: bool>(buf: &[u8], mut i: usize, mut expect: Expect) -> (
         if buf.get(i) != Some(&b'"') {
             return (i, expect);
         }
-        let Some((key_end, _)) = plain_string_end_in::<SHORT>(buf, i) else {
-            return (i, expect);
-        };
-        if buf.get(key_end + 1) != Some(&b':') {
-            return (key_end + 1, Expect::Colon);
-        }
-        let v = key_end + 2;
-        let Some((end, _, _)) = plain_value_end_in::<SHORT>(buf, v) else {
-            return (v, Expect::Value);
+        let end = match string_member_end(buf, i) {
+            Some(end) => end,
+            None => {
+                let Some((key_end, _)) = plain_string_end_in::<SHORT>(buf, i) else {
+                    return (i, expect);
+                };
+                if buf.get(key_end + 1) != Some(&b':') {
+                    return (key_end + 1, Expect::Colon);
+                }
+                let v = key_end + 2;
+                let Some((end, _, _)) = plain_value_end_in::<SHORT>(buf, v) else {
+                    return (v, Expect::Value);
+                };
+                end
+            }
         };
         if buf.get(end) != Some(&b',') {
             return (end, Expect::CommaOrEnd);
         }
         i = end + 1;
         expect = Expect::Key;
+    }
+}
+
+/// In [`members`], the end (after its value's closing quote) of the member whose key's opening
+/// quote is at `i` when key and value are strings of printable ASCII without escapes, compact
+/// (`"key":"value"`), all in the 32 bytes after `i`; `None` otherwise, and the member is read
+/// by the general steps (which find the same end for such a member). The 32 bytes are masked
+/// at once (two loads that wait only for `i`), and the three quotes found from the mask by bit
+/// operations: scanning each string, the scan of the value waited for the key's end (a load,
+/// a comparison and a move of the mask per string, one after the other).
+#[inline(always)]
+fn string_member_end(buf: &[u8], i: usize) -> Option<usize> {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        let window = buf.get(i + 1..i + 33)?;
+        let (stops, quotes) = block16::stops_and_quotes(window.try_into().ok()?);
+        // The first three stops: the key's closing quote, the value's opening quote two bytes
+        // on, the value's closing quote; quotes all three, and a colon between the first two.
+        let at = stops.trailing_zeros();
+        let rest = stops & stops.wrapping_sub(1);
+        let key_end = i + 1 + at as usize;
+        if stops == 0 || stops & !rest & !quotes != 0 || buf.get(key_end + 1) != Some(&b':') {
+            return None;
+        }
+        let v = key_end + 2;
+        if rest.trailing_zeros() != at + 2 {
+            // A value of digits alone, ending before the window does (no fraction or exponent:
+            // those are left to the general steps).
+            if !matches!(buf.get(v), Some(b'1'..=b'9')) {
+                return None;
+            }
+            let end = digits(buf, v + 1);
+            return match buf.get(end) {
+                Some(b'.' | b'e' | b'E') | None => None,
+                _ if end > i + 33 => None,
+                _ => Some(end),
+            };
+        }
+        let rest2 = rest & rest.wrapping_sub(1);
+        if rest2 == 0
+            || (rest ^ rest2) & !quotes != 0
+            || rest2 & !rest2.wrapping_sub(1) & !quotes != 0
+        {
+            return None;
+        }
+        Some(i + 1 + rest2.trailing_zeros() as usize + 1)
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        let _ = (buf, i);
+        None
     }
 }
 
@@ -1999,6 +2056,24 @@ mod block16 {
         );
         let both = get_i64_from_m128i_s(eights) as u64;
         Some((both & 0xffff_ffff) * 100_000_000 + (both >> 32))
+    }
+
+    /// [`stops`] of 32 bytes (bit `k` for byte `k`), with the quotes among them.
+    #[inline(always)]
+    pub(super) fn stops_and_quotes(window: &[u8; 32]) -> (u32, u32) {
+        let (low, high) = window.split_at(16);
+        let (Ok(low), Ok(high)) = (<&[u8; 16]>::try_from(low), <&[u8; 16]>::try_from(high)) else {
+            return (0, 0);
+        };
+        let quotes = |block: &[u8; 16]| {
+            mask(block, |v| {
+                cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(b'"' as i8))
+            })
+        };
+        (
+            stops(low) | stops(high) << 16,
+            quotes(low) | quotes(high) << 16,
+        )
     }
 
     /// [`super::digits`]' other bytes: any but `0` to `9`.
@@ -2968,6 +3043,74 @@ mod tests {
                     "{n} in steps of {step}"
                 );
             }
+        }
+    }
+
+    /// `string_member_end` finds a member's end only where the general steps of `members`
+    /// find the same one.
+    #[test]
+    fn a_member_in_one_mask_ends_where_the_general_steps_end_it() {
+        fn general(buf: &[u8]) -> Option<usize> {
+            let (key_end, _) = plain_string_end(buf, 0)?;
+            if buf.get(key_end + 1) != Some(&b':') {
+                return None;
+            }
+            plain_value_end(buf, key_end + 2).map(|(end, _, _)| end)
+        }
+        let mut cases: Vec<Vec<u8>> = Vec::new();
+        // Keys and values of every length around the 32-byte window, strings and numbers.
+        for key in 0..36 {
+            for value in 0..36 {
+                let k = "k".repeat(key);
+                let v = "v".repeat(value);
+                let d = "7".repeat(value.max(1));
+                // What follows the member, and more bytes (the rest of a piece) or none.
+                for after in ["", ",", "}", ".5,", "e3}", " "] {
+                    for rest in ["", "x", &"\"x".repeat(20)] {
+                        cases.push(format!(r#""{k}":"{v}"{after}{rest}"#).into_bytes());
+                        cases.push(format!(r#""{k}":{d}{after}{rest}"#).into_bytes());
+                        cases.push(format!(r#""{k}":0{d}{after}{rest}"#).into_bytes());
+                        cases.push(format!(r#""{k}":-{d}{after}{rest}"#).into_bytes());
+                    }
+                }
+            }
+        }
+        // A key longer than the window, with what looks like a member's end past it.
+        for key in 28..40 {
+            let k = "k".repeat(key);
+            cases.push(format!(r#""{k}:7,"a":"b","c":1}}"#).into_bytes());
+            cases.push(format!(r#""{k}":7,"a":"b","c":1}}"#).into_bytes());
+        }
+        // Bytes of every kind, at random (a fixed sequence).
+        let alphabet = b"ab:\",}10.e\x1f\x80 \\n";
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..50_000 {
+            let mut doc = vec![b'"'];
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 80) as usize;
+            for k in 0..len {
+                let pick = (seed >> (k % 58)) as usize ^ k.wrapping_mul(0x9e37);
+                doc.push(alphabet[pick % alphabet.len()]);
+            }
+            cases.push(doc);
+        }
+        let mut found = 0;
+        for doc in &cases {
+            if let Some(end) = string_member_end(doc, 0) {
+                found += 1;
+                assert_eq!(
+                    Some(end),
+                    general(doc),
+                    "{:?}",
+                    String::from_utf8_lossy(doc)
+                );
+            }
+        }
+        // On x86-64 the window takes most of the well-formed members above.
+        if cfg!(all(target_arch = "x86_64", target_feature = "sse2")) {
+            assert!(found > 1000, "{found}");
         }
     }
 
