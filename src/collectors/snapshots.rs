@@ -249,6 +249,13 @@ impl GroupAgg {
 
     /// Per snapshot read: compares bytes, without the UTF-8 check of `backup_type()`.
     fn is(&self, backup_type: &[u8], backup_id: &[u8]) -> bool {
+        self.is_inline(backup_type, backup_id)
+    }
+
+    /// [`GroupAgg::is`] inlined: a list's first read compares each new group with every
+    /// group before it.
+    #[inline(always)]
+    fn is_inline(&self, backup_type: &[u8], backup_id: &[u8]) -> bool {
         let (t, id) = self
             .key
             .as_bytes()
@@ -408,7 +415,11 @@ impl Namespace {
         let found = hint
             .into_iter()
             .find(|&i| self.groups.get(i).is_some_and(same))
-            .or_else(|| self.groups.iter().position(same))?;
+            .or_else(|| {
+                self.groups
+                    .iter()
+                    .position(|g| g.is_inline(backup_type, backup_id))
+            })?;
         self.cursor = found;
         Some(found)
     }

@@ -171,13 +171,7 @@ impl<'a> Scalar<'a> {
     /// An integer; a float is truncated and saturates, as PBS' own casts do.
     pub fn as_i64(&self) -> Option<i64> {
         match self {
-            Scalar::Num(n) => n.as_i64().or_else(|| {
-                n.as_str()
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|f| f.is_finite())
-                    .map(|f| f as i64)
-            }),
+            Scalar::Num(n) => n.as_i64().or_else(|| truncated(n)),
             _ => None,
         }
     }
@@ -201,11 +195,33 @@ impl<'a> Scalar<'a> {
     }
 }
 
+/// [`Scalar::as_i64`] of a number that is no integer in range: truncated and saturated.
+/// Out of line and cold, so the integer path keeps no stack frame for the float parse.
+#[cold]
+#[inline(never)]
+fn truncated(n: &Text<'_>) -> Option<i64> {
+    n.as_str()
+        .parse::<f64>()
+        .ok()
+        .filter(|f| f.is_finite())
+        .map(|f| f as i64)
+}
+
 /// The value of 1 to 19 ASCII digits (`None`: none, or not all digits), eight at a time: the
-/// value cannot overflow, and a timestamp or size then takes one word and two or three digits
-/// instead of a multiply per digit.
-#[inline]
+/// value cannot overflow, and a timestamp or size then takes two words instead of a multiply
+/// per digit. The common lengths inline, the others in a call.
+#[inline(always)]
 fn short_digits(s: &[u8]) -> Option<u64> {
+    if let 9..=16 = s.len() {
+        two_words(s)
+    } else {
+        other_digits(s)
+    }
+}
+
+/// [`short_digits`] of 1 to 8 or 17 to 19 digits.
+#[inline(never)]
+fn other_digits(s: &[u8]) -> Option<u64> {
     if s.is_empty() {
         return None;
     }
@@ -226,6 +242,31 @@ fn short_digits(s: &[u8]) -> Option<u64> {
         n = n.wrapping_mul(10).wrapping_add(u64::from(d));
     }
     Some(n)
+}
+
+/// The value of 9 to 16 ASCII digits (`None`: a byte is not a digit): PBS' timestamps and
+/// sizes. Straight-line: the last eight digits as one word, the first `k` (1 to 8) as the word
+/// of the first eight shifted up by the digits it takes from the last (its low bytes then
+/// `'0'`); the bytes both words hold are checked twice. No loop and no remainder, so the call
+/// needs no stack frame.
+#[inline]
+fn two_words(s: &[u8]) -> Option<u64> {
+    const ZERO: u64 = u64::from_le_bytes([b'0'; 8]);
+    // `k` leading digits, 1 to 8: the shifts below stay under 64.
+    let k = s.len().wrapping_sub(8);
+    if !(1..=8).contains(&k) {
+        return None;
+    }
+    let word = |at: usize| -> Option<u64> {
+        let bytes: [u8; 8] = s.get(at..at + 8)?.try_into().ok()?;
+        Some(u64::from_le_bytes(bytes))
+    };
+    let (first, last) = (word(0)?, word(k)?);
+    let high = first << (8 * (8 - k)) | (ZERO >> 8) >> (8 * (k - 1));
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    return block16::sixteen_digits(high, last);
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    Some(eight_digits(high)? * 100_000_000 + eight_digits(last)?)
 }
 
 /// Eight ASCII digits (little-endian: the first digit in the low byte) as their value, `None`
@@ -1141,7 +1182,10 @@ impl Cursor {
     /// or a container [`Cursor::flat_end`] takes, and the next member follows (`,"`); then
     /// `pos` and `expect` are at the next key, whose opening quote is returned. Anything else
     /// (errors included) is left to the key's reader.
-    #[inline(never)]
+    // Inlined, with the containers' step out of line: a call for each unread string (an
+    // item's `owner`, a verification's UPID) cost about 35 instructions of register saves
+    // and constants.
+    #[inline(always)]
     fn unread_member(&mut self, buf: &[u8], end: usize) -> Option<usize> {
         let v = end + 2;
         if buf.get(end + 1) != Some(&b':') {
@@ -1163,12 +1207,18 @@ impl Cursor {
     /// The end of the container at `v` (a value inside the object being read) when it is an
     /// object of plain members or an array of them, complete in `buf` and within
     /// [`MAX_DEPTH`] as reading it would open it; `None` for anything else.
-    #[inline(always)]
+    #[inline(never)]
     fn flat_end(&self, buf: &[u8], v: usize) -> Option<usize> {
         let depth = self.stack.len();
         match buf.get(v) {
             Some(b'{') if depth < MAX_DEPTH => flat_object_end(buf, v),
-            Some(b'[') if depth + 1 < MAX_DEPTH => flat_array_end(buf, v),
+            // A piece is shorter than `MAX_TOKEN` (the carry may not be): its tokens' length
+            // tests are left out (about 3 instructions a string, 20 strings a snapshot's
+            // `files`).
+            Some(b'[') if depth + 1 < MAX_DEPTH && buf.len() <= MAX_TOKEN => {
+                flat_array_end::<true>(buf, v)
+            }
+            Some(b'[') if depth + 1 < MAX_DEPTH => flat_array_end::<false>(buf, v),
             _ => None,
         }
     }
@@ -1190,6 +1240,11 @@ impl Cursor {
     }
 
     /// Decodes the escapes of the string from `i` to `end` (its quotes) into `scratch`.
+    ///
+    /// The decoded bytes are checked as UTF-8 once, whole (a check per run between escapes cost
+    /// more than the rest: about 75 instructions a call). They are valid exactly when every run
+    /// is (an escape decodes to a whole character); otherwise the runs are checked one by one
+    /// ([`Discard`]) for the first error and its offset, as before.
     fn unescape_to_scratch(
         &self,
         buf: &[u8],
@@ -1197,8 +1252,26 @@ impl Cursor {
         i: usize,
         end: usize,
     ) -> Result<(), JsonError> {
-        scratch.clear();
-        unescape(&buf[i + 1..end], scratch).map_err(|(off, what)| self.syntax(i + 1 + off, what))
+        let raw = buf.get(i + 1..end).unwrap_or_default();
+        let mut bytes = std::mem::take(scratch).into_bytes();
+        bytes.clear();
+        let decoded = unescape(raw, &mut bytes);
+        let mut bytes = match (decoded, String::from_utf8(bytes)) {
+            (Ok(()), Ok(text)) => {
+                *scratch = text;
+                return Ok(());
+            }
+            (_, Ok(text)) => text.into_bytes(),
+            (_, Err(e)) => e.into_bytes(),
+        };
+        // The buffer kept for the next string.
+        bytes.clear();
+        *scratch = String::from_utf8(bytes).unwrap_or_default();
+        Err(match unescape(raw, &mut Discard) {
+            Err((off, what)) => self.syntax(i + 1 + off, what),
+            // Not reached: valid runs make valid text.
+            Ok(()) => self.syntax(i + 1, "invalid UTF-8 in string"),
+        })
     }
 
     /// Finds and validates the string whose opening quote is at `i`: the offset of its closing
@@ -1543,12 +1616,19 @@ fn string_text<'a>(
 /// closer). 16 bytes a step on x86-64 (a word elsewhere), over the buffer itself.
 #[inline(always)]
 fn plain_string_end(buf: &[u8], i: usize) -> Option<(usize, bool)> {
+    plain_string_end_in::<false>(buf, i)
+}
+
+/// [`plain_string_end`]; `SHORT` when `buf` is no longer than [`MAX_TOKEN`], so that no token
+/// in it can be longer and the length test folds away ([`Cursor::flat_end`]).
+#[inline(always)]
+fn plain_string_end_in<const SHORT: bool>(buf: &[u8], i: usize) -> Option<(usize, bool)> {
     let mut j = i + 1;
     let mut escaped = false;
     loop {
         let at = string_stop(buf, j)?;
         match *buf.get(at)? {
-            b'"' if at - i <= MAX_TOKEN => return Some((at, escaped)),
+            b'"' if SHORT || at - i <= MAX_TOKEN => return Some((at, escaped)),
             b'\\' => {
                 escaped = true;
                 j = at + escape_len(buf.get(at..)?)?;
@@ -1608,32 +1688,90 @@ fn scalar_run(buf: &[u8], mut i: usize) -> (usize, bool) {
 /// where it stopped and what is expected there (`(i, expect)` when nothing was skipped).
 #[inline(never)]
 fn member_run(buf: &[u8], i: usize, expect: Expect) -> (usize, Expect) {
-    members(buf, i, expect)
+    members::<false>(buf, i, expect)
 }
 
 /// [`member_run`]'s loop, inlined where a list of flat objects is stepped over
 /// ([`flat_array_end`]: a call per object was a twelfth of a snapshot's `files`' instructions).
+/// (`SHORT`: as [`plain_string_end_in`].)
 #[inline(always)]
-fn members(buf: &[u8], mut i: usize, mut expect: Expect) -> (usize, Expect) {
+fn members<const SHORT: bool>(buf: &[u8], mut i: usize, mut expect: Expect) -> (usize, Expect) {
     loop {
         if buf.get(i) != Some(&b'"') {
             return (i, expect);
         }
-        let Some((key_end, _)) = plain_string_end(buf, i) else {
-            return (i, expect);
-        };
-        if buf.get(key_end + 1) != Some(&b':') {
-            return (key_end + 1, Expect::Colon);
-        }
-        let v = key_end + 2;
-        let Some((end, _, _)) = plain_value_end(buf, v) else {
-            return (v, Expect::Value);
+        let end = match string_member_end(buf, i) {
+            Some(end) => end,
+            None => {
+                let Some((key_end, _)) = plain_string_end_in::<SHORT>(buf, i) else {
+                    return (i, expect);
+                };
+                if buf.get(key_end + 1) != Some(&b':') {
+                    return (key_end + 1, Expect::Colon);
+                }
+                let v = key_end + 2;
+                let Some((end, _, _)) = plain_value_end_in::<SHORT>(buf, v) else {
+                    return (v, Expect::Value);
+                };
+                end
+            }
         };
         if buf.get(end) != Some(&b',') {
             return (end, Expect::CommaOrEnd);
         }
         i = end + 1;
         expect = Expect::Key;
+    }
+}
+
+/// In [`members`], the end (after its value's closing quote) of the member whose key's opening
+/// quote is at `i` when key and value are strings of printable ASCII without escapes, compact
+/// (`"key":"value"`), all in the 32 bytes after `i`; `None` otherwise, and the member is read
+/// by the general steps (which find the same end for such a member). The 32 bytes are masked
+/// at once (two loads that wait only for `i`), and the three quotes found from the mask by bit
+/// operations: scanning each string, the scan of the value waited for the key's end (a load,
+/// a comparison and a move of the mask per string, one after the other).
+#[inline(always)]
+fn string_member_end(buf: &[u8], i: usize) -> Option<usize> {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        let window = buf.get(i + 1..i + 33)?;
+        let (stops, quotes) = block16::stops_and_quotes(window.try_into().ok()?);
+        // The first three stops: the key's closing quote, the value's opening quote two bytes
+        // on, the value's closing quote; quotes all three, and a colon between the first two.
+        let at = stops.trailing_zeros();
+        let rest = stops & stops.wrapping_sub(1);
+        let key_end = i + 1 + at as usize;
+        if stops == 0 || stops & !rest & !quotes != 0 || buf.get(key_end + 1) != Some(&b':') {
+            return None;
+        }
+        let v = key_end + 2;
+        if rest.trailing_zeros() != at + 2 {
+            // A value of digits alone, ending before the window does (no fraction or exponent:
+            // those are left to the general steps).
+            if !matches!(buf.get(v), Some(b'1'..=b'9')) {
+                return None;
+            }
+            let end = digits(buf, v + 1);
+            return match buf.get(end) {
+                Some(b'.' | b'e' | b'E') | None => None,
+                _ if end > i + 33 => None,
+                _ => Some(end),
+            };
+        }
+        let rest2 = rest & rest.wrapping_sub(1);
+        if rest2 == 0
+            || (rest ^ rest2) & !quotes != 0
+            || rest2 & !rest2.wrapping_sub(1) & !quotes != 0
+        {
+            return None;
+        }
+        Some(i + 1 + rest2.trailing_zeros() as usize + 1)
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        let _ = (buf, i);
+        None
     }
 }
 
@@ -1664,9 +1802,10 @@ fn flat_object_with(
 
 /// The end (after its `]`) of the array whose `[` is at `i` when it is empty or all of it is
 /// objects of [`flat_object_end`]'s kind, compact, complete in `buf`; `None` for anything else
-/// (then [`Cursor::skip_run`] opens it as usual and finds what it is).
+/// (then [`Cursor::skip_run`] opens it as usual and finds what it is). (`SHORT`: as
+/// [`plain_string_end_in`].)
 #[inline(always)]
-fn flat_array_end(buf: &[u8], i: usize) -> Option<usize> {
+fn flat_array_end<const SHORT: bool>(buf: &[u8], i: usize) -> Option<usize> {
     let mut j = i + 1;
     if buf.get(j) == Some(&b']') {
         return Some(j + 1);
@@ -1675,7 +1814,7 @@ fn flat_array_end(buf: &[u8], i: usize) -> Option<usize> {
         if buf.get(j) != Some(&b'{') {
             return None;
         }
-        j = flat_object_with(buf, j, members)?;
+        j = flat_object_with(buf, j, members::<SHORT>)?;
         match buf.get(j)? {
             b',' => j += 1,
             b']' => return Some(j + 1),
@@ -1688,12 +1827,13 @@ fn flat_array_end(buf: &[u8], i: usize) -> Option<usize> {
 /// byte after it here, no longer than [`MAX_TOKEN`] (the number pair of [`plain_string_end`]).
 /// `None` for anything else: exponents, numbers cut at the buffer end and overlong ones are left
 /// to [`scan_number`] ([`Cursor::number_end`]).
+/// (`SHORT`: as [`plain_string_end_in`].)
 #[inline(always)]
-fn plain_number_end(buf: &[u8], i: usize) -> Option<usize> {
+fn plain_number_end<const SHORT: bool>(buf: &[u8], i: usize) -> Option<usize> {
     let end = number_body_end(buf, i)?;
     match buf.get(end)? {
         b'e' | b'E' => None,
-        _ => (end - i <= MAX_TOKEN).then_some(end),
+        _ => (SHORT || end - i <= MAX_TOKEN).then_some(end),
     }
 }
 
@@ -1703,10 +1843,18 @@ fn plain_number_end(buf: &[u8], i: usize) -> Option<usize> {
 /// first byte. `None` for anything else.
 #[inline(always)]
 fn plain_value_end(buf: &[u8], v: usize) -> Option<(usize, u8, bool)> {
+    plain_value_end_in::<false>(buf, v)
+}
+
+/// [`plain_value_end`] (`SHORT`: as [`plain_string_end_in`]).
+#[inline(always)]
+fn plain_value_end_in<const SHORT: bool>(buf: &[u8], v: usize) -> Option<(usize, u8, bool)> {
     let first = *buf.get(v)?;
     match first {
-        b'"' => plain_string_end(buf, v).map(|(close, escaped)| (close + 1, first, escaped)),
-        b'-' | b'0'..=b'9' => plain_number_end(buf, v).map(|end| (end, first, false)),
+        b'"' => {
+            plain_string_end_in::<SHORT>(buf, v).map(|(close, escaped)| (close + 1, first, escaped))
+        }
+        b'-' | b'0'..=b'9' => plain_number_end::<SHORT>(buf, v).map(|end| (end, first, false)),
         _ => literal_here(buf, v).map(|end| (end, first, false)),
     }
 }
@@ -1716,7 +1864,8 @@ fn plain_value_end(buf: &[u8], v: usize) -> Option<(usize, u8, bool)> {
 #[inline(always)]
 fn literal_here(buf: &[u8], i: usize) -> Option<usize> {
     let word = literal_word(*buf.get(i)?)?;
-    (buf.get(i..i + word.len())? == word).then_some(i + word.len())
+    // Not `==`: a call to `memcmp` for four or five bytes (a snapshot's `protected`).
+    short_eq(buf.get(i..i + word.len())?, word).then_some(i + word.len())
 }
 
 /// The literal that begins with `b`, if one does: its text and its value.
@@ -1834,8 +1983,11 @@ fn string_stop_words(s: &[u8], mut j: usize) -> Option<usize> {
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod block16 {
     use safe_arch::{
-        bitor_m128i, cmp_eq_mask_i8_m128i, cmp_gt_mask_i8_m128i, cmp_lt_mask_i8_m128i,
-        load_unaligned_m128i, m128i, move_mask_i8_m128i, set_splat_i8_m128i,
+        add_i16_m128i, bitand_m128i, bitor_m128i, cmp_eq_mask_i8_m128i, cmp_gt_mask_i8_m128i,
+        cmp_lt_mask_i8_m128i, get_i64_from_m128i_s, load_unaligned_m128i, m128i, max_u8_m128i,
+        move_mask_i8_m128i, mul_i16_horizontal_add_m128i, mul_i16_keep_low_m128i,
+        pack_i32_to_i16_m128i, set_i64_m128i, set_splat_i8_m128i, set_splat_i16_m128i,
+        shr_imm_u16_m128i, sub_i8_m128i,
     };
 
     /// The index in `s` of the first byte from `j` that `mask` flags, looked for 16 bytes a
@@ -1872,6 +2024,56 @@ mod block16 {
             let other = cmp_lt_mask_i8_m128i(v, set_splat_i8_m128i(0x20));
             bitor_m128i(bitor_m128i(quote, backslash), other)
         })
+    }
+
+    /// The value of the 16 ASCII digits of `high` then `low` (little-endian: the first digit
+    /// in the low byte), `None` when a byte is not a digit: [`super::eight_digits`] of both,
+    /// in one register. The digits less `'0'` must all be at most 9 (unsigned); pairs, fours
+    /// and eights are then combined by multiply-adds of 16-bit lanes (none can overflow: at
+    /// most 99, 9,999, 99,999,999).
+    #[inline(always)]
+    pub(super) fn sixteen_digits(high: u64, low: u64) -> Option<u64> {
+        let v = sub_i8_m128i(
+            set_i64_m128i(low as i64, high as i64),
+            set_splat_i8_m128i(b'0' as i8),
+        );
+        let nine = set_splat_i8_m128i(9);
+        if move_mask_i8_m128i(cmp_eq_mask_i8_m128i(max_u8_m128i(v, nine), nine)) != 0xffff {
+            return None;
+        }
+        // Lane k of 16 bits holds digit 2k (low byte) and digit 2k + 1.
+        let first = bitand_m128i(v, set_splat_i16_m128i(0x00ff));
+        let pairs = add_i16_m128i(
+            mul_i16_keep_low_m128i(first, set_splat_i16_m128i(10)),
+            shr_imm_u16_m128i::<8>(v),
+        );
+        let fours =
+            mul_i16_horizontal_add_m128i(pairs, m128i::from([100_i16, 1, 100, 1, 100, 1, 100, 1]));
+        let fours = pack_i32_to_i16_m128i(fours, fours);
+        let eights = mul_i16_horizontal_add_m128i(
+            fours,
+            m128i::from([10_000_i16, 1, 10_000, 1, 10_000, 1, 10_000, 1]),
+        );
+        let both = get_i64_from_m128i_s(eights) as u64;
+        Some((both & 0xffff_ffff) * 100_000_000 + (both >> 32))
+    }
+
+    /// [`stops`] of 32 bytes (bit `k` for byte `k`), with the quotes among them.
+    #[inline(always)]
+    pub(super) fn stops_and_quotes(window: &[u8; 32]) -> (u32, u32) {
+        let (low, high) = window.split_at(16);
+        let (Ok(low), Ok(high)) = (<&[u8; 16]>::try_from(low), <&[u8; 16]>::try_from(high)) else {
+            return (0, 0);
+        };
+        let quotes = |block: &[u8; 16]| {
+            mask(block, |v| {
+                cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(b'"' as i8))
+            })
+        };
+        (
+            stops(low) | stops(high) << 16,
+            quotes(low) | quotes(high) << 16,
+        )
     }
 
     /// [`super::digits`]' other bytes: any but `0` to `9`.
@@ -1920,24 +2122,42 @@ fn string_stop_exact(s: &[u8]) -> (Option<usize>, bool) {
 
 /// Where [`unescape`] puts the decoded text.
 trait Unescaped {
-    fn push_str(&mut self, s: &str);
+    /// A run of the raw string between escapes; false when it is refused as not UTF-8.
+    fn run(&mut self, run: &[u8]) -> bool;
+    /// A character an escape decodes to.
     fn push(&mut self, c: char);
 }
 
-impl Unescaped for String {
-    fn push_str(&mut self, s: &str) {
-        String::push_str(self, s);
+/// The decoded bytes, checked as UTF-8 by the caller once all are there
+/// ([`Cursor::unescape_to_scratch`]).
+impl Unescaped for Vec<u8> {
+    fn run(&mut self, run: &[u8]) -> bool {
+        // Runs between escapes are short: a call to `memcpy` each cost more than the loop.
+        if run.len() <= 8 {
+            for &b in run {
+                Vec::push(self, b);
+            }
+        } else {
+            self.extend_from_slice(run);
+        }
+        true
     }
     fn push(&mut self, c: char) {
-        String::push(self, c);
+        match u8::try_from(c) {
+            Ok(b) if b.is_ascii() => Vec::push(self, b),
+            _ => self.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+        }
     }
 }
 
-/// Validates without keeping the text (a skipped string).
+/// Validates without keeping the text (a skipped string), each run as it comes: the reference
+/// for the errors and their offsets.
 struct Discard;
 
 impl Unescaped for Discard {
-    fn push_str(&mut self, _: &str) {}
+    fn run(&mut self, run: &[u8]) -> bool {
+        std::str::from_utf8(run).is_ok()
+    }
     fn push(&mut self, _: char) {}
 }
 
@@ -1964,9 +2184,9 @@ fn unescape(raw: &[u8], out: &mut impl Unescaped) -> Result<(), (usize, &'static
             .iter()
             .position(|&c| c == b'\\')
             .map_or(raw.len(), |p| j + p);
-        let run =
-            std::str::from_utf8(&raw[j..run_end]).map_err(|_| (j, "invalid UTF-8 in string"))?;
-        out.push_str(run);
+        if !out.run(&raw[j..run_end]) {
+            return Err((j, "invalid UTF-8 in string"));
+        }
         j = run_end;
         if j >= raw.len() {
             break;
@@ -2174,10 +2394,10 @@ mod tests {
             more.push(digits.clone());
             more.push(format!("-{digits}"));
             for at in 0..len {
-                for bad in ['/', ':', '.', 'e'] {
-                    let mut t = digits.clone().into_bytes();
-                    t[at] = bad as u8;
-                    more.push(String::from_utf8(t).unwrap());
+                for bad in ['/', ':', '.', 'e', ' ', '\0', '\u{7f}', 'é'] {
+                    let mut t = digits.clone();
+                    t.replace_range(at..at + 1, bad.encode_utf8(&mut [0; 4]));
+                    more.push(t);
                 }
             }
         }
@@ -2826,6 +3046,74 @@ mod tests {
         }
     }
 
+    /// `string_member_end` finds a member's end only where the general steps of `members`
+    /// find the same one.
+    #[test]
+    fn a_member_in_one_mask_ends_where_the_general_steps_end_it() {
+        fn general(buf: &[u8]) -> Option<usize> {
+            let (key_end, _) = plain_string_end(buf, 0)?;
+            if buf.get(key_end + 1) != Some(&b':') {
+                return None;
+            }
+            plain_value_end(buf, key_end + 2).map(|(end, _, _)| end)
+        }
+        let mut cases: Vec<Vec<u8>> = Vec::new();
+        // Keys and values of every length around the 32-byte window, strings and numbers.
+        for key in 0..36 {
+            for value in 0..36 {
+                let k = "k".repeat(key);
+                let v = "v".repeat(value);
+                let d = "7".repeat(value.max(1));
+                // What follows the member, and more bytes (the rest of a piece) or none.
+                for after in ["", ",", "}", ".5,", "e3}", " "] {
+                    for rest in ["", "x", &"\"x".repeat(20)] {
+                        cases.push(format!(r#""{k}":"{v}"{after}{rest}"#).into_bytes());
+                        cases.push(format!(r#""{k}":{d}{after}{rest}"#).into_bytes());
+                        cases.push(format!(r#""{k}":0{d}{after}{rest}"#).into_bytes());
+                        cases.push(format!(r#""{k}":-{d}{after}{rest}"#).into_bytes());
+                    }
+                }
+            }
+        }
+        // A key longer than the window, with what looks like a member's end past it.
+        for key in 28..40 {
+            let k = "k".repeat(key);
+            cases.push(format!(r#""{k}:7,"a":"b","c":1}}"#).into_bytes());
+            cases.push(format!(r#""{k}":7,"a":"b","c":1}}"#).into_bytes());
+        }
+        // Bytes of every kind, at random (a fixed sequence).
+        let alphabet = b"ab:\",}10.e\x1f\x80 \\n";
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..50_000 {
+            let mut doc = vec![b'"'];
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 80) as usize;
+            for k in 0..len {
+                let pick = (seed >> (k % 58)) as usize ^ k.wrapping_mul(0x9e37);
+                doc.push(alphabet[pick % alphabet.len()]);
+            }
+            cases.push(doc);
+        }
+        let mut found = 0;
+        for doc in &cases {
+            if let Some(end) = string_member_end(doc, 0) {
+                found += 1;
+                assert_eq!(
+                    Some(end),
+                    general(doc),
+                    "{:?}",
+                    String::from_utf8_lossy(doc)
+                );
+            }
+        }
+        // On x86-64 the window takes most of the well-formed members above.
+        if cfg!(all(target_arch = "x86_64", target_feature = "sse2")) {
+            assert!(found > 1000, "{found}");
+        }
+    }
+
     #[test]
     fn string_stop_finds_the_first_stop_byte() {
         for (s, want) in [
@@ -3051,6 +3339,19 @@ mod tests {
                     format!(r#"{{"a":1,"x":{{"k":"{text}"}},"b":2}}"#),
                     string_ok,
                 ),
+                // A list of flat objects stepped over whole (`flat_array_end`).
+                (
+                    format!(r#"{{"a":1,"x":[{{"k":1}},{{"k":"{text}"}}],"b":2}}"#),
+                    string_ok,
+                ),
+                (
+                    format!(r#"{{"a":1,"x":[{{"k":1}},{{"{text}":1}}],"b":2}}"#),
+                    string_ok,
+                ),
+                (
+                    format!(r#"{{"a":1,"x":[{{"k":"v","n":{digits}}}],"b":2}}"#),
+                    number_ok,
+                ),
                 (format!(r#"{{"a":1,"n":[1,{digits}],"b":2}}"#), number_ok),
                 (format!(r#"{{"a":1,"x":{digits},"b":2}}"#), number_ok),
                 (format!(r#"{{"a":1,"x":[1,{digits}],"b":2}}"#), number_ok),
@@ -3069,10 +3370,27 @@ mod tests {
                 }
                 // Reading everything (no `x` key skipped) agrees too.
                 assert_eq!(whole, filtered(doc), "{n}");
-                for step in [1000, 4096, 8192, 30_000, MAX_TOKEN - 1, MAX_TOKEN + 3] {
+                // And so do the keys of one byte stepped over (`Cursor::unread_member`), in a
+                // piece longer than `MAX_TOKEN` or in shorter ones.
+                let want_short = filtered_with(doc, &|k| k.len() == 1, true);
+                for step in [
+                    1000,
+                    4096,
+                    8192,
+                    30_000,
+                    MAX_TOKEN - 1,
+                    MAX_TOKEN + 3,
+                    doc.len(),
+                ] {
                     assert_eq!(
                         skipping(doc, step),
                         whole,
+                        "{n} {step} {}",
+                        String::from_utf8_lossy(&doc[..12])
+                    );
+                    assert_eq!(
+                        filtering(doc, step, 1, ""),
+                        want_short,
                         "{n} {step} {}",
                         String::from_utf8_lossy(&doc[..12])
                     );
@@ -3094,6 +3412,39 @@ mod tests {
             let doc = serde_json::to_string(&[s]).unwrap();
             let ev = events(doc.as_bytes(), 1).unwrap();
             assert_eq!(ev[1], format!("Str({s:?})"));
+        }
+    }
+
+    /// The decoded bytes, checked whole, are valid exactly when each run checked alone is, and
+    /// the same text as serde_json decodes.
+    #[test]
+    fn unescaping_checks_the_text_whole_as_run_by_run() {
+        let raws: [&[u8]; 12] = [
+            br#"web \"prod\"\\ line"#,
+            br"a\u00e9b\ud83d\ude00c",
+            b"\\x3a",
+            b"caf\xc3\xa9 \\n",
+            b"\xc3\\n\xa9",
+            b"\xc3\\n",
+            b"ok\\n\xff",
+            b"\xff\\q",
+            b"bad \\q escape",
+            b"\\ud800 alone",
+            b"\\u12",
+            b"",
+        ];
+        for raw in raws {
+            let mut bytes = Vec::new();
+            let whole = unescape(raw, &mut bytes)
+                .ok()
+                .and_then(|()| String::from_utf8(bytes).ok());
+            let by_runs = unescape(raw, &mut Discard);
+            assert_eq!(whole.is_some(), by_runs.is_ok(), "{raw:?}");
+            let quoted = [b"\"".as_ref(), raw, b"\""].concat();
+            let serde = serde_json::from_slice::<String>(&quoted).ok();
+            if raw != b"\\ud800 alone" {
+                assert_eq!(whole, serde, "{raw:?}");
+            }
         }
     }
 }
