@@ -8,7 +8,7 @@
 #   scripts/footprint-baseline.sh [--rev REV] [--rounds N] [--scrapes N]
 #
 # --rev     revision to compare against (default ceb57dc); its static binary is built once,
-#           in a temporary worktree (under TMPDIR), and kept under target/baseline-REV/
+#           in a temporary worktree (under TMPDIR), and kept under target/baseline-COMMIT/
 # --rounds  alternations (default 3); each measures both binaries once
 # --scrapes timed scrapes per measurement, after one warm-up (default 20)
 #
@@ -30,18 +30,21 @@ done
 
 cd "$(dirname "$0")/.."
 root=$PWD
-dir="$root/target/baseline-$rev"
+# Keyed by the commit, so a moving name (a branch) is built again when it moves.
+commit=$(git rev-parse --short "$rev^{commit}")
+dir="$root/target/baseline-$commit"
 old="$dir/pbs-exporter"
+# Outside this tree (inside it, cargo would take the old manifest for a workspace member);
+# removed on any exit, with the results file.
+tmp=$(mktemp -d)
+trap 'git -C "$root" worktree remove --force "$tmp/src" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 if [ ! -x "$old" ]; then
     mkdir -p "$dir"
-    # Outside this tree: inside it, cargo would take the old manifest for a workspace member.
-    src=$(mktemp -d)/src
-    git worktree prune
-    git worktree add --detach "$src" "$rev" >/dev/null
-    built=$(cd "$src" && CARGO_TARGET_DIR="$dir/target" scripts/build-static.sh | sed -n 's/^binary: //p')
-    (cd "$src" && cp "$built" "$old.tmp")
+    git worktree add --detach "$tmp/src" "$commit" >/dev/null
+    # No size limit for the old build: a newer toolchain may make it larger.
+    built=$(cd "$tmp/src" && CARGO_TARGET_DIR="$dir/target" scripts/build-static.sh --max-bytes 1000000000 | sed -n 's/^binary: //p')
+    (cd "$tmp/src" && cp "$built" "$old.tmp")
     mv "$old.tmp" "$old"
-    git worktree remove --force "$src"
 fi
 # The old binary refuses collectors it does not know, which `footprint` names in PBS_COLLECTORS;
 # left unset, it runs its own (all four) and reads every snapshot anyway.
@@ -54,22 +57,31 @@ new=$(scripts/build-static.sh | sed -n 's/^binary: //p')
 cargo build --quiet --release --example footprint
 footprint="$root/target/release/examples/footprint"
 
-measure() { # BINARY -> "CPU PEAK" of one footprint run of the large profile
+# One footprint run of the large profile; its output is kept in $tmp/SIDE-ROUND.log.
+measure() { # BINARY LOG -> "CPU PEAK"
     "$footprint" --binary "$1" --profiles large --repeats 1 --scrapes "$scrapes" --targets 0 \
-        | awk -F'|' '/^\| large /{gsub(/ /,"",$5); gsub(/ /,"",$7); print $7, $5}'
+        > "$2" 2>&1 || true
+    awk -F'|' '/^\| large /{gsub(/ /,"",$5); gsub(/ /,"",$7); print $7, $5}' "$2"
 }
-results=$(mktemp)
-trap 'rm -f "$results"' EXIT
+results="$tmp/results"
+here="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . || echo '+changes')"
 for round in $(seq "$rounds"); do
     for side in old new; do
-        bin=$new
-        [ "$side" = old ] && bin=$wrapper
-        read -r cpu peak < <(measure "$bin")
-        echo "round $round: $side ($( [ "$side" = old ] && echo "$rev" || git rev-parse --short HEAD)): CPU $cpu ms/scrape, peak $peak MiB"
+        bin=$new label=$here
+        [ "$side" = old ] && bin=$wrapper label=$commit
+        log="$tmp/$side-$round.log"
+        row=$(measure "$bin" "$log")
+        if [ -z "$row" ]; then
+            echo "footprint-baseline.sh: no large-profile row for $side ($label); its output:" >&2
+            cat "$log" >&2
+            exit 1
+        fi
+        read -r cpu peak <<<"$row"
+        echo "round $round: $side ($label): CPU $cpu ms/scrape, peak $peak MiB"
         echo "$side $cpu $peak" >> "$results"
     done
 done
-python3 - "$results" "$rev" <<'EOF'
+python3 - "$results" "$commit" <<'EOF'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
 def med(side, col):

@@ -266,7 +266,15 @@ fn two_words(s: &[u8]) -> Option<u64> {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     return block16::sixteen_digits(high, last);
     #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
-    Some(eight_digits(high)? * 100_000_000 + eight_digits(last)?)
+    sixteen_digits_words(high, last)
+}
+
+/// [`block16::sixteen_digits`] in two plain words: the conversion on other targets, and the
+/// reference the register's is tested against.
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
+#[inline]
+fn sixteen_digits_words(high: u64, low: u64) -> Option<u64> {
+    Some(eight_digits(high)? * 100_000_000 + eight_digits(low)?)
 }
 
 /// Eight ASCII digits (little-endian: the first digit in the low byte) as their value, `None`
@@ -1212,9 +1220,9 @@ impl Cursor {
         let depth = self.stack.len();
         match buf.get(v) {
             Some(b'{') if depth < MAX_DEPTH => flat_object_end(buf, v),
-            // A piece is shorter than `MAX_TOKEN` (the carry may not be): its tokens' length
-            // tests are left out (about 3 instructions a string, 20 strings a snapshot's
-            // `files`).
+            // In bytes no longer than `MAX_TOKEN` (the client's pieces are 16 KiB; the carry,
+            // or a caller's piece, may be longer), no token can be too long: the length tests
+            // are left out (about 3 instructions a string, 20 strings a snapshot's `files`).
             Some(b'[') if depth + 1 < MAX_DEPTH && buf.len() <= MAX_TOKEN => {
                 flat_array_end::<true>(buf, v)
             }
@@ -1806,6 +1814,7 @@ fn flat_object_with(
 /// [`plain_string_end_in`].)
 #[inline(always)]
 fn flat_array_end<const SHORT: bool>(buf: &[u8], i: usize) -> Option<usize> {
+    debug_assert!(!SHORT || buf.len() <= MAX_TOKEN, "length tests left out of long bytes");
     let mut j = i + 1;
     if buf.get(j) == Some(&b']') {
         return Some(j + 1);
@@ -2376,6 +2385,11 @@ mod tests {
             "-999999999999999999",
             "9999999999999999999",
             "-9999999999999999999",
+            "9999999999999999",
+            "-9999999999999999",
+            "1000000000000000",
+            "0000000000000000",
+            "100000000",
             "1.5",
             "-1.5",
             "1e3",
@@ -2406,6 +2420,76 @@ mod tests {
             assert_eq!(n.as_u64(), t.parse::<u64>().ok(), "{t}");
             assert_eq!(n.as_i64(), t.parse::<i64>().ok(), "{t}");
             assert_eq!(n.as_str(), t);
+        }
+    }
+
+    /// The register's conversion of 16 digits agrees with the two words' (the other targets'
+    /// conversion) on digit words and on every byte just outside the digits at every place.
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    #[test]
+    fn sixteen_digits_in_a_register_as_in_words() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let digits = |r: u64| u64::from_le_bytes(r.to_le_bytes().map(|b| b'0' + b % 10));
+        let mut words = vec![u64::from_le_bytes([b'0'; 8]), u64::from_le_bytes([b'9'; 8])];
+        for _ in 0..2_000 {
+            words.push(digits(next()));
+        }
+        for w in words.clone() {
+            for at in 0..8 {
+                for bad in [b'/', b':', b'0' - 48, b'9' + 1, 0x80, 0xff, b' '] {
+                    let mut b = w.to_le_bytes();
+                    b[at] = bad;
+                    words.push(u64::from_le_bytes(b));
+                }
+            }
+        }
+        for (i, &high) in words.iter().enumerate() {
+            let low = words[(i * 7 + 3) % words.len()];
+            assert_eq!(
+                block16::sixteen_digits(high, low),
+                sixteen_digits_words(high, low),
+                "{high:#x} {low:#x}"
+            );
+        }
+    }
+
+    /// A list of flat objects stepped over without the length tests ends where it does with
+    /// them, in bytes no longer than `MAX_TOKEN` (where no token can fail them).
+    #[test]
+    fn flat_lists_end_alike_without_length_tests() {
+        let items = [
+            r#"{"filename":"index.json.blob","size":1045,"crypt-mode":"none"}"#,
+            r#"{"a":"x\"y","b":-1.5,"c":true,"d":null}"#,
+            r#"{"k":"\u00e9","n":12345678901234567890}"#,
+            r#"{}"#,
+            r#"{"a":[1]}"#,
+            r#"{"a":{"b":1}}"#,
+            r#"{"a":"unterminated"#,
+        ];
+        for n in 0..6 {
+            for (i, item) in items.iter().enumerate() {
+                let list: Vec<&str> = (0..n).map(|k| items[(i + k) % items.len()]).collect();
+                for doc in [
+                    format!("[{}]", list.join(",")),
+                    format!("[{},{item}]", list.join(",")),
+                    format!("[ {} ]", list.join(" , ")),
+                    format!("[{}", list.join(",")),
+                ] {
+                    let b = doc.as_bytes();
+                    assert!(b.len() <= MAX_TOKEN);
+                    assert_eq!(
+                        flat_array_end::<true>(b, 0),
+                        flat_array_end::<false>(b, 0),
+                        "{doc}"
+                    );
+                }
+            }
         }
     }
 
