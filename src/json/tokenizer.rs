@@ -1814,7 +1814,10 @@ fn flat_object_with(
 /// [`plain_string_end_in`].)
 #[inline(always)]
 fn flat_array_end<const SHORT: bool>(buf: &[u8], i: usize) -> Option<usize> {
-    debug_assert!(!SHORT || buf.len() <= MAX_TOKEN, "length tests left out of long bytes");
+    debug_assert!(
+        !SHORT || buf.len() <= MAX_TOKEN,
+        "length tests left out of long bytes"
+    );
     let mut j = i + 1;
     if buf.get(j) == Some(&b']') {
         return Some(j + 1);
