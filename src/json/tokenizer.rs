@@ -2337,6 +2337,17 @@ fn required_digits(s: &[u8], j: usize) -> Result<usize, &'static str> {
 mod tests {
     use super::*;
 
+    /// Xorshift64 from `seed`: the pseudo-random values of the tests below, the same on every
+    /// run.
+    fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+        move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        }
+    }
+
     /// Tokenizes `doc` fed in pieces of `step` bytes; returns the events as text.
     pub(crate) fn events(doc: &[u8], step: usize) -> Result<Vec<String>, JsonError> {
         events_with(&mut Tokenizer::new(), doc, step)
@@ -2431,13 +2442,7 @@ mod tests {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     #[test]
     fn sixteen_digits_in_a_register_as_in_words() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         let digits = |r: u64| u64::from_le_bytes(r.to_le_bytes().map(|b| b'0' + b % 10));
         let mut words = vec![u64::from_le_bytes([b'0'; 8]), u64::from_le_bytes([b'9'; 8])];
         for _ in 0..2_000 {
@@ -2667,13 +2672,8 @@ mod tests {
             b"[12345, \"abc\\\\\", -0.5e-3]",
             b"{\"x\":[\"\xc3\xa9\x01\"]}",
         ];
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut rand = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
+        let mut rand = |n: usize| (next() % n as u64) as usize;
         let mut t = Tokenizer::new();
         let mut fed: &[u8] = b"";
         for _ in 0..20_000 {
@@ -3170,12 +3170,10 @@ mod tests {
         }
         // Bytes of every kind, at random (a fixed sequence).
         let alphabet = b"ab:\",}10.e\x1f\x80 \\n";
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         for _ in 0..50_000 {
             let mut doc = vec![b'"'];
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
+            let seed = next();
             let len = (seed % 80) as usize;
             for k in 0..len {
                 let pick = (seed >> (k % 58)) as usize ^ k.wrapping_mul(0x9e37);
@@ -3293,13 +3291,7 @@ mod tests {
     #[test]
     fn string_scan_agrees_with_the_plain_one() {
         const BYTES: &[u8] = b"\"\\\\/bnutx0aF9 \n\x01\x7f\xc3\xa9\xe2\x82\xac\xff\xed\xa0";
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         for _ in 0..3000 {
             let len = (next() % 40) as usize;
             let mut doc = vec![b'"'];
