@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Full-read CPU and peak RSS of this tree's static binary side by side with an earlier
 # revision's (default ceb57dc: the exporter before issues 8 and 9, four collectors), on the
-# large profile, every snapshot read each scrape (`PBS_SNAPSHOTS_REFRESH=always` for ours; the
-# old one always reads everything). The two binaries are measured alternately, so a change of
+# large profile, every snapshot read each scrape (`PBS_SNAPSHOTS_REFRESH=always` for both; a
+# revision from before the snapshot refresh reads everything anyway). The two binaries are measured alternately, so a change of
 # the shared machine's speed hits both.
 #
 #   scripts/footprint-baseline.sh [--rev REV] [--rounds N] [--scrapes N]
@@ -46,11 +46,11 @@ if [ ! -x "$old" ]; then
     (cd "$tmp/src" && cp "$built" "$old.tmp")
     mv "$old.tmp" "$old"
 fi
-# The old binary refuses collectors it does not know, which `footprint` names in PBS_COLLECTORS;
-# left unset, it runs its own (all four) and reads every snapshot anyway.
+# An old binary refuses collectors it does not know, which `footprint` names in PBS_COLLECTORS;
+# left unset, it runs its own defaults. PBS_SNAPSHOTS_REFRESH=always stays: a revision with the
+# snapshot refresh then reads every snapshot too, and one without it ignores the variable.
 wrapper="$dir/run-old"
-printf '#!/bin/sh\nunset PBS_COLLECTORS PBS_SNAPSHOTS_REFRESH PBS_SNAPSHOTS_MAX_AGE\nexec "%s" "$@"\n' \
-    "$old" > "$wrapper"
+printf '#!/bin/sh\nunset PBS_COLLECTORS\nexec "%s" "$@"\n' "$old" > "$wrapper"
 chmod +x "$wrapper"
 
 new=$(scripts/build-static.sh | sed -n 's/^binary: //p')
