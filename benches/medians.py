@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Prints each benchmark's median time and throughput (MB/s, 10^6 bytes) from criterion's
-target/criterion/**/new/estimates.json, after `cargo bench`."""
+target/criterion/**/new/estimates.json, after `cargo bench`; or from DIR/**/new/estimates.json
+with `medians.py DIR` (a run with CRITERION_HOME=DIR)."""
 import glob
 import json
+import sys
 
-for f in sorted(glob.glob("target/criterion/**/new/estimates.json", recursive=True)):
+root = sys.argv[1] if len(sys.argv) > 1 else "target/criterion"
+for f in sorted(glob.glob(root + "/**/new/estimates.json", recursive=True)):
     med = json.load(open(f))["median"]["point_estimate"]  # nanoseconds
     bench = json.load(open(f.replace("estimates.json", "benchmark.json")))
     thr = bench.get("throughput") or {}

@@ -29,18 +29,11 @@ while [ $# -gt 0 ]; do
 done
 
 cd "$(dirname "$0")/.."
-root=$PWD
-# Keyed by the commit, so a moving name (a branch) is built again when it moves.
-commit=$(git rev-parse --short "$rev^{commit}")
-dir="$root/target/baseline-$commit"
+source scripts/baseline-lib.sh
+baseline_setup "$rev"
 old="$dir/pbs-exporter"
-# Outside this tree (inside it, cargo would take the old manifest for a workspace member);
-# removed on any exit, with the results file.
-tmp=$(mktemp -d)
-trap 'git -C "$root" worktree remove --force "$tmp/src" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 if [ ! -x "$old" ]; then
-    mkdir -p "$dir"
-    git worktree add --detach "$tmp/src" "$commit" >/dev/null
+    baseline_checkout
     # No size limit for the old build: a newer toolchain may make it larger.
     built=$(cd "$tmp/src" && CARGO_TARGET_DIR="$dir/target" scripts/build-static.sh --max-bytes 1000000000 | sed -n 's/^binary: //p')
     (cd "$tmp/src" && cp "$built" "$old.tmp")
