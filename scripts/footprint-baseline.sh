@@ -57,7 +57,6 @@ measure() { # BINARY LOG -> "CPU PEAK"
     awk -F'|' '/^\| large /{gsub(/ /,"",$5); gsub(/ /,"",$7); print $7, $5}' "$2"
 }
 results="$tmp/results"
-here="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . || echo '+changes')"
 for round in $(seq "$rounds"); do
     for side in old new; do
         bin=$new label=$here

@@ -53,7 +53,6 @@ if [ ! -x "$old" ]; then
 fi
 new=$(bench_exe "$root")
 
-here="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . || echo '+changes')"
 results="$tmp/results"
 : > "$results"
 for round in $(seq "$rounds"); do
